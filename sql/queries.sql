@@ -1,0 +1,179 @@
+-- Named queries, parsed once by webchat_server.db.queries(). One '-- name:' header each.
+
+-- name: account_get
+SELECT id, kind, external_id, display_name, created_at, merged_into
+  FROM webchat.accounts WHERE id = $1;
+
+-- name: account_create_guest
+INSERT INTO webchat.accounts (kind, display_name) VALUES ('guest', $1)
+RETURNING id, kind, external_id, display_name, created_at, merged_into;
+
+-- name: account_upsert_user
+INSERT INTO webchat.accounts (kind, external_id, display_name) VALUES ('user', $1, $2)
+ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
+DO UPDATE SET display_name = EXCLUDED.display_name
+RETURNING id, kind, external_id, display_name, created_at, merged_into;
+
+-- name: merge_memberships
+INSERT INTO webchat.chat_members (chat_id, account_id, joined_at, last_read_seq)
+SELECT chat_id, $2, joined_at, last_read_seq FROM webchat.chat_members WHERE account_id = $1
+ON CONFLICT (chat_id, account_id)
+DO UPDATE SET last_read_seq = greatest(webchat.chat_members.last_read_seq, EXCLUDED.last_read_seq);
+
+-- name: merge_drop_guest_memberships
+DELETE FROM webchat.chat_members WHERE account_id = $1;
+
+-- name: merge_clear_clashing_client_ids
+UPDATE webchat.messages SET client_id = NULL
+ WHERE sender_id = $1 AND client_id IN (
+       SELECT client_id FROM webchat.messages WHERE sender_id = $2 AND client_id IS NOT NULL);
+
+-- name: merge_messages
+UPDATE webchat.messages SET sender_id = $2 WHERE sender_id = $1;
+
+-- name: merge_chats_created
+UPDATE webchat.chats SET created_by = $2 WHERE created_by = $1;
+
+-- name: merge_mark_guest
+UPDATE webchat.accounts SET merged_into = $2 WHERE id = $1;
+
+-- name: chat_create
+INSERT INTO webchat.chats (title, created_by) VALUES ($1, $2) RETURNING id;
+
+-- name: member_add
+INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING;
+
+-- name: member_check
+SELECT 1 FROM webchat.chat_members WHERE chat_id = $1 AND account_id = $2;
+
+-- name: chat_lock_for_member
+SELECT c.id, c.created_by FROM webchat.chats c
+  JOIN webchat.chat_members m ON m.chat_id = c.id AND m.account_id = $2
+ WHERE c.id = $1;
+
+-- name: chats_for_account
+SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by,
+       m.last_read_seq,
+       (SELECT count(*) FROM webchat.messages x
+         WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
+           AND x.sender_id <> m.account_id AND x.deleted_at IS NULL) AS unread_count,
+       to_jsonb(lm) AS last_message
+  FROM webchat.chat_members m
+  JOIN webchat.chats c ON c.id = m.chat_id
+  LEFT JOIN LATERAL (
+        SELECT v.* FROM webchat.message_view v
+         WHERE v.chat_id = c.id AND v.deleted_at IS NULL
+         ORDER BY v.seq DESC LIMIT 1) lm ON true
+ WHERE m.account_id = $1
+   AND ($2::bigint IS NULL OR c.id = $2)
+ ORDER BY c.updated_at DESC, c.id DESC;
+
+-- name: chats_by_ids
+SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by,
+       to_jsonb(lm) AS last_message
+  FROM webchat.chats c
+  LEFT JOIN LATERAL (
+        SELECT v.* FROM webchat.message_view v
+         WHERE v.chat_id = c.id AND v.deleted_at IS NULL
+         ORDER BY v.seq DESC LIMIT 1) lm ON true
+ WHERE c.id = ANY($1::bigint[]);
+
+-- name: chat_update
+UPDATE webchat.chats
+   SET title = coalesce($2, title),
+       archived_at = CASE WHEN $3::boolean IS NULL THEN archived_at
+                          WHEN $3 THEN coalesce(archived_at, now())
+                          ELSE NULL END
+ WHERE id = $1
+RETURNING id;
+
+-- name: chat_delete
+DELETE FROM webchat.chats WHERE id = $1;
+
+-- name: memberships_with_seq
+SELECT m.chat_id, c.last_seq
+  FROM webchat.chat_members m JOIN webchat.chats c ON c.id = m.chat_id
+ WHERE m.account_id = $1;
+
+-- name: message_insert
+WITH ins AS (
+    INSERT INTO webchat.messages
+           (chat_id, sender_id, text, client_id, media_id, media_type, reply_to_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING *)
+-- the view cannot see the row inserted by this same statement, so join accounts directly
+SELECT ins.id, ins.chat_id, ins.seq, ins.change_seq, ins.text, ins.sender_id,
+       a.display_name AS sender_name, a.kind AS sender_kind,
+       ins.created_at, ins.media_id, ins.media_type, ins.client_id, ins.edited_at, ins.deleted_at,
+       ins.reply_to_id, ins.metadata
+  FROM ins JOIN webchat.accounts a ON a.id = ins.sender_id;
+
+-- name: message_by_client_id
+SELECT v.* FROM webchat.message_view v WHERE v.sender_id = $1 AND v.client_id = $2;
+
+-- name: message_get
+SELECT v.* FROM webchat.message_view v WHERE v.id = $1;
+
+-- name: messages_by_ids
+SELECT v.* FROM webchat.message_view v WHERE v.id = ANY($1::bigint[]);
+
+-- name: message_in_chat
+SELECT 1 FROM webchat.messages WHERE id = $1 AND chat_id = $2;
+
+-- name: message_edit
+UPDATE webchat.messages SET text = $2 WHERE id = $1;
+
+-- name: message_delete
+UPDATE webchat.messages SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL;
+
+-- name: messages_latest
+SELECT * FROM (
+    SELECT v.* FROM webchat.message_view v WHERE v.chat_id = $1 ORDER BY v.seq DESC LIMIT $2
+) t ORDER BY seq;
+
+-- name: messages_before
+SELECT * FROM (
+    SELECT v.* FROM webchat.message_view v
+     WHERE v.chat_id = $1 AND v.seq < $2 ORDER BY v.seq DESC LIMIT $3
+) t ORDER BY seq;
+
+-- name: messages_after
+SELECT v.* FROM webchat.message_view v
+ WHERE v.chat_id = $1 AND v.seq > $2 ORDER BY v.seq LIMIT $3;
+
+-- Everything that changed after a per-chat position: inserts (seq > pos) and edits/deletes
+-- (change_seq > pos). change_seq >= seq, so one condition covers both.
+-- name: catch_up
+SELECT v.* FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, pos)
+  JOIN webchat.message_view v ON v.chat_id = p.chat_id AND v.change_seq > p.pos
+ ORDER BY v.chat_id, v.change_seq
+ LIMIT $3;
+
+-- name: read_update
+UPDATE webchat.chat_members m
+   SET last_read_seq = greatest(m.last_read_seq, least($3, c.last_seq))
+  FROM webchat.chats c
+ WHERE c.id = m.chat_id AND m.chat_id = $1 AND m.account_id = $2
+RETURNING m.last_read_seq;
+
+-- name: media_insert
+INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes)
+VALUES ($1, $2, $3, $4, $5) RETURNING id;
+
+-- name: media_get
+SELECT md.content_type, md.bytes
+  FROM webchat.media md
+  JOIN webchat.chat_members m ON m.chat_id = md.chat_id AND m.account_id = $2
+ WHERE md.id = $1;
+
+-- name: typing
+SELECT webchat.typing($1, $2, $3);
+
+-- The latest changes of chats a reader has no position in (joined while it was away).
+-- name: recent_changes
+SELECT r.* FROM unnest($1::bigint[]) AS c(chat_id)
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM webchat.message_view v
+        WHERE v.chat_id = c.chat_id ORDER BY v.change_seq DESC LIMIT $2) r
+ ORDER BY r.chat_id, r.change_seq;

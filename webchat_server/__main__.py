@@ -1,0 +1,58 @@
+"""Command line: serve | migrate | bot-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from . import db
+from .app import create_app
+from .bot import DemoBot
+from .keys import database_url_key
+from .settings import Settings
+
+
+def _database_url(settings: Settings) -> str:
+    return settings.database_url or db.start_embedded_postgres(settings.data_dir)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="webchat-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
+    serve.add_argument("--host", help="listen address (WEBCHAT_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (WEBCHAT_PORT)")
+    serve.add_argument("--demo-bot", action="store_true", help="also run the demo bot in this process")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+
+    if args.command == "migrate":
+        applied = asyncio.run(db.migrate(_database_url(settings)))
+        print("applied:", ", ".join(applied) if applied else "nothing (up to date)")
+    elif args.command == "bot-demo":
+        asyncio.run(DemoBot(_database_url(settings)).run())
+    else:
+        app = create_app(settings)
+        if args.demo_bot:
+            app.cleanup_ctx.append(_bot_ctx)
+        host = args.host or settings.host
+        port = args.port or settings.port
+        web.run_app(app, host=host, port=port, print=lambda s: print(s, file=sys.stderr))
+
+
+async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(DemoBot(app[database_url_key]).run())
+    yield
+    task.cancel()
+
+
+if __name__ == "__main__":
+    main()

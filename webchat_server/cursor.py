@@ -1,0 +1,45 @@
+"""Stateless resume cursors: per-chat positions any server process can answer.
+
+A cursor is a comma-separated list of tokens, one per chat. Each event carries the token of its
+own chat; a client that keeps the last `connection`/poll cursor plus the newest event token per
+chat and sends them all back (comma-joined) resumes exactly where it was. Later tokens for one
+chat win (the highest position). Clients must treat tokens as opaque strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .errors import bad_request
+
+MAX_CURSOR_CHARS = 16_000
+EMPTY = "-"
+
+
+def token(chat_id: int, seq: int) -> str:
+    return f"{chat_id}.{seq}"
+
+
+def encode(positions: Mapping[int, int | None]) -> str:
+    parts = [token(c, s) for c, s in sorted(positions.items()) if s is not None]
+    return ",".join(parts) or EMPTY
+
+
+def parse(raw: str | None) -> dict[int, int] | None:
+    """None when no cursor was given (start from now); else the merged positions."""
+    if raw is None:
+        return None
+    if len(raw) > MAX_CURSOR_CHARS:
+        raise bad_request("cursor is too long")
+    positions: dict[int, int] = {}
+    for part in raw.split(","):
+        part = part.strip()
+        if part in ("", EMPTY):
+            continue
+        chat, dot, seq = part.partition(".")
+        if not dot or not chat.isdigit() or not seq.isdigit() or len(chat) > 18 or len(seq) > 18:
+            raise bad_request("cursor is malformed")
+        c, s = int(chat), int(seq)
+        if s > positions.get(c, -1):
+            positions[c] = s
+    return positions

@@ -1,0 +1,26 @@
+"""Every web.AppKey the application stores, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiohttp import web
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .hub import Hub
+    from .listener import Listener
+    from .metrics import Metrics
+    from .ratelimit import RateLimiter
+
+settings_key = web.AppKey("settings", Settings)
+database_url_key = web.AppKey("database_url", str)
+pool_key = web.AppKey("pool", asyncpg.Pool)
+hub_key: web.AppKey[Hub] = web.AppKey("hub")
+listener_key: web.AppKey[Listener] = web.AppKey("listener")
+metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
+send_limiter_key: web.AppKey[RateLimiter] = web.AppKey("send_limiter")
+typing_limiter_key: web.AppKey[RateLimiter] = web.AppKey("typing_limiter")
+sockets_key: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

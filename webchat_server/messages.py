@@ -1,0 +1,127 @@
+"""Messages: send (idempotent by client_id), page by seq, edit, delete, read position."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from .chats import create_chat_in, require_member, title_from_text
+from .db import q
+from .errors import ApiError, bad_request, not_found
+from .media import Upload
+from .model import message_json
+
+
+async def send(
+    pool: asyncpg.Pool,
+    account_id: int,
+    *,
+    chat_id: int | None,
+    text: str,
+    client_id: str | None,
+    reply_to: int | None,
+    upload: Upload | None,
+) -> tuple[dict[str, Any], bool]:
+    """Store a message; returns (message, created). A repeated client_id returns the first one."""
+    if client_id is not None:
+        existing = await pool.fetchrow(q("message_by_client_id"), account_id, client_id)
+        if existing is not None:
+            return _same_send(existing, chat_id), False
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            if chat_id is None:
+                title = title_from_text(text, upload.media_type if upload else None)
+                chat_id = await create_chat_in(conn, account_id, title)
+            else:
+                await require_member(conn, chat_id, account_id)
+            if reply_to is not None and await conn.fetchval(q("message_in_chat"), reply_to, chat_id) is None:
+                raise bad_request("reply_to is not a message of this chat")
+            media_id = None
+            if upload is not None:
+                media_id = await conn.fetchval(
+                    q("media_insert"), chat_id, account_id, upload.content_type, len(upload.data), upload.data
+                )
+            row = await conn.fetchrow(
+                q("message_insert"),
+                chat_id,
+                account_id,
+                text,
+                client_id,
+                media_id,
+                upload.media_type if upload else None,
+                reply_to,
+            )
+    except asyncpg.UniqueViolationError:
+        # a concurrent retry with the same client_id won; the whole transaction (and the chat's
+        # seq bump) rolled back, so there is no gap
+        existing = await pool.fetchrow(q("message_by_client_id"), account_id, client_id)
+        if existing is None:
+            raise
+        return _same_send(existing, chat_id), False
+    assert row is not None
+    return message_json(row), True
+
+
+def _same_send(row: asyncpg.Record, chat_id: int | None) -> dict[str, Any]:
+    if chat_id is not None and row["chat_id"] != chat_id:
+        raise ApiError(409, "client_id was already used for a message in another chat")
+    return message_json(row)
+
+
+async def page(
+    pool: asyncpg.Pool,
+    account_id: int,
+    chat_id: int,
+    *,
+    limit: int,
+    before: int | None,
+    after: int | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to limit messages oldest first, and whether more exist in the paging direction."""
+    await require_member(pool, chat_id, account_id)
+    if before is not None and after is not None:
+        raise bad_request("use either before or after, not both")
+    if after is not None:
+        rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1)
+        return [message_json(r) for r in rows[:limit]], len(rows) > limit
+    if before is not None:
+        rows = await pool.fetch(q("messages_before"), chat_id, before, limit + 1)
+    else:
+        rows = await pool.fetch(q("messages_latest"), chat_id, limit + 1)
+    # the query returns the newest limit+1 oldest-first; the extra one is the oldest
+    return [message_json(r) for r in rows[-limit:]] if rows else [], len(rows) > limit
+
+
+async def _own_message(conn: asyncpg.Connection, account_id: int, message_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(q("message_get"), message_id)
+    if row is None or not await conn.fetchval(q("member_check"), row["chat_id"], account_id):
+        raise not_found("message")
+    if row["sender_id"] != account_id:
+        raise ApiError(403, "you can only change your own messages")
+    if row["deleted_at"] is not None:
+        raise ApiError(409, "message was deleted")
+    return row
+
+
+async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _own_message(conn, account_id, message_id)
+        if row["text"] != text:
+            await conn.execute(q("message_edit"), message_id, text)
+            row = await conn.fetchrow(q("message_get"), message_id)
+        return message_json(row)
+
+
+async def delete(pool: asyncpg.Pool, account_id: int, message_id: int) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        await _own_message(conn, account_id, message_id)
+        await conn.execute(q("message_delete"), message_id)
+        return message_json(await conn.fetchrow(q("message_get"), message_id))
+
+
+async def mark_read(pool: asyncpg.Pool, account_id: int, chat_id: int, seq: int) -> int:
+    value = await pool.fetchval(q("read_update"), chat_id, account_id, seq)
+    if value is None:
+        raise not_found()
+    return int(value)

@@ -1,0 +1,43 @@
+"""Prometheus metrics, read from the hub and listener when scraped (nothing on the hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .hub import Hub
+from .listener import Listener
+
+
+class _Collector(Collector):
+    def __init__(self, hub: Hub, listener: Listener) -> None:
+        self.hub = hub
+        self.listener = listener
+
+    def collect(self) -> Iterator[Metric]:
+        hub, lst = self.hub, self.listener
+        yield GaugeMetricFamily("webchat_ws_connections", "Open WebSocket connections", hub.count("ws"))
+        yield GaugeMetricFamily("webchat_poll_waiters", "Parked long-poll requests", hub.count("poll"))
+        yield GaugeMetricFamily("webchat_subscribed_chats", "Chats with at least one live reader", len(hub.by_chat))
+        yield CounterMetricFamily("webchat_events_delivered", "Events written to sockets and waiters", hub.delivered)
+        yield CounterMetricFamily("webchat_slow_consumers", "Readers closed with resync for not keeping up",
+                                  hub.slow_consumers)
+        yield CounterMetricFamily("webchat_notifications", "NOTIFY payloads received", lst.notifications)
+        yield CounterMetricFamily("webchat_listener_batches", "Notification batches processed", lst.batches)
+        yield CounterMetricFamily("webchat_listener_queries", "Queries run by the listener", lst.queries)
+        yield CounterMetricFamily("webchat_listener_reconnects", "Listener reconnections", lst.reconnects)
+        yield GaugeMetricFamily("webchat_listener_queue", "Notifications waiting to be processed", lst.queue_size)
+        yield GaugeMetricFamily("webchat_listener_healthy", "1 when the last self-NOTIFY probe came back",
+                                1 if lst.healthy else 0)
+
+
+class Metrics:
+    def __init__(self, hub: Hub, listener: Listener) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_Collector(hub, listener))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket handlers: parse, authorize, call one function, respond."""

@@ -1,0 +1,235 @@
+"""The JSON REST API under /webchat/ (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_session
+from aiohttp import BodyPartReader, web
+
+from .. import accounts, chats, messages
+from ..auth import check_identity, require_account, session_account
+from ..db import q
+from ..errors import ApiError, bad_request
+from ..keys import pool_key, send_limiter_key, settings_key
+from ..media import Upload, sniff
+from ..model import account_json
+from ..typing_events import send_typing
+from ..validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
+
+routes = web.RouteTableDef()
+
+
+def ok(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response({"success": True, **body}, status=status)
+
+
+@routes.get("/webchat/me")
+async def me(request: web.Request) -> web.Response:
+    account = await session_account(request, create=True)
+    assert account is not None
+    session = await aiohttp_session.get_session(request)
+    settings = request.app[settings_key]
+    return ok({
+        "account": account_json(account),
+        "csrf_token": session["csrf"],
+        "identify_enabled": bool(settings.identity_secret),
+        "limits": {"max_text_chars": settings.max_text_chars, "max_media_bytes": settings.max_media_bytes},
+    })
+
+
+@routes.post("/webchat/identify")
+async def identify(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+    body = await json_body(request)
+    user_id = opt_text(body.get("user_id"), "user_id", 200)
+    name = opt_text(body.get("name"), "name", settings.max_name_chars) or ""
+    signature = opt_text(body.get("signature"), "signature", 128)
+    if not user_id:
+        raise bad_request("user_id is required")
+    if not signature:
+        raise bad_request("signature is required")
+    check_identity(settings, user_id, signature)
+    guest = await require_account(request)
+    user = await accounts.identify(request.app[pool_key], guest, user_id, name or user_id)
+    session = await aiohttp_session.get_session(request)
+    session["account_id"] = user["id"]
+    return ok({"account": account_json(user), "csrf_token": session["csrf"]})
+
+
+async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[str, Any], Upload | None]:
+    reader = await request.multipart()
+    fields: dict[str, Any] = {}
+    upload = None
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        if not isinstance(part, BodyPartReader):
+            raise bad_request("nested multipart is not supported")
+        if part.name == "media":
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data.extend(chunk)
+                if len(data) > max_media:
+                    raise ApiError(413, f"media is larger than {max_media} bytes")
+            upload = sniff(bytes(data), max_media)
+        elif part.name in ("text", "chat_id", "client_id", "reply_to"):
+            raw = await part.read(decode=False)
+            if len(raw) > 64 * 1024:
+                raise ApiError(413, f"{part.name} is too large")
+            try:
+                fields[part.name] = raw.decode()
+            except UnicodeDecodeError:
+                raise bad_request(f"{part.name} is not UTF-8") from None
+        else:
+            await part.release()  # unknown fields are ignored, as in JSON bodies
+    return fields, upload
+
+
+@routes.post("/webchat/send/")
+async def send(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+    account = await require_account(request)
+    if request.content_type.startswith("multipart/"):
+        if request.content_length is not None and request.content_length > settings.max_media_bytes + 256 * 1024:
+            raise ApiError(413, f"media is larger than {settings.max_media_bytes} bytes")
+        body, upload = await _read_send_form(request, settings.max_media_bytes)
+    else:
+        body, upload = await json_body(request), None
+    text = opt_text(body.get("text"), "text", settings.max_text_chars) or ""
+    if not text and upload is None:
+        raise bad_request("text or media is required")
+    if not request.app[send_limiter_key].allow(account["id"]):
+        raise ApiError(429, "too many messages; slow down", retry_after=1)
+    message, created = await messages.send(
+        request.app[pool_key],
+        account["id"],
+        chat_id=opt_id(body.get("chat_id"), "chat_id"),
+        text=text,
+        client_id=client_id(body.get("client_id")),
+        reply_to=opt_id(body.get("reply_to"), "reply_to"),
+        upload=upload,
+    )
+    return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
+              status=201 if created else 200)
+
+
+@routes.get("/webchat/messages/")
+async def message_list(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    query = request.query
+    chat_id = req_id(query.get("chat_id"), "chat_id")
+    items, has_more = await messages.page(
+        request.app[pool_key],
+        account["id"],
+        chat_id,
+        limit=opt_int(query.get("limit"), "limit", 1, 200, 50),
+        before=opt_seq(query.get("before"), "before"),
+        after=opt_seq(query.get("after"), "after"),
+    )
+    return ok({"chat_id": chat_id, "messages": items, "has_more": has_more})
+
+
+@routes.patch(r"/webchat/messages/{message_id}/")
+async def message_edit(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    message_id = req_id(request.match_info["message_id"], "message_id")
+    body = await json_body(request)
+    text = opt_text(body.get("text"), "text", request.app[settings_key].max_text_chars)
+    if not text:
+        raise bad_request("text is required (delete the message to remove it)")
+    message = await messages.edit(request.app[pool_key], account["id"], message_id, text)
+    return ok({"message": message})
+
+
+@routes.delete(r"/webchat/messages/{message_id}/")
+async def message_delete(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    message_id = req_id(request.match_info["message_id"], "message_id")
+    message = await messages.delete(request.app[pool_key], account["id"], message_id)
+    return ok({"message": message})
+
+
+@routes.get("/webchat/chats/")
+async def chat_list(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    return ok({"chats": await chats.list_chats(request.app[pool_key], account["id"])})
+
+
+@routes.post("/webchat/chats/")
+async def chat_create(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    body = await json_body(request)
+    title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars) or "New chat"
+    chat = await chats.create_chat(request.app[pool_key], account["id"], title)
+    return ok({"chat": chat}, status=201)
+
+
+@routes.get(r"/webchat/chats/{chat_id}/")
+async def chat_get(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    chat_id = req_id(request.match_info["chat_id"], "chat_id")
+    return ok({"chat": await chats.get_chat(request.app[pool_key], account["id"], chat_id)})
+
+
+@routes.patch(r"/webchat/chats/{chat_id}/")
+async def chat_update(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    chat_id = req_id(request.match_info["chat_id"], "chat_id")
+    body = await json_body(request)
+    title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars)
+    if title == "":
+        raise bad_request("title must not be empty")
+    archived = opt_bool(body.get("is_archived"), "is_archived")
+    chat = await chats.update_chat(request.app[pool_key], account["id"], chat_id, title, archived)
+    return ok({"chat": chat})
+
+
+@routes.delete(r"/webchat/chats/{chat_id}/")
+async def chat_delete(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    chat_id = req_id(request.match_info["chat_id"], "chat_id")
+    hard = bool(opt_bool(request.query.get("hard"), "hard"))
+    chat = await chats.delete_chat(request.app[pool_key], account["id"], chat_id, hard)
+    return ok({"chat": chat, "deleted": hard})
+
+
+@routes.post("/webchat/read/")
+async def read(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    body = await json_body(request)
+    chat_id = req_id(body.get("chat_id"), "chat_id")
+    seq = opt_seq(body.get("seq"), "seq")
+    if seq is None:
+        raise bad_request("seq is required")
+    last_read = await messages.mark_read(request.app[pool_key], account["id"], chat_id, seq)
+    return ok({"chat_id": chat_id, "last_read_seq": last_read})
+
+
+@routes.post("/webchat/typing/")
+async def typing(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    body = await json_body(request)
+    chat_id = req_id(body.get("chat_id"), "chat_id")
+    is_typing = opt_bool(body.get("is_typing", True), "is_typing")
+    sent = await send_typing(request.app, account["id"], chat_id, bool(is_typing))
+    return ok({"sent": sent})
+
+
+@routes.get(r"/webchat/media/{media_id}")
+async def media(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    media_id = req_id(request.match_info["media_id"], "media_id")
+    row = await request.app[pool_key].fetchrow(q("media_get"), media_id, account["id"])
+    if row is None:
+        raise ApiError(404, "media not found")
+    return web.Response(
+        body=row["bytes"],
+        content_type=row["content_type"],
+        headers={
+            "Cache-Control": "private, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
