@@ -1,0 +1,39 @@
+# webchat-server: `make run` serves the demo on http://127.0.0.1:8080, `make test` runs every test.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint fmt bench install web clean
+
+run: install web  ## serve the widget with an embedded Postgres and the demo bot
+	$(BIN)/webchat-server serve --demo-bot
+
+test: install web  ## unit, API, real-time and browser tests against a real Postgres
+	$(BIN)/pytest -q
+
+lint: install  ## mypy --strict and ruff
+	$(BIN)/mypy webchat_server
+	$(BIN)/ruff check webchat_server tests bench
+
+fmt: install  ## apply ruff's fixes
+	$(BIN)/ruff check --fix webchat_server tests bench
+
+bench: install web  ## load generators; each prints one JSON summary
+	$(BIN)/python -m bench.run_all
+
+install: $(VENV)/.installed  ## virtualenv with pinned dependencies
+
+web: web/node_modules/.installed  ## Lit from npm, pinned by web/package-lock.json
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:  ## remove the virtualenv, node_modules and the demo database
+	rm -rf $(VENV) web/node_modules .webchat-data .mypy_cache .ruff_cache .pytest_cache

