@@ -350,7 +350,7 @@ async def test_rolled_back_insert_leaves_no_gap(api: Api, sql: asyncpg.Connectio
     assert [m["seq"] for m in await api.messages(chat)] == [1, 2]
 
 
-async def test_rate_limit_is_429(aiohttp_client: Any, settings: Any) -> None:
+async def test_rate_limit_is_429(settings: Any, aiohttp_client: Any) -> None:
     from dataclasses import replace
 
     from webchat_server.app import create_app

@@ -245,8 +245,10 @@ class Listener:
         if joined:
             recent = await changes_since(self.pool, dict.fromkeys(joined))
             self.queries += 1
+            changed = {r[0] for n in notes if n.get("t") == "c" for r in n["r"]}
             for chat_id, subs in joined.items():
-                if chat_id in chats:
+                # a chat created in this batch is announced by its own 'c' event below
+                if chat_id in chats and chat_id not in changed:
                     hub.publish_to(subs, make_event("chat_updated", chat_id, {"chat": chat_json(chats[chat_id])}))
             deliver_changes([s for subs in joined.values() for s in subs], recent or [], live=True)
         for note in notes:

@@ -1,0 +1,368 @@
+"""Live delivery: WebSocket and long-poll, exactly once, across disconnects and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from webchat_server.keys import hub_key, listener_key, sockets_key
+
+from .conftest import Api, collect, next_event, quiet
+from .realtime_helpers import CursorKeeper, add_member, insert, make_bot
+
+
+async def poll(api: Api, cursor: str | None = None, timeout: float = 10) -> dict[str, Any]:
+    params: dict[str, Any] = {"timeout": timeout}
+    if cursor is not None:
+        params["cursor"] = cursor
+    r = await api.get("/webchat/poll/", **params)
+    assert r.status == 200, await r.text()
+    body: dict[str, Any] = await r.json()
+    return body
+
+
+async def test_sql_insert_reaches_ws_and_parked_poll(api: Api, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("hi"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    ws = await api.ws()
+    hello = await next_event(ws)
+    assert hello["type"] == "connection" and hello["account_id"] == api.id and hello["cursor"]
+    start = await poll(api)  # no cursor: returns at once with the current position
+    assert start["events"] == []
+    parked = asyncio.create_task(poll(api, start["cursor"], timeout=30))
+    await asyncio.sleep(0.3)
+    assert not parked.done()
+    big = "€" + "x" * 100_000 + "end"
+    await insert(sql, chat, bot, big)
+    ev = (await collect(ws, 1))[0]
+    assert ev["chat_id"] == chat and ev["message"]["text"] == big and ev["message"]["seq"] == 2
+    assert ev["message"]["is_outgoing"] is True
+    got = await asyncio.wait_for(parked, 5)
+    assert [e["message"]["text"] for e in got["events"] if e["type"] == "new_message"] == [big]
+    await ws.close()
+
+
+async def test_each_session_gets_each_event_once(api: Api, new_api: Any, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("m1"))["chat_id"]
+    bob, eve = await new_api(), await new_api()
+    await add_member(sql, chat, bob.id)
+    bot = await make_bot(sql, chat)
+    tabs = [await api.ws(), await api.ws(), await bob.ws()]
+    eve_ws = await eve.ws()
+    for ws in [*tabs, eve_ws]:
+        assert (await next_event(ws))["type"] == "connection"
+    eve_poll = asyncio.create_task(poll(eve, (await poll(eve))["cursor"], timeout=2))
+    await api.send("m2", chat)
+    await insert(sql, chat, bot, "m3")
+    await bob.send("m4", chat)
+    await insert(sql, chat, bot, "m5")
+    for ws in tabs:
+        got = await collect(ws, 4)
+        assert [e["message"]["seq"] for e in got] == [2, 3, 4, 5]
+        assert await quiet(ws, 0.3) == []
+    assert await quiet(eve_ws, 0.3) == []
+    assert (await eve_poll)["events"] == []
+    for ws in [*tabs, eve_ws]:
+        await ws.close()
+
+
+async def test_resume_after_disconnect_ws(api: Api, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("first"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    keeper = CursorKeeper()
+    ws = await api.ws()
+    keeper.see(await next_event(ws))
+    await insert(sql, chat, bot, "seen")
+    for ev in await collect(ws, 1):
+        keeper.see(ev)
+    await ws.close()
+    for i in range(50):
+        await insert(sql, chat, bot, f"missed {i}")
+    ws = await api.ws(keeper.value)
+    got = await collect(ws, 50)
+    assert [e["message"]["seq"] for e in got] == list(range(3, 53))
+    assert [e["message"]["text"] for e in got] == [f"missed {i}" for i in range(50)]
+    assert await quiet(ws, 0.3) == []
+    await ws.close()
+
+
+async def test_resume_after_disconnect_poll_and_switching(api: Api, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("first"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    cursor = (await poll(api))["cursor"]
+    for i in range(50):
+        await insert(sql, chat, bot, f"p{i}")
+    seqs: list[int] = []
+    while len(seqs) < 50:
+        body = await poll(api, cursor, timeout=5)
+        seqs += [e["message"]["seq"] for e in body["events"] if e["type"] == "new_message"]
+        cursor = body["cursor"]
+    assert seqs == list(range(2, 52))
+
+    # WS -> poll -> WS, writing all along: nothing lost, nothing twice
+    keeper = CursorKeeper()
+    keeper.reset(cursor)
+    ws = await api.ws(keeper.value)
+    keeper.see(await next_event(ws))
+    await insert(sql, chat, bot, "w1")
+    for ev in await collect(ws, 1):
+        keeper.see(ev)
+        seqs.append(ev["message"]["seq"])
+    await ws.close()
+    await insert(sql, chat, bot, "between")
+    body = await poll(api, keeper.value, timeout=5)
+    seqs += [e["message"]["seq"] for e in body["events"] if e["type"] == "new_message"]
+    await insert(sql, chat, bot, "after poll")
+    ws = await api.ws(body["cursor"])
+    seqs += [e["message"]["seq"] for e in await collect(ws, 1)]
+    assert await quiet(ws, 0.3) == []
+    await ws.close()
+    assert seqs == list(range(2, 55))
+
+
+async def test_edits_and_deletes_are_events_and_resumable(api: Api) -> None:
+    sent = await api.send("typo")
+    chat, mid = sent["chat_id"], sent["message"]["id"]
+    keeper = CursorKeeper()
+    ws = await api.ws()
+    keeper.see(await next_event(ws))
+    await api.patch(f"/webchat/messages/{mid}/", {"text": "fixed"})
+    ev = (await collect(ws, 1, types=("message_updated",)))[0]
+    keeper.see(ev)
+    assert ev["message"]["text"] == "fixed" and ev["message"]["edited_at"]
+    await ws.close()
+    await api.delete(f"/webchat/messages/{mid}/")
+    ws = await api.ws(keeper.value)
+    ev = (await collect(ws, 1, types=("message_updated", "new_message")))[0]
+    assert ev["type"] == "message_updated" and ev["message"]["deleted"] and ev["chat_id"] == chat
+    await ws.close()
+
+
+async def test_concurrent_writers_while_client_reconnects(api: Api, database_url: str, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("start"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    total_per_writer, writers = 60, 3
+
+    async def writer(n: int) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            for i in range(total_per_writer):
+                await insert(conn, chat, bot, f"{n}-{i}")
+                await asyncio.sleep(random.uniform(0, 0.01))
+        finally:
+            await conn.close()
+
+    keeper = CursorKeeper()
+    keeper.reset((await poll(api))["cursor"])  # the client has seen seq 1
+    writing = asyncio.gather(*(writer(n) for n in range(writers)))
+    expected = 1 + total_per_writer * writers
+    seen: list[int] = [1]
+    ws = await api.ws(keeper.value)
+    keeper.see(await next_event(ws))
+    reconnects = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    budget = random.randint(1, 15)
+    while len(seen) < expected and loop.time() < deadline:
+        if budget == 0:
+            # drop the connection mid-stream, then resume from what this client has seen
+            await ws.close()
+            reconnects += 1
+            ws = await api.ws(keeper.value)
+            budget = random.randint(1, 15)
+        try:
+            msg = await ws.receive(timeout=0.5)
+        except TimeoutError:
+            continue
+        ev = json.loads(msg.data)
+        keeper.see(ev)
+        if ev["type"] == "new_message":
+            seen.append(ev["message"]["seq"])
+            budget -= 1
+    await writing
+    await ws.close()
+    assert reconnects > 0
+    assert seen == list(range(1, expected + 1))
+
+
+async def test_listener_killed_while_inserting(api: Api, client: Any, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("start"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    ws = await api.ws()
+    await next_event(ws)
+    listener = client.server.app[listener_key]
+    cursor = (await poll(api))["cursor"]
+    polled: list[int] = []
+
+    async def poller() -> None:
+        nonlocal cursor
+        while len(polled) < 100:
+            body = await poll(api, cursor, timeout=5)
+            polled.extend(e["message"]["seq"] for e in body["events"] if e["type"] == "new_message")
+            cursor = body["cursor"]
+
+    polling = asyncio.create_task(poller())
+    for i in range(100):
+        if i == 40:
+            pid = listener.backend_pid
+            assert pid
+            assert await sql.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await insert(sql, chat, bot, f"m{i}")
+        await asyncio.sleep(0.005)
+    got = await collect(ws, 100, timeout=20)
+    assert [e["message"]["seq"] for e in got] == list(range(2, 102))
+    await asyncio.wait_for(polling, 20)
+    assert polled == list(range(2, 102))
+    assert listener.reconnects >= 1
+    await ws.close()
+
+
+async def test_typing_reaches_other_members_only(api: Api, new_api: Any, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("hi"))["chat_id"]
+    bob = await new_api()
+    await add_member(sql, chat, bob.id)
+    bot = await make_bot(sql, chat, "Typist Bot")
+    alice_ws, bob_ws = await api.ws(), await bob.ws()
+    await next_event(alice_ws)
+    await next_event(bob_ws)
+    r = await api.post("/webchat/typing/", {"chat_id": chat, "is_typing": True})
+    assert r.status == 200 and (await r.json())["sent"]
+    ev = (await collect(bob_ws, 1, types=("typing",)))[0]
+    assert ev == {**ev, "chat_id": chat, "is_typing": True, "account_id": api.id,
+                  "user_name": api.account["display_name"]}
+    assert await quiet(alice_ws, 0.3, types=("typing",)) == []
+    # over the socket too, and stop-typing is never throttled away
+    await bob_ws.send_str(json.dumps({"type": "typing", "chat_id": chat, "is_typing": False}))
+    ev = (await collect(alice_ws, 1, types=("typing",)))[0]
+    assert ev["is_typing"] is False and ev["account_id"] == bob.id
+    # an integrating app types from SQL
+    assert await sql.fetchval("SELECT webchat.typing($1, $2, true)", chat, bot)
+    for ws in (alice_ws, bob_ws):
+        ev = (await collect(ws, 1, types=("typing",)))[0]
+        assert ev["user_name"] == "Typist Bot"
+    # typing is never stored
+    assert await sql.fetchval("SELECT count(*) FROM webchat.messages") == 1
+    await alice_ws.close()
+    await bob_ws.close()
+
+
+async def test_ping_pong_and_chat_events(api: Api) -> None:
+    ws = await api.ws()
+    await next_event(ws)
+    await ws.send_str(json.dumps({"type": "ping", "timestamp": 1234}))
+    assert (await next_event(ws)) == {"type": "pong", "chat_id": None, "timestamp": 1234}
+    created = (await (await api.post("/webchat/chats/", {"title": "New"})).json())["chat"]
+    ev = await next_event(ws)
+    assert ev["type"] == "chat_updated" and ev["chat"]["id"] == created["id"] and ev["chat"]["title"] == "New"
+    await api.patch(f"/webchat/chats/{created['id']}/", {"title": "Renamed"})
+    ev = await next_event(ws)
+    assert ev["chat"]["title"] == "Renamed"
+    await api.patch(f"/webchat/chats/{created['id']}/", {"is_archived": True})
+    assert (await next_event(ws))["chat"]["is_archived"] is True
+    # the new chat's messages arrive live without reconnecting
+    await api.send("in new chat", created["id"])
+    ev = (await collect(ws, 1))[0]
+    assert ev["chat_id"] == created["id"] and ev["message"]["seq"] == 1
+    await api.delete(f"/webchat/chats/{created['id']}/?hard=true")
+    ev = await next_event(ws, skip=("read",))
+    assert ev["type"] == "chat_updated" and ev["chat"] == {"id": created["id"], "deleted": True}
+    await ws.close()
+
+
+async def test_seed_poll_form(api: Api, sql: asyncpg.Connection) -> None:
+    sent = await api.send("hello")
+    chat, first_id = sent["chat_id"], sent["message"]["id"]
+    bot = await make_bot(sql, chat)
+    waiting = asyncio.create_task(api.get("/webchat/poll/", chat_id=chat, last_message_id=first_id, timeout=20))
+    await asyncio.sleep(0.2)
+    await insert(sql, chat, bot, "reply")
+    r = await asyncio.wait_for(waiting, 5)
+    body = await r.json()
+    assert body["success"] and [m["text"] for m in body["messages"]] == ["reply"] and body["has_more"] is False
+    r = await api.get("/webchat/poll/", chat_id=chat, last_message_id=0, timeout=0)
+    assert [m["text"] for m in (await r.json())["messages"]] == ["hello", "reply"]
+
+
+async def test_cross_origin_and_unauthenticated_ws_refused(api: Api, client: Any) -> None:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+        await api.ws(headers={"Origin": "https://evil.example"})
+    assert e.value.status == 403
+    ok = await api.ws(headers={"Origin": str(client.make_url("")).rstrip("/")})
+    assert (await next_event(ok))["type"] == "connection"
+    await ok.close()
+    async with aiohttp.ClientSession() as anon:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+            await anon.ws_connect(client.make_url("/ws/webchat/"))
+        assert e.value.status == 401
+
+
+async def test_slow_consumer_is_cut_off_others_unaffected(settings: Any, sql: asyncpg.Connection,
+                                                          aiohttp_client: Any) -> None:
+    from dataclasses import replace
+
+    from webchat_server.app import create_app
+
+    client = await aiohttp_client(create_app(replace(settings, ws_queue_bytes=64 * 1024)))
+    api = await Api(client).start()
+    chat = (await api.send("hi"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    good = await api.ws()
+    await next_event(good)
+    # a raw socket that completes the upgrade and then never reads
+    cookie = "; ".join(f"{c.key}={c.value}" for c in client.session.cookie_jar)
+    reader, writer = await asyncio.open_connection(client.host, client.port, limit=1024)
+    writer.write((f"GET /ws/webchat/ HTTP/1.1\r\nHost: {client.host}:{client.port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  f"Sec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n").encode())
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    hub = client.server.app[hub_key]
+    text = "y" * 20_000
+    reading = asyncio.create_task(collect(good, 400, timeout=30))
+    for i in range(400):
+        await insert(sql, chat, bot, f"{i}:{text}")
+    got = await reading
+    assert [e["message"]["seq"] for e in got] == list(range(2, 402))
+    assert hub.slow_consumers == 1
+    # the slow socket ends: it is no longer subscribed, and the server closes its connection
+    assert sum(1 for s in hub.subscribers() if s.kind == "ws") == 1
+    sockets = client.server.app[sockets_key]
+    for _ in range(150):
+        if len(sockets) == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert len(sockets) == 1
+    writer.close()
+    await good.close()
+
+
+async def test_idle_poll_waiters_cost_no_queries(api: Api, new_api: Any, sql: asyncpg.Connection) -> None:
+    await api.send("hi")
+    cursor = (await poll(api))["cursor"]
+
+    async def xacts() -> int:
+        await sql.execute("SELECT pg_stat_clear_snapshot()")
+        return int(await sql.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+
+    async def delta(seconds: float) -> int:
+        before = await xacts()
+        await asyncio.sleep(seconds)
+        return await xacts() - before
+
+    await asyncio.sleep(1.5)  # pg_stat counters are flushed about once a second
+    baseline = await delta(2.0)
+    parked = [asyncio.create_task(poll(api, cursor, timeout=8)) for _ in range(30)]
+    await asyncio.sleep(1.5)
+    during = await delta(2.0)
+    # 30 parked waiters for 2 s cost what no waiters cost (the listener's health probes and this
+    # stats query); one query per waiter per second would add 60
+    assert during <= baseline + 5, (baseline, during)
+    for t in parked:
+        assert (await t)["events"] == []
