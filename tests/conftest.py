@@ -170,7 +170,8 @@ async def collect(ws: ClientWebSocketResponse, count: int, timeout: float = 10.0
     return out
 
 
-async def quiet(ws: ClientWebSocketResponse, seconds: float = 0.5, types: tuple[str, ...] = ("new_message",)) -> list[dict[str, Any]]:
+async def quiet(ws: ClientWebSocketResponse, seconds: float = 0.5,
+                types: tuple[str, ...] = ("new_message",)) -> list[dict[str, Any]]:
     """Events of the given types that arrive within `seconds` (expected: none)."""
     got = []
     try:

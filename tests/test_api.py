@@ -113,7 +113,8 @@ async def test_read_position_and_unread_count(api: Api, sql: asyncpg.Connection)
     bot = await sql.fetchval("INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', 'Bot') RETURNING id")
     await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat, bot)
     for i in range(3):
-        await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)", chat, bot, f"r{i}")
+        await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
+                          chat, bot, f"r{i}")
     chats = (await (await api.get("/webchat/chats/")).json())["chats"]
     assert chats[0]["unread_count"] == 3
     r = await api.post("/webchat/read/", {"chat_id": chat, "seq": 3})
@@ -316,7 +317,8 @@ async def test_concurrent_senders_get_gap_free_seqs(api: Api, new_api: Any, data
         async def writer(conn: asyncpg.Connection, n: int) -> None:
             for i in range(10):
                 await conn.execute(
-                    "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)", chat, bot, f"{n}-{i}")
+                    "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
+                    chat, bot, f"{n}-{i}")
 
         async def api_writer() -> None:
             for i in range(10):

@@ -332,7 +332,7 @@ async def test_slow_consumer_is_cut_off_others_unaffected(settings: Any, sql: as
     assert hub.slow_consumers == 1
     # the slow socket ends: it is no longer subscribed, and the server closes its connection
     assert sum(1 for s in hub.subscribers() if s.kind == "ws") == 1
-    sockets = client.server.app[sockets_key]
+    sockets = client.server.app[sockets_key].items
     for _ in range(150):
         if len(sockets) == 1:
             break

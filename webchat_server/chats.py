@@ -6,16 +6,16 @@ from typing import Any
 
 import asyncpg
 
-from .db import q
+from .db import Conn, Executor, q
 from .errors import ApiError, not_found
 from .model import chat_json
 
 
-async def is_member(conn: asyncpg.Pool | asyncpg.Connection, chat_id: int, account_id: int) -> bool:
+async def is_member(conn: Executor, chat_id: int, account_id: int) -> bool:
     return await conn.fetchval(q("member_check"), chat_id, account_id) is not None
 
 
-async def require_member(conn: asyncpg.Pool | asyncpg.Connection, chat_id: int, account_id: int) -> None:
+async def require_member(conn: Executor, chat_id: int, account_id: int) -> None:
     # 404, not 403: a chat you are not in does not exist for you
     if not await is_member(conn, chat_id, account_id):
         raise not_found()
@@ -26,14 +26,14 @@ async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]
     return [chat_json(r) for r in rows]
 
 
-async def get_chat(conn: asyncpg.Pool | asyncpg.Connection, account_id: int, chat_id: int) -> dict[str, Any]:
+async def get_chat(conn: Executor, account_id: int, chat_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(q("chats_for_account"), account_id, chat_id)
     if row is None:
         raise not_found()
     return chat_json(row)
 
 
-async def create_chat_in(conn: asyncpg.Connection, account_id: int, title: str) -> int:
+async def create_chat_in(conn: Conn, account_id: int, title: str) -> int:
     chat_id: int = await conn.fetchval(q("chat_create"), title, account_id)
     await conn.execute(q("member_add"), chat_id, account_id)
     return chat_id

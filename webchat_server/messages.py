@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from .chats import create_chat_in, require_member, title_from_text
-from .db import q
+from .db import Conn, q
 from .errors import ApiError, bad_request, not_found
 from .media import Upload
 from .model import message_json
@@ -93,7 +93,7 @@ async def page(
     return [message_json(r) for r in rows[-limit:]] if rows else [], len(rows) > limit
 
 
-async def _own_message(conn: asyncpg.Connection, account_id: int, message_id: int) -> asyncpg.Record:
+async def _own_message(conn: Conn, account_id: int, message_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(q("message_get"), message_id)
     if row is None or not await conn.fetchval(q("member_check"), row["chat_id"], account_id):
         raise not_found("message")
@@ -107,17 +107,21 @@ async def _own_message(conn: asyncpg.Connection, account_id: int, message_id: in
 async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         row = await _own_message(conn, account_id, message_id)
-        if row["text"] != text:
-            await conn.execute(q("message_edit"), message_id, text)
-            row = await conn.fetchrow(q("message_get"), message_id)
-        return message_json(row)
+        if row["text"] == text:
+            return message_json(row)
+        await conn.execute(q("message_edit"), message_id, text)
+        edited = await conn.fetchrow(q("message_get"), message_id)
+        assert edited is not None
+        return message_json(edited)
 
 
 async def delete(pool: asyncpg.Pool, account_id: int, message_id: int) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         await _own_message(conn, account_id, message_id)
         await conn.execute(q("message_delete"), message_id)
-        return message_json(await conn.fetchrow(q("message_get"), message_id))
+        row = await conn.fetchrow(q("message_get"), message_id)
+        assert row is not None
+        return message_json(row)
 
 
 async def mark_read(pool: asyncpg.Pool, account_id: int, chat_id: int, seq: int) -> int:

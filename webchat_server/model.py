@@ -6,6 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
+# asyncpg records and plain dicts (from to_jsonb) are read the same way
+Row = Mapping[str, Any] | asyncpg.Record
+
 SERVICE_KINDS = frozenset({"bot", "agent"})
 
 
@@ -18,7 +23,7 @@ def iso(value: Any) -> str | None:
     return str(value)
 
 
-def message_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def message_json(row: Row) -> dict[str, Any]:
     deleted = row["deleted_at"] is not None
     media_id = row["media_id"]
     return {
@@ -41,7 +46,7 @@ def message_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def chat_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def chat_json(row: Row) -> dict[str, Any]:
     last = row.get("last_message")
     chat: dict[str, Any] = {
         "id": row["id"],
@@ -60,7 +65,7 @@ def chat_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return chat
 
 
-def account_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def account_json(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "kind": row["kind"],

@@ -99,13 +99,12 @@ def opt_text(value: Any, name: str, max_chars: int, *, strip: bool = True) -> st
         return None
     if not isinstance(value, str):
         raise bad_request(f"{name} must be a string")
-    if strip:
-        value = value.strip()
-    if "\x00" in value:
+    text = value.strip() if strip else value
+    if "\x00" in text:
         raise bad_request(f"{name} must not contain NUL characters")
-    if len(value) > max_chars:
+    if len(text) > max_chars:
         raise ApiError(413, f"{name} is longer than {max_chars} characters")
-    return value
+    return text
 
 
 def client_id(value: Any) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -41,7 +42,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     assert transport is not None
     sub = WsSubscriber(hub, account["id"], ws, transport, settings.ws_queue_bytes)
-    app[sockets_key].add(ws)
+    app[sockets_key].items.add(ws)
 
     def hello() -> None:
         # first frame: who you are and where you start; catch-up and live events follow
@@ -54,7 +55,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await _read_loop(request, ws, sub)
     finally:
         hub.unregister(sub)
-        app[sockets_key].discard(ws)
+        app[sockets_key].items.discard(ws)
         if not ws.closed:
             await ws.close()
     return ws
@@ -104,10 +105,8 @@ async def poll(request: web.Request) -> web.StreamResponse:
     try:
         ok = await attach(request.app[pool_key], hub, waiter, given)
         if ok and not waiter.events and given is not None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wake.wait(), timeout)
-            except TimeoutError:
-                pass
     finally:
         hub.unregister(waiter)
     if waiter.resynced:
