@@ -67,38 +67,50 @@ class DemoBot:
         try:
             self.bot_id = await pool.fetchval(ENSURE_BOT)
 
+            notes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
             def on_notify(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-                note = json.loads(str(payload))
-                task = asyncio.create_task(self._handle(pool, note))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                notes.put_nowait(json.loads(str(payload)))
 
             await listen.add_listener("webchat", on_notify)
             log.info("demo bot (account %s) is listening", self.bot_id)
-            await dead.wait()
+            worker = asyncio.create_task(self._work(pool, notes))
+            try:
+                await dead.wait()
+            finally:
+                worker.cancel()
         finally:
             await pool.close()
             if not listen.is_closed():
                 listen.terminate()
 
-    async def _handle(self, pool: asyncpg.Pool, note: dict[str, Any]) -> None:
-        try:
-            if note.get("t") == "c":
-                # the demo joins every new chat so there is always someone to answer
-                for (chat_id,) in note["r"]:
-                    await pool.execute(JOIN_CHAT, chat_id, self.bot_id)
-            elif note.get("t") == "m":
-                for chat_id, message_id, _seq, sender_id in note["r"]:
-                    if sender_id != self.bot_id:
-                        await self._reply(pool, chat_id, message_id)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            log.exception("demo bot failed to handle %s", note)
+    async def _work(self, pool: asyncpg.Pool, notes: asyncio.Queue[dict[str, Any]]) -> None:
+        """Notes in order (a chat's creation before its first message); replies run alongside."""
+        while True:
+            note = await notes.get()
+            try:
+                if note.get("t") == "c":
+                    # the demo joins every new chat so there is always someone to answer
+                    for (chat_id,) in note["r"]:
+                        await pool.execute(JOIN_CHAT, chat_id, self.bot_id)
+                elif note.get("t") == "m":
+                    for chat_id, message_id, _seq, sender_id in note["r"]:
+                        if sender_id != self.bot_id:
+                            task = asyncio.create_task(self._reply(pool, chat_id, message_id))
+                            self._tasks.add(task)
+                            task.add_done_callback(self._tasks.discard)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("demo bot failed to handle %s", note)
 
     async def _reply(self, pool: asyncpg.Pool, chat_id: int, message_id: int) -> None:
-        row = await pool.fetchrow(READ_MESSAGE, message_id, self.bot_id)
-        if row is None or row["sender_kind"] not in ("guest", "user"):
-            return
-        await pool.execute(TYPING, chat_id, self.bot_id, True)
-        await asyncio.sleep(self.reply_delay)
-        await pool.execute(REPLY, chat_id, self.bot_id, answer(row["text"], row["media_type"], row["sender_name"]))
-        await pool.execute(TYPING, chat_id, self.bot_id, False)
+        try:
+            row = await pool.fetchrow(READ_MESSAGE, message_id, self.bot_id)
+            if row is None or row["sender_kind"] not in ("guest", "user"):
+                return
+            await pool.execute(TYPING, chat_id, self.bot_id, True)
+            await asyncio.sleep(self.reply_delay)
+            text = answer(row["text"], row["media_type"], row["sender_name"])
+            await pool.execute(REPLY, chat_id, self.bot_id, text)
+            await pool.execute(TYPING, chat_id, self.bot_id, False)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.exception("demo bot failed to answer message %s", message_id)

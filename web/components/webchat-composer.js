@@ -1,0 +1,111 @@
+// <webchat-composer>: Enter sends, Shift+Enter adds a line; image/audio attachments with preview.
+
+import {LitElement, html, css, nothing} from 'lit';
+import {controlStyles} from '../lib/theme.js';
+import {attachIcon} from '../lib/icons.js';
+
+const TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'audio/mpeg', 'audio/ogg', 'audio/wav',
+  'audio/x-wav', 'audio/flac', 'audio/mp4', 'audio/aac', 'audio/webm', 'audio/x-m4a'];
+
+/**
+ * @fires webchat-send - detail {text, file}
+ * @fires webchat-typing - the user is typing
+ */
+export class WebchatComposer extends LitElement {
+  static properties = {
+    maxChars: {type: Number},
+    maxBytes: {type: Number},
+    disabled: {type: Boolean},
+    file: {state: true},
+    preview: {state: true},
+    error: {state: true},
+  };
+
+  static styles = [controlStyles, css`
+    :host { display: block; border-top: 1px solid var(--webchat-border); padding: 8px; background: var(--webchat-bg); }
+    form { display: flex; gap: 8px; align-items: flex-end; }
+    textarea { flex: 1; resize: none; font: inherit; color: inherit; background: var(--webchat-surface);
+      border: 1px solid var(--webchat-border); border-radius: 10px; padding: 8px 10px; max-height: 140px; min-height: 22px; }
+    .preview { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; font-size: 13px; }
+    .preview img { max-height: 64px; border-radius: 6px; }
+    .error { color: var(--webchat-danger); font-size: 12px; margin-bottom: 4px; }
+    input[type=file] { display: none; }
+  `];
+
+  constructor() {
+    super();
+    this.maxChars = 10000;
+    this.maxBytes = 5 * 1024 * 1024;
+    this.file = null;
+    this.preview = null;
+    this.error = '';
+  }
+
+  render() {
+    return html`
+      ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
+      ${this.file ? html`<div class="preview" data-testid="preview">
+        ${this.file.type.startsWith('image/') ? html`<img src=${this.preview} alt="Preview of ${this.file.name}">`
+          : html`<audio controls src=${this.preview}></audio>`}
+        <span>${this.file.name}</span>
+        <button type="button" class="link" @click=${this._clearFile} aria-label="Remove attachment">✕</button>
+      </div>` : nothing}
+      <form @submit=${this._submit}>
+        <button type="button" @click=${() => this.renderRoot.querySelector('input[type=file]').click()}
+          aria-label="Attach an image or audio file" title="Attach">${attachIcon}</button>
+        <input type="file" accept="image/*,audio/*" @change=${this._pick} aria-label="Attachment">
+        <textarea rows="1" placeholder="Write a message…" aria-label="Message" maxlength=${this.maxChars}
+          ?disabled=${this.disabled} @keydown=${this._key} @input=${this._input}></textarea>
+        <button class="primary" type="submit" ?disabled=${this.disabled}>Send</button>
+      </form>`;
+  }
+
+  focus() { this.renderRoot.querySelector('textarea')?.focus(); }
+
+  _key(e) {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      this._submit(e);
+    }
+  }
+
+  _input(e) {
+    const ta = e.target;
+    ta.style.height = 'auto';
+    ta.style.height = `${Math.min(ta.scrollHeight, 140)}px`;
+    if (ta.value.trim()) this.dispatchEvent(new CustomEvent('webchat-typing', {bubbles: true, composed: true}));
+  }
+
+  _pick(e) {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (!file) return;
+    if (!TYPES.includes(file.type)) { this.error = 'Only images (JPEG, PNG, GIF, WebP) and audio files can be sent.'; return; }
+    if (file.size > this.maxBytes) { this.error = `That file is larger than ${Math.round(this.maxBytes / 1024 / 1024)} MB.`; return; }
+    this.error = '';
+    this._clearFile();
+    this.file = file;
+    this.preview = URL.createObjectURL(file);
+  }
+
+  _clearFile() {
+    if (this.preview) URL.revokeObjectURL(this.preview);
+    this.file = null;
+    this.preview = null;
+  }
+
+  _submit(e) {
+    e.preventDefault();
+    const ta = this.renderRoot.querySelector('textarea');
+    const text = ta.value.trim();
+    if (!text && !this.file) return;
+    if (text.length > this.maxChars) { this.error = `Messages are limited to ${this.maxChars} characters.`; return; }
+    this.error = '';
+    this.dispatchEvent(new CustomEvent('webchat-send', {detail: {text, file: this.file}, bubbles: true, composed: true}));
+    ta.value = '';
+    ta.style.height = 'auto';
+    this.file = null;
+    this.preview = null;
+  }
+}
+customElements.define('webchat-composer', WebchatComposer);

@@ -1,0 +1,80 @@
+// REST client for /webchat/*: session cookie + CSRF header, JSON errors turned into ApiError.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class Api {
+  constructor(base = '') {
+    this.base = base.replace(/\/$/, '');
+    this.csrf = '';
+  }
+
+  async request(method, path, {json, form, params, signal} = {}) {
+    const url = new URL(this.base + path, location.href);
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+    }
+    const headers = {};
+    let body;
+    if (json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(json);
+    } else if (form) {
+      body = form;
+    }
+    if (method !== 'GET') headers['X-CSRF-Token'] = this.csrf;
+    const res = await fetch(url, {method, headers, body, signal, credentials: 'same-origin'});
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      // a proxy's HTML error page: fall through to the generic error below
+    }
+    if (!res.ok) {
+      const err = data && data.error ? data.error : {code: 'http_' + res.status, message: res.statusText};
+      throw new ApiError(res.status, err.code, err.message);
+    }
+    return data;
+  }
+
+  async me() {
+    const data = await this.request('GET', '/webchat/me');
+    this.csrf = data.csrf_token;
+    return data;
+  }
+
+  chats() { return this.request('GET', '/webchat/chats/'); }
+  createChat(title) { return this.request('POST', '/webchat/chats/', {json: {title}}); }
+  updateChat(id, changes) { return this.request('PATCH', `/webchat/chats/${id}/`, {json: changes}); }
+  deleteChat(id, hard = false) {
+    return this.request('DELETE', `/webchat/chats/${id}/`, {params: hard ? {hard: 'true'} : {}});
+  }
+  messages(chatId, params = {}) {
+    return this.request('GET', '/webchat/messages/', {params: {chat_id: chatId, ...params}});
+  }
+  send({chatId, text, clientId, file}) {
+    if (file) {
+      const form = new FormData();
+      if (chatId) form.append('chat_id', String(chatId));
+      if (text) form.append('text', text);
+      form.append('client_id', clientId);
+      form.append('media', file, file.name || 'upload');
+      return this.request('POST', '/webchat/send/', {form});
+    }
+    return this.request('POST', '/webchat/send/', {json: {chat_id: chatId, text, client_id: clientId}});
+  }
+  editMessage(id, text) { return this.request('PATCH', `/webchat/messages/${id}/`, {json: {text}}); }
+  deleteMessage(id) { return this.request('DELETE', `/webchat/messages/${id}/`); }
+  read(chatId, seq) { return this.request('POST', '/webchat/read/', {json: {chat_id: chatId, seq}}); }
+  typing(chatId, isTyping) {
+    return this.request('POST', '/webchat/typing/', {json: {chat_id: chatId, is_typing: isTyping}});
+  }
+  poll(cursor, timeout, signal) {
+    return this.request('GET', '/webchat/poll/', {params: {cursor, timeout}, signal});
+  }
+}
