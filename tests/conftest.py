@@ -6,9 +6,10 @@ import asyncio
 import itertools
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -23,7 +24,14 @@ from webchat_server.settings import Settings
 
 IDENTITY_SECRET = "test-identity-secret"
 TEMPLATE = "webchat_template"
+T = TypeVar("T")
 _counter = itertools.count()
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even where Playwright's sync API holds a loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _with_database(uri: str, name: str) -> str:
@@ -50,7 +58,7 @@ def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
             await conn.close()
         await db.migrate(_with_database(uri, TEMPLATE))
 
-    asyncio.run(prepare())
+    run_sync(prepare())
     return uri
 
 
@@ -210,3 +218,56 @@ def new_api(aiohttp_client: Any, client: TestClient[Any, Any]) -> Any:
 @pytest.fixture
 def repo_root() -> Iterator[Path]:
     yield Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real server process on its own database, shared by one test module."""
+    from .browser_support import ServerProcess
+
+    name = f"browser_{os.getpid()}_{next(_counter)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_uri)
+        try:
+            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        finally:
+            await conn.close()
+
+    run_sync(create())
+    srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("server"),
+                        {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode()})
+    srv.start()
+    yield srv
+    srv.stop()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(pg_uri)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+    run_sync(drop())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    # module scope: Playwright's sync API holds an event loop on this thread while it runs, which
+    # the asyncio tests of other modules must not see
+    from playwright.sync_api import sync_playwright
+
+    from .browser_support import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700})
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()

@@ -163,10 +163,26 @@ export class Transport extends EventTarget {
         if (this.stopped) return;
         if (code === 4008) this.dispatchEvent(new CustomEvent('event', {detail: {type: 'resync'}}));
         if (!wasLive) this.wsFailures += 1;
-        if (this.wsFailures >= WS_FAILURES_BEFORE_POLLING) { this._startPolling(); return; }
         this._setStatus(navigator.onLine ? 'reconnecting' : 'offline');
-        this._later(() => this._connectWs(), wasLive ? backoff(0, 250) : backoff(this.attempt++));
+        const retry = () => this._later(() => this._connectWs(), wasLive ? backoff(0, 250) : backoff(this.attempt++));
+        if (this.wsFailures < WS_FAILURES_BEFORE_POLLING) { retry(); return; }
+        // the socket keeps failing: poll if plain HTTP gets through (a proxy blocks WebSockets),
+        // otherwise the server is down and we keep retrying the socket
+        this._httpReachable().then((ok) => {
+          if (this.stopped || this.mode !== 'ws' || this.ws) return;
+          if (ok) this._startPolling();
+          else retry();
+        });
       });
+  }
+
+  async _httpReachable() {
+    try {
+      await fetch(new URL((this.api.base || '') + '/healthz', location.href), {cache: 'no-store'});
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   // -- long-poll fallback ----------------------------------------------------------------------

@@ -1,0 +1,305 @@
+"""The widget in a real browser (headless Chromium via Playwright) against a real server process."""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from .browser_support import sql
+
+NOTIFICATION_SPY = """
+window.__notes = [];
+const Real = window.Notification;
+class Spy extends Real {
+  constructor(title, options) { super(title, options); window.__notes.push({title, ...options}); }
+}
+window.Notification = Spy;
+let hidden = false;
+Object.defineProperty(document, 'visibilityState', {get: () => (hidden ? 'hidden' : 'visible'), configurable: true});
+Object.defineProperty(document, 'hidden', {get: () => hidden, configurable: true});
+window.__setHidden = (h) => { hidden = h; document.dispatchEvent(new Event('visibilitychange')); };
+"""
+
+
+def open_app(context: Any, server: Any) -> Page:
+    page = context.new_page()
+    page.goto(server.base + "/")
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    return page
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("webchat-composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def client(page: Page, expr: str) -> Any:
+    return page.evaluate(f"(() => {{ const c = document.querySelector('webchat-app').client; return {expr}; }})()")
+
+
+def bubble(page: Page, text: str) -> Any:
+    return page.locator("webchat-message .bubble", has_text=text)
+
+
+def make_bot(server: Any, chat_id: int, name: str = "Bot") -> int:
+    bot = sql(server.database_url,
+              "INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', $1) RETURNING id", name)
+    sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat_id, bot)
+    return int(bot)
+
+
+def bot_says(server: Any, chat_id: int, bot: int, text: str) -> None:
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
+        chat_id, bot, text)
+
+
+def start_chat(page: Page, text: str = "hello") -> int:
+    send(page, text)
+    expect(bubble(page, text)).to_have_count(1)
+    page.wait_for_function("document.querySelector('webchat-app').client.openChatId !== null")
+    return int(client(page, "c.openChatId"))
+
+
+def png(w: int = 8, h: int = 8) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\x10\x80\xf0" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_send_and_bot_reply_by_sql(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "Where is my parcel?")
+    expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(1)
+    bot = make_bot(server, chat, "Parcel Bot")
+    bot_says(server, chat, bot, "It ships today.")
+    expect(bubble(page, "It ships today.")).to_have_count(1)
+    expect(page.locator("webchat-message", has_text="It ships today.").locator(".sender")).to_have_text("Parcel Bot")
+    # the optimistic bubble was replaced by the stored one, not shown twice
+    expect(bubble(page, "Where is my parcel?")).to_have_count(1)
+    assert page.locator("webchat-message .bubble").first.get_attribute("data-seq") == "1"
+
+
+def test_two_tabs_stay_in_sync(context: Any, server: Any) -> None:
+    a = open_app(context, server)
+    chat = start_chat(a, "first")
+    b = open_app(context, server)
+    expect(bubble(b, "first")).to_have_count(1)
+    send(a, "from tab A")
+    send(b, "from tab B")
+    for page in (a, b):
+        expect(bubble(page, "from tab A")).to_have_count(1)
+        expect(bubble(page, "from tab B")).to_have_count(1)
+    # unread state: a bot message in an open, visible chat is read in both tabs
+    bot = make_bot(server, chat)
+    bot_says(server, chat, bot, "bot line")
+    for page in (a, b):
+        expect(bubble(page, "bot line")).to_have_count(1)
+    time.sleep(0.3)
+    for page in (a, b):
+        assert page.locator("webchat-message .bubble", has_text="from tab A").count() == 1
+        expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_count(0)
+    # a chat created in one tab shows up in the other
+    a.get_by_role("button", name="+ New chat").click()
+    expect(b.locator("webchat-chat-list li[data-chat-id]")).to_have_count(2)
+
+
+def test_typing_indicator_appears_and_clears(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page)
+    bot = make_bot(server, chat, "Typist")
+    typing = page.locator("webchat-chat .typing")
+    sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
+    expect(typing).to_have_text("Typist is typing…")
+    sql(server.database_url, "SELECT webchat.typing($1, $2, false)", chat, bot)
+    expect(typing).to_have_text("")
+    # without a refresh the indicator expires on its own
+    sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
+    expect(typing).to_have_text("Typist is typing…")
+    expect(typing).to_have_text("", timeout=9000)
+
+    # a person typing in another browser shows up here, and two typists are named together
+    other_ctx = page.context.browser.new_context()
+    try:
+        other = open_app(other_ctx, server)
+        other_id = int(client(other, "c.me.id"))
+        sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)",
+            chat, other_id)
+        other.reload()
+        expect(other.locator("webchat-status")).to_have_attribute("status", "live")
+        other.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .open").click()
+        other.locator("webchat-composer textarea").press_sequentially("hel", delay=50)
+        sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
+        expect(typing).to_contain_text(" and ")
+        expect(typing).to_contain_text("are typing…")
+    finally:
+        other_ctx.close()
+
+
+def test_websocket_blocked_falls_back_to_polling_and_back(context: Any, server: Any) -> None:
+    blocked = {"on": True}
+
+    def route(ws: Any) -> None:
+        if blocked["on"]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    page = context.new_page()
+    page.route_web_socket("**/ws/webchat/**", route)
+    page.goto(server.base + "/")
+    expect(page.locator("webchat-status")).to_have_attribute("status", "polling", timeout=15000)
+    chat = start_chat(page, "sent while polling")
+    bot = make_bot(server, chat)
+    bot_says(server, chat, bot, "delivered by long-poll")
+    expect(bubble(page, "delivered by long-poll")).to_have_count(1)
+    # the socket works again: the client upgrades back and keeps receiving, once
+    blocked["on"] = False
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live", timeout=15000)
+    bot_says(server, chat, bot, "back on the socket")
+    expect(bubble(page, "back on the socket")).to_have_count(1)
+    expect(bubble(page, "delivered by long-poll")).to_have_count(1)
+
+
+def test_server_restart_reconnects_and_catches_up(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "before restart")
+    bot = make_bot(server, chat)
+    server.stop()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "reconnecting")
+    bot_says(server, chat, bot, "written while the server was down")
+    server.start()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live", timeout=20000)
+    expect(bubble(page, "written while the server was down")).to_have_count(1)
+    bot_says(server, chat, bot, "after restart")
+    expect(bubble(page, "after restart")).to_have_count(1)
+    expect(bubble(page, "before restart")).to_have_count(1)
+
+
+def test_notification_when_hidden_once_across_tabs(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(permissions=["notifications"])
+    try:
+        ctx.add_init_script(NOTIFICATION_SPY)
+        a = open_app(ctx, server)
+        chat = start_chat(a, "notify me")
+        b = open_app(ctx, server)
+        expect(bubble(b, "notify me")).to_have_count(1)
+        bot = make_bot(server, chat, "Alert Bot")
+        # visible tab with the chat open: no notification
+        bot_says(server, chat, bot, "you are looking at this")
+        expect(bubble(a, "you are looking at this")).to_have_count(1)
+        expect(bubble(b, "you are looking at this")).to_have_count(1)
+        for page in (a, b):
+            page.evaluate("window.__setHidden(true)")
+        bot_says(server, chat, bot, "while you were away")
+        expect(bubble(a, "while you were away")).to_have_count(1)
+        expect(bubble(b, "while you were away")).to_have_count(1)
+        a.wait_for_function("window.__notes.length > 0 || true")
+        time.sleep(0.5)
+        notes = a.evaluate("window.__notes") + b.evaluate("window.__notes")
+        assert len(notes) == 1, notes
+        assert notes[0]["body"] == "Alert Bot: while you were away"
+        assert notes[0]["tag"] == f"webchat-chat-{chat}"
+    finally:
+        ctx.close()
+
+
+def test_html_in_messages_is_text(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    evil = "<img src=x onerror=\"window.__xss=1\"> <b>bold?</b> https://example.com/a?b=1"
+    chat = start_chat(page, evil)
+    bot = make_bot(server, chat)
+    bot_says(server, chat, bot, "<script>window.__xss=2</script>")
+    expect(bubble(page, "<script>window.__xss=2</script>")).to_have_count(1)
+    expect(bubble(page, evil)).to_have_count(1)
+    assert page.locator("webchat-message .bubble img").count() == 0
+    assert page.locator("webchat-message .bubble b").count() == 0
+    assert page.evaluate("window.__xss === undefined")
+    link = page.locator("webchat-message .bubble a").first
+    assert link.get_attribute("href") == "https://example.com/a?b=1"
+    assert link.get_attribute("rel") == "noopener noreferrer nofollow"
+
+
+def test_chat_create_rename_archive_delete(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "first chat")
+    page.get_by_role("button", name="+ New chat").click()
+    items = page.locator("webchat-chat-list li[data-chat-id]")
+    expect(items).to_have_count(2)
+    new_item = items.first
+    expect(new_item.locator(".title")).to_contain_text("New chat")
+    new_item.get_by_role("button", name="Rename New chat").click()
+    box = page.locator("webchat-chat-list input")
+    box.fill("Billing questions")
+    box.press("Enter")
+    expect(items.first.locator(".title")).to_contain_text("Billing questions")
+    expect(page.locator("webchat-chat h2")).to_have_text("Billing questions")
+    items.first.get_by_role("button", name="Archive Billing questions").click()
+    expect(items).to_have_count(1)
+    page.get_by_role("button", name="Archived").click()
+    expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(1)
+    expect(page.locator("webchat-chat-list li[data-chat-id] .title")).to_contain_text("Billing questions")
+    page.get_by_role("button", name="Active").click()
+    page.once("dialog", lambda d: d.accept())
+    page.locator("webchat-chat-list li[data-chat-id]").first.get_by_role("button", name="Delete first chat").click()
+    expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(0)
+    # survives a reload: the server has the same state
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(0)
+    page.get_by_role("button", name="Archived").click()
+    expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(1)
+
+
+def test_image_upload_preview_and_display(context: Any, server: Any, tmp_path: Path) -> None:
+    page = open_app(context, server)
+    start_chat(page, "a picture follows")
+    image = tmp_path / "dot.png"
+    image.write_bytes(png())
+    page.locator("webchat-composer input[type=file]").set_input_files(str(image))
+    expect(page.locator("webchat-composer [data-testid=preview] img")).to_be_visible()
+    page.locator("webchat-composer textarea").press("Enter")
+    shown = page.locator("webchat-message .bubble img")
+    expect(shown).to_have_count(1)
+    page.wait_for_function(
+        "(() => { const b = [...document.querySelector('webchat-app').client.messages.values()]"
+        ".flatMap((m) => [...m.values()]).find((m) => m.media_type === 'image'); return b && b.id; })()")
+    expect(shown).to_have_attribute("src", __import__("re").compile(r"^/webchat/media/\d+$"))
+    page.wait_for_function("(() => { const img = [...document.querySelectorAll('webchat-app')]"
+                           "[0].shadowRoot.querySelector('webchat-chat').shadowRoot"
+                           ".querySelector('webchat-message-list').shadowRoot"
+                           ".querySelectorAll('webchat-message'); return img.length >= 2; })()")
+    assert shown.evaluate("(img) => img.complete && img.naturalWidth") == 8
+    # a wrong type is refused before sending
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    page.locator("webchat-composer input[type=file]").set_input_files(str(bad))
+    expect(page.locator("webchat-composer .error")).to_contain_text("Only images")
+
+
+def test_history_pages_in_older_messages(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "m0")
+    bot = make_bot(server, chat)
+    sql(server.database_url,
+        "INSERT INTO webchat.messages (chat_id, sender_id, text)"
+        " SELECT $1, $2, 'old ' || g FROM generate_series(1, 120) g",
+        chat, bot)
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(bubble(page, "old 120")).to_have_count(1)
+    expect(page.locator("webchat-message")).to_have_count(50)
+    page.get_by_role("button", name="Load older messages").click()
+    expect(page.locator("webchat-message")).to_have_count(100)
+    page.get_by_role("button", name="Load older messages").click()
+    expect(page.locator("webchat-message")).to_have_count(121)
+    expect(bubble(page, "m0")).to_have_count(1)
