@@ -13,10 +13,10 @@ test: install web  ## unit, API, real-time and browser tests against a real Post
 
 lint: install  ## mypy --strict and ruff
 	$(BIN)/mypy webchat_server
-	$(BIN)/ruff check webchat_server tests bench
+	$(BIN)/ruff check webchat_server tests bench docs
 
 fmt: install  ## apply ruff's fixes
-	$(BIN)/ruff check --fix webchat_server tests bench
+	$(BIN)/ruff check --fix webchat_server tests bench docs
 
 bench: install web  ## load generators; each prints one JSON summary
 	$(BIN)/python -m bench.run_all

@@ -88,6 +88,10 @@ UPDATE webchat.chats
  WHERE id = $1
 RETURNING id;
 
+-- A chat made with "New chat" takes its title from its first message, as one started by sending does.
+-- name: chat_title_from_first_message
+UPDATE webchat.chats SET title = $2 WHERE id = $1 AND title = 'New chat';
+
 -- name: chat_delete
 DELETE FROM webchat.chats WHERE id = $1;
 

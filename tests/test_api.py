@@ -74,6 +74,11 @@ async def test_chat_crud_and_ordering(api: Api) -> None:
     chats = (await (await api.get("/webchat/chats/")).json())["chats"]
     assert [c["id"] for c in chats] == [billing["id"], second]
 
+    fresh = (await (await api.post("/webchat/chats/", {})).json())["chat"]
+    assert fresh["title"] == "New chat"
+    await api.send("Refund for order 7", fresh["id"])
+    assert (await (await api.get(f"/webchat/chats/{fresh['id']}/")).json())["chat"]["title"] == "Refund for order 7"
+    await api.send("named chats keep their name", billing["id"])
     r = await api.patch(f"/webchat/chats/{billing['id']}/", {"title": "Invoices"})
     assert (await r.json())["chat"]["title"] == "Invoices"
     r = await api.patch(f"/webchat/chats/{billing['id']}/", {"is_archived": True})
@@ -86,7 +91,8 @@ async def test_chat_crud_and_ordering(api: Api) -> None:
     r = await api.delete(f"/webchat/chats/{second}/?hard=true")
     assert r.status == 200
     chats = (await (await api.get("/webchat/chats/")).json())["chats"]
-    assert [c["id"] for c in chats] == [billing["id"]]
+    assert [c["id"] for c in chats] == [billing["id"], fresh["id"]]
+    assert [c["title"] for c in chats] == ["Invoices", "Refund for order 7"]
     assert (await api.get("/webchat/messages/", chat_id=second)).status == 404
 
 

@@ -21,6 +21,8 @@ class Subscriber:
     """One WebSocket or one parked long-poll; tracks its per-chat positions to drop duplicates."""
 
     kind = "subscriber"
+    # thousands of these live at once: no per-instance __dict__
+    __slots__ = ("account_id", "closed", "hub", "pending", "positions")
 
     def __init__(self, hub: Hub, account_id: int) -> None:
         self.hub = hub
@@ -72,6 +74,7 @@ class WsSubscriber(Subscriber):
     """
 
     kind = "ws"
+    __slots__ = ("limit", "transport", "ws")
 
     def __init__(self, hub: Hub, account_id: int, ws: web.WebSocketResponse, transport: asyncio.Transport,
                  limit: int) -> None:
@@ -117,6 +120,7 @@ class PollWaiter(Subscriber):
     """A parked long-poll request: collects events and wakes its handler on the first one."""
 
     kind = "poll"
+    __slots__ = ("events", "only_chat", "resynced", "wake")
 
     def __init__(self, hub: Hub, account_id: int, only_chat: int | None = None) -> None:
         super().__init__(hub, account_id)

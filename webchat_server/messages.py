@@ -52,6 +52,10 @@ async def send(
                 upload.media_type if upload else None,
                 reply_to,
             )
+            assert row is not None
+            if row["seq"] == 1:
+                await conn.execute(q("chat_title_from_first_message"), chat_id,
+                                   title_from_text(text, upload.media_type if upload else None))
     except asyncpg.UniqueViolationError:
         # a concurrent retry with the same client_id won; the whole transaction (and the chat's
         # seq bump) rolled back, so there is no gap
@@ -59,7 +63,6 @@ async def send(
         if existing is None:
             raise
         return _same_send(existing, chat_id), False
-    assert row is not None
     return message_json(row), True
 
 

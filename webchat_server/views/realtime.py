@@ -33,7 +33,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # refuse before upgrading: a cross-site page must not ride the visitor's cookie
     if not origin_allowed(request):
         raise ApiError(403, "cross-origin WebSocket refused", "bad_origin")
-    account = await require_account(request)
+    account_id = (await require_account(request))["id"]
     given = cursor.parse(request.query.get("cursor"))
     app = request.app
     settings, hub = app[settings_key], app[hub_key]
@@ -41,13 +41,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     transport = request.transport
     assert transport is not None
-    sub = WsSubscriber(hub, account["id"], ws, transport, settings.ws_queue_bytes)
+    sub = WsSubscriber(hub, account_id, ws, transport, settings.ws_queue_bytes)
     app[sockets_key].items.add(ws)
 
     def hello() -> None:
         # first frame: who you are and where you start; catch-up and live events follow
         transport.write(make_event("connection", None, {
-            "status": "connected", "account_id": account["id"], "cursor": cursor.encode(sub.positions),
+            "status": "connected", "account_id": account_id, "cursor": cursor.encode(sub.positions),
         }).frame)
 
     try:

@@ -1,0 +1,1 @@
+"""Load generators for webchat-server; each prints one JSON summary."""

@@ -1,0 +1,160 @@
+"""The widget in headless Chromium: time to a usable composer, long tasks under a message stream,
+memory, and how much JavaScript we ship beyond Lit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import threading
+import time
+from typing import Any
+
+import asyncpg
+from playwright.sync_api import sync_playwright
+
+from .common import ROOT, Bench, emit, make_bot
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--enable-precise-memory-info"]
+
+USABLE = """() => {
+  const app = document.querySelector('webchat-app');
+  const chat = app && app.shadowRoot && app.shadowRoot.querySelector('webchat-chat');
+  const composer = chat && chat.shadowRoot && chat.shadowRoot.querySelector('webchat-composer');
+  const box = composer && composer.shadowRoot && composer.shadowRoot.querySelector('textarea');
+  return box && !box.disabled && app.client.me ? performance.now() : false;
+}"""
+
+OBSERVE = """() => {
+  window.__long = [];
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
+    .observe({type: 'longtask', buffered: false});
+}"""
+
+
+def shipped_js() -> dict[str, int]:
+    ours = [p for d in ("components", "lib") for p in (ROOT / "web" / d).glob("*.js")]
+    modules = ROOT / "web" / "node_modules"
+    lit = [p for d in ("lit", "lit-html", "lit-element", "@lit/reactive-element") for p in (modules / d).rglob("*.js")
+           if "development" not in p.parts and "node" not in p.parts]
+    return {"ours_bytes": sum(p.stat().st_size for p in ours), "our_files": len(ours),
+            "lit_package_js_bytes": sum(p.stat().st_size for p in lit)}
+
+
+class Writer:
+    """Inserts messages from a thread with its own event loop (Playwright's sync API owns this one)."""
+
+    def __init__(self, url: str, chat_id: int, bot: int) -> None:
+        self.url, self.chat_id, self.bot = url, chat_id, bot
+
+    def run(self, rate: float, seconds: float) -> int:
+        count = [0]
+
+        async def go() -> None:
+            conn = await asyncpg.connect(self.url)
+            start = time.monotonic()
+            for i in range(int(rate * seconds)):
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await conn.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
+                                   self.chat_id, self.bot, f"stream {i} " + "lorem ipsum " * 4)
+                count[0] += 1
+            await conn.close()
+
+        t = threading.Thread(target=lambda: asyncio.run(go()))
+        t.start()
+        t.join()
+        return count[0]
+
+
+def in_thread(coro_fn: Any) -> Any:
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(asyncio.run(coro_fn())))
+    t.start()
+    t.join()
+    return out[0]
+
+
+def scenario(history: int, rate: float, seconds: float) -> dict[str, Any]:
+    bench = Bench()
+    in_thread(bench.start)
+    chromium = shutil.which("chromium")
+    assert chromium, "apt-get install chromium"
+    result: dict[str, Any] = {"js": shipped_js()}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1100, "height": 700})
+        page = ctx.new_page()
+        page.goto(bench.base + "/")  # first visit creates the guest; not timed
+        page.wait_for_function(USABLE)
+        loads = []
+        for _ in range(5):
+            page.goto(bench.base + "/")
+            loads.append(page.wait_for_function(USABLE).json_value())
+        result["page_load_to_usable_composer_ms"] = {"median": round(statistics.median(loads), 1),
+                                                     "runs": [round(x, 1) for x in loads]}
+        box = page.locator("webchat-composer textarea")
+        box.fill("history please")
+        box.press("Enter")
+        page.wait_for_function("document.querySelector('webchat-app').client.openChatId !== null")
+        chat_id = int(page.evaluate("document.querySelector('webchat-app').client.openChatId"))
+
+        async def seed() -> int:
+            conn = await asyncpg.connect(bench.database_url)
+            bot = await make_bot(conn, chat_id)
+            await conn.execute(
+                "INSERT INTO webchat.messages (chat_id, sender_id, text)"
+                " SELECT $1, $2, 'history ' || g || ' ' || repeat('text ', 10) FROM generate_series(1, $3) g",
+                chat_id, bot, history)
+            await conn.close()
+            return bot
+
+        bot = in_thread(seed)
+        page.reload()
+        page.wait_for_function(USABLE)
+        page.wait_for_function("document.querySelector('webchat-app').client.loaded.size > 0")
+        t0 = time.monotonic()
+        page.evaluate("""async (id) => {
+          const c = document.querySelector('webchat-app').client;
+          while (await c.loadOlder(id) > 0) {}
+        }""", chat_id)
+        result["history_paged_in"] = {
+            "messages": page.evaluate(f"document.querySelector('webchat-app').client.messageList({chat_id}).length"),
+            "seconds": round(time.monotonic() - t0, 2)}
+        page.evaluate(OBSERVE)
+        heap0 = page.evaluate("performance.memory.usedJSHeapSize")
+        written = Writer(bench.database_url, chat_id, bot).run(rate, seconds)
+        page.wait_for_function(
+            f"document.querySelector('webchat-app').client.messageList({chat_id}).length >= {history + 1 + written}",
+            timeout=30000)
+        long_tasks = page.evaluate("window.__long")
+        page.evaluate("window.gc && window.gc()")
+        heap1 = page.evaluate("performance.memory.usedJSHeapSize")
+        dom = page.evaluate("""() => document.querySelector('webchat-app').shadowRoot.querySelector('webchat-chat')
+            .shadowRoot.querySelector('webchat-message-list').shadowRoot.querySelectorAll('webchat-message').length""")
+        result["stream"] = {
+            "history": history, "rate_msgs_per_s": rate, "seconds": seconds, "messages_written": written,
+            "long_tasks": len(long_tasks), "long_tasks_over_50ms": sum(1 for d in long_tasks if d > 50),
+            "longest_task_ms": round(max(long_tasks), 1) if long_tasks else 0,
+            "js_heap_before_mb": round(heap0 / 2**20, 1), "js_heap_after_mb": round(heap1 / 2**20, 1),
+            "message_elements_in_dom": dom,
+        }
+        browser.close()
+    bench.stop()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--history", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    emit("browser", scenario(args.history, args.rate, args.seconds))
+
+
+if __name__ == "__main__":
+    main()

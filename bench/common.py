@@ -1,0 +1,152 @@
+"""Bench plumbing: an embedded Postgres, one server process, many browser-like clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+
+from webchat_server import db
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    if not samples:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else [samples[0]] * 99
+    return {"p50": round(qs[49], 3), "p90": round(qs[89], 3), "p99": round(qs[98], 3), "max": round(max(samples), 3)}
+
+
+class Bench:
+    """A fresh database on an embedded Postgres and one `webchat-server serve` process."""
+
+    def __init__(self) -> None:
+        raise_fd_limit()
+        self.tmp = Path(tempfile.mkdtemp(prefix="webchat-bench-"))
+        self.pg_uri = db.start_embedded_postgres(self.tmp)
+        self.database_url = self.pg_uri
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self, env: dict[str, str] | None = None) -> None:
+        conn = await asyncpg.connect(self.pg_uri)
+        await conn.execute("ALTER SYSTEM SET max_connections = 300")
+        await conn.close()
+        await db.migrate(self.database_url)
+        full_env = {**os.environ, "DATABASE_URL": self.database_url, "WEBCHAT_PORT": str(self.port),
+                    "WEBCHAT_DATA_DIR": str(self.tmp), "WEBCHAT_SENDS_PER_MINUTE": "1000000", **(env or {})}
+        # a bench setup step, not a request path: blocking here is fine
+        self.log = open(self.tmp / "server.log", "wb")  # noqa: SIM115, ASYNC230 - closed in stop()
+        self.proc = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "webchat_server", "serve"], env=full_env, stdout=self.log, stderr=self.log)
+        async with aiohttp.ClientSession() as s:
+            for _ in range(400):
+                try:
+                    async with s.get(self.base + "/healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.log.close()
+
+    def server_rss(self) -> int:
+        assert self.proc is not None
+        return int(psutil.Process(self.proc.pid).memory_info().rss)
+
+    def server_cpu(self) -> float:
+        assert self.proc is not None
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return float(t.user + t.system)
+
+    async def xact_commits(self, conn: asyncpg.Connection) -> int:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+
+
+class Guest:
+    """One browser: its own cookie jar, account and CSRF token."""
+
+    def __init__(self, base: str, connector: aiohttp.TCPConnector | None = None) -> None:
+        self.base = base
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector,
+                                             connector_owner=connector is None,
+                                             timeout=aiohttp.ClientTimeout(total=None))
+        self.id = 0
+        self.csrf = ""
+
+    async def start(self) -> Guest:
+        async with self.session.get(self.base + "/webchat/me") as r:
+            body = await r.json()
+        self.id, self.csrf = body["account"]["id"], body["csrf_token"]
+        return self
+
+    async def send(self, text: str, chat_id: int | None = None) -> dict[str, Any]:
+        async with self.session.post(self.base + "/webchat/send/", json={"text": text, "chat_id": chat_id},
+                                     headers={"X-CSRF-Token": self.csrf}) as r:
+            data: dict[str, Any] = await r.json()
+            return data
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def guests(base: str, n: int, connector: aiohttp.TCPConnector | None = None) -> list[Guest]:
+    out: list[Guest] = []
+    for i in range(0, n, 100):
+        out += await asyncio.gather(*(Guest(base, connector).start() for _ in range(min(100, n - i))))
+    return out
+
+
+async def join_all(conn: asyncpg.Connection, chat_id: int, account_ids: list[int]) -> None:
+    await conn.execute(
+        "INSERT INTO webchat.chat_members (chat_id, account_id) SELECT $1, unnest($2::bigint[])"
+        " ON CONFLICT DO NOTHING", chat_id, account_ids)
+
+
+async def make_bot(conn: asyncpg.Connection, chat_id: int) -> int:
+    bot: int = await conn.fetchval(
+        "INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', 'Bench Bot') RETURNING id")
+    await join_all(conn, chat_id, [bot])
+    return bot
+
+
+def emit(name: str, summary: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {"bench": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **summary}
+    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary))

@@ -1,0 +1,137 @@
+"""Insert -> WebSocket latency and loss for many subscribers of one chat (SQL or API writers)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import time
+from typing import Any
+
+import asyncpg
+
+from . import subscribers
+from .common import Bench, Guest, emit, join_all, make_bot, percentiles
+
+
+async def write(bench: Bench, chat_id: int, sender: int, rate: float, seconds: float, via: str,
+                api: Guest | None, commit_ms: list[float]) -> int:
+    """Write `rate` messages per second for `seconds`; returns how many were written."""
+    total = int(rate * seconds)
+    pool = await asyncpg.create_pool(bench.database_url, min_size=8, max_size=8)
+    start = time.monotonic()
+
+    async def one(i: int) -> None:
+        t0 = time.time_ns()
+        text = f"{t0}:{i}"
+        if via == "api" and api is not None:
+            await api.send(text, chat_id)
+        else:
+            await pool.execute(
+                "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)", chat_id, sender, text)
+        commit_ms.append((time.time_ns() - t0) / 1e6)
+
+    pending: set[asyncio.Task[None]] = set()
+    errors: list[BaseException] = []
+
+    def done(t: asyncio.Task[None]) -> None:
+        pending.discard(t)
+        if t.exception() is not None:
+            errors.append(t.exception())  # type: ignore[arg-type]
+
+    for i in range(total):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = asyncio.create_task(one(i))
+        pending.add(t)
+        t.add_done_callback(done)
+        if len(pending) > 32:  # the database is the limit: do not queue without bound
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    if pending:
+        await asyncio.wait(pending)
+    if errors:
+        print("writer errors:", errors[:3])
+    await pool.close()
+    return total
+
+
+async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql",
+                   procs: int = 2) -> list[dict[str, Any]]:
+    bench = Bench()
+    await bench.start()
+    owner = await Guest(bench.base).start()
+    chat_id = (await owner.send("0:bench chat"))["chat_id"]
+    conn = await asyncpg.connect(bench.database_url)
+    bot = await make_bot(conn, chat_id)
+    # subscribers live in their own processes so the clients, not the server, are not the bottleneck
+    children = []
+    for k in range(procs):
+        parent, child = mp.Pipe()
+        share = subs // procs + (1 if k < subs % procs else 0)
+        proc = mp.get_context("spawn").Process(target=subscribers.run, args=(child, bench.base, share))
+        proc.start()
+        children.append((parent, proc))
+    for parent, _ in children:
+        ids = await asyncio.to_thread(parent.recv)
+        await join_all(conn, chat_id, ids)
+        parent.send("joined")
+    for parent, _ in children:
+        await asyncio.to_thread(parent.recv)  # ready
+    await asyncio.sleep(0.5)
+    results = []
+    for rate, seconds in phases:
+        cpu0, t0 = bench.server_cpu(), time.monotonic()
+        commit_ms: list[float] = []
+        written = await write(bench, chat_id, bot, rate, seconds, via, owner, commit_ms)
+        elapsed = time.monotonic() - t0
+        for parent, _ in children:
+            parent.send(written)
+        parts = [await asyncio.to_thread(parent.recv) for parent, _ in children]
+        got = [g for part in parts for g in part["got"]]
+        report = {
+            "subscribers": subs,
+            "client_processes": procs,
+            "expected_per_subscriber": written,
+            "delivered": sum(got),
+            "delivered_fraction": round(sum(got) / max(1, written * subs), 5),
+            "min_per_subscriber": min(got) if got else 0,
+            "duplicates": sum(part["duplicates"] for part in parts),
+            "resyncs": sum(part["resyncs"] for part in parts),
+            "sockets_closed": sum(part["sockets_closed"] for part in parts),
+            "latency_ms": percentiles([x for part in parts for x in part["latencies_ms"]]),
+        }
+        report.update({"write_until_committed_ms": percentiles(commit_ms), "rate_msgs_per_s": rate,
+                       "seconds": seconds, "writer": via,
+                       "achieved_write_rate": round(written / elapsed, 1),
+                       "deliveries_per_s": round(report["delivered"] / elapsed, 1),
+                       "server_cpu_percent": round(100 * (bench.server_cpu() - cpu0) / elapsed, 1),
+                       "server_rss_mb": round(bench.server_rss() / 2**20, 1)})
+        results.append(report)
+    for parent, proc in children:
+        parent.send("stop")
+        await asyncio.to_thread(proc.join, 30)
+    await owner.close()
+    await conn.close()
+    bench.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--rate", type=float, action="append", help="msgs/s (repeat for phases)")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--via", choices=["sql", "api"], default="sql")
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--client-procs", type=int, default=2, help="processes holding the subscribers")
+    args = parser.parse_args()
+    rates = args.rate or [50]
+    phases = [(r, args.seconds) for r in rates]
+    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs))
+    name = args.name or f"fanout_{args.subscribers}subs_{args.via}"
+    emit(name, {"phases": results})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Run every benchmark with the scenarios the project tracks; each prints one JSON line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SCENARIOS = [
+    ["bench.fanout", "--subscribers", "100", "--rate", "50", "--seconds", "20", "--name", "fanout_100subs_50mps"],
+    ["bench.fanout", "--subscribers", "1000", "--rate", "5", "--seconds", "20", "--name", "fanout_1000subs_5mps"],
+    ["bench.fanout", "--subscribers", "100", "--rate", "200", "--rate", "400", "--rate", "600", "--rate", "800",
+     "--rate", "1000", "--seconds", "5", "--name", "fanout_100subs_max_rate"],
+    ["bench.fanout", "--subscribers", "100", "--rate", "50", "--seconds", "20", "--via", "api",
+     "--name", "fanout_100subs_50mps_api"],
+    ["bench.longpoll", "--waiters", "1000"],
+    ["bench.idle_ws", "--connections", "5000"],
+    ["bench.browser"],
+]
+
+
+def main() -> None:
+    failed = 0
+    for args in SCENARIOS:
+        print(f"# {' '.join(args)}", file=sys.stderr, flush=True)
+        failed += subprocess.call([sys.executable, "-m", *args]) != 0
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
