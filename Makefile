@@ -3,12 +3,12 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint fmt bench install web clean
+.PHONY: run test lint fmt bench install web engines clean
 
 run: install web  ## serve the widget with an embedded Postgres and the demo bot
 	$(BIN)/webchat-server serve --demo-bot
 
-test: install web  ## unit, API, real-time and browser tests against a real Postgres
+test: install web engines  ## API, real-time, scale-out and browser tests (Chromium, Firefox, WebKit)
 	$(BIN)/pytest -q
 
 lint: install  ## mypy --strict and ruff
@@ -25,6 +25,8 @@ install: $(VENV)/.installed  ## virtualenv with pinned dependencies
 
 web: web/node_modules/.installed  ## Lit from npm, pinned by web/package-lock.json
 
+engines: tests/engines/node_modules/.installed  ## puppeteer-core (drives Firefox in tests), pinned
+
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -35,5 +37,9 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+tests/engines/node_modules/.installed: tests/engines/package.json tests/engines/package-lock.json
+	cd tests/engines && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:  ## remove the virtualenv, node_modules and the demo database
-	rm -rf $(VENV) web/node_modules .webchat-data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) web/node_modules tests/engines/node_modules .webchat-data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""One driver interface over three browser engines: Chromium, Firefox ESR and WebKitGTK."""

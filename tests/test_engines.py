@@ -1,0 +1,226 @@
+"""The core widget scenarios on every browser engine: Chromium, Firefox ESR and WebKit (Safari's).
+
+One suite, three engines: the drivers only navigate and evaluate JavaScript, and failures are
+made by the server side (a proxy that refuses or drops WebSockets, a server restart), so every
+engine meets the same conditions. Run one engine alone with `pytest tests/test_engines.py -k firefox`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .browser_support import free_port, sql
+from .engines.drivers import ENGINES, Engine, Session, Tab, launch
+from .ws_proxy import WsProxy
+
+DEEP = """const all = (sel, root = document) => {
+  const out = [...root.querySelectorAll(sel)];
+  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) out.push(...all(sel, el.shadowRoot));
+  return out;
+};
+const bubbles = (text) => all('webchat-message').filter((m) => {
+  const b = m.shadowRoot && m.shadowRoot.querySelector('.bubble');
+  return b && b.textContent.includes(text);
+});"""
+
+SPY = """(() => {
+  window.__notes = [];
+  const Real = window.Notification;
+  if (!Real) return 'unsupported';
+  if (Real.permission !== 'granted') return Real.permission;
+  window.Notification = class extends Real {
+    constructor(title, options) { super(title, options); window.__notes.push({title, ...options}); }
+  };
+  let hidden = false;
+  Object.defineProperty(document, 'visibilityState', {get: () => (hidden ? 'hidden' : 'visible'), configurable: true});
+  Object.defineProperty(document, 'hidden', {get: () => hidden, configurable: true});
+  window.__setHidden = (h) => { hidden = h; document.dispatchEvent(new Event('visibilitychange')); };
+  return 'granted';
+})()"""
+
+
+def page_js(tab: Tab, body: str) -> Any:
+    return tab.js(f"(() => {{ {DEEP} {body} }})()")
+
+
+def wait(tab: Tab, body: str, what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = page_js(tab, body)
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last value {last!r})")
+
+
+def status(tab: Tab) -> str:
+    return str(page_js(tab, "const s = all('webchat-status')[0]; return s ? s.status : '';"))
+
+
+def wait_status(tab: Tab, wanted: str, timeout: float = 15.0) -> None:
+    wait(tab, f"const s = all('webchat-status')[0]; return s && s.status === {json.dumps(wanted)};",
+         f"status {wanted}", timeout)
+
+
+def count(tab: Tab, text: str) -> int:
+    return int(page_js(tab, f"return bubbles({json.dumps(text)}).length;"))
+
+
+def wait_count(tab: Tab, text: str, n: int = 1, timeout: float = 15.0) -> None:
+    wait(tab, f"return bubbles({json.dumps(text)}).length === {n};", f"{n} bubble(s) {text!r}", timeout)
+
+
+def send(tab: Tab, text: str) -> None:
+    # the composer's own listeners handle these events exactly as they handle a person's typing
+    page_js(tab, f"""const ta = all('webchat-composer')[0].shadowRoot.querySelector('textarea');
+      ta.focus();
+      ta.value = {json.dumps(text)};
+      ta.dispatchEvent(new Event('input', {{bubbles: true, composed: true}}));
+      ta.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true, composed: true, cancelable: true}}));
+      return true;""")
+
+
+def open_demo(session: Session, base: str) -> Tab:
+    tab = session.tab()
+    tab.goto(base + "/")
+    wait_status(tab, "live")
+    return tab
+
+
+def start_chat(tab: Tab, text: str) -> int:
+    send(tab, text)
+    wait_count(tab, text)
+    chat = wait(tab, "return document.querySelector('webchat-app').client.openChatId;", "an open chat")
+    return int(chat)
+
+
+def bot_in(server: Any, chat: int, name: str = "Engine Bot") -> int:
+    bot = sql(server.database_url,
+              "INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', $1) RETURNING id", name)
+    sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat, bot)
+    return int(bot)
+
+
+def bot_says(server: Any, chat: int, bot: int, text: str) -> None:
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
+        chat, bot, text)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    e = launch(request.param)
+    print(f"\nengine: {e.version}")
+    yield e
+    e.quit()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    s = engine.session()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(server: Any) -> Iterator[WsProxy]:
+    p = WsProxy(server.base, free_port())
+    p.start()
+    yield p
+    p.stop()
+
+
+def test_load_send_and_see_once(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    text = f"hello from {engine.name}"
+    start_chat(tab, text)
+    time.sleep(0.5)
+    assert count(tab, text) == 1
+    seq = page_js(tab, f"return bubbles({json.dumps(text)})[0].shadowRoot.querySelector('.bubble').dataset.seq;")
+    assert seq == "1"
+
+
+def test_bot_reply_by_sql_appears_live(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    chat = start_chat(tab, "is anyone there?")
+    bot = bot_in(server, chat)
+    bot_says(server, chat, bot, f"yes, {engine.name}")
+    wait_count(tab, f"yes, {engine.name}")
+    assert page_js(tab, "return all('webchat-message').length;") == 2
+
+
+def test_typing_indicator_shows_and_clears(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    chat = start_chat(tab, "typing test")
+    bot = bot_in(server, chat, "Typist")
+    typing = "(all('.typing')[0] || {textContent: ''}).textContent.trim()"
+    sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
+    wait(tab, f"return {typing} === 'Typist is typing…';", "typing shown")
+    sql(server.database_url, "SELECT webchat.typing($1, $2, false)", chat, bot)
+    wait(tab, f"return {typing} === '';", "typing cleared")
+    sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
+    wait(tab, f"return {typing} === 'Typist is typing…';", "typing shown again")
+    wait(tab, f"return {typing} === '';", "typing expired", timeout=10)
+
+
+def test_websocket_blocked_then_dropped(engine: Engine, session: Session, server: Any, proxy: WsProxy) -> None:
+    proxy.block_ws = True
+    try:
+        tab = session.tab()
+        tab.goto(proxy.base + "/")
+        wait_status(tab, "polling", timeout=20)
+        chat = start_chat(tab, "sent while polling")
+        bot = bot_in(server, chat)
+        bot_says(server, chat, bot, "via long-poll")
+        wait_count(tab, "via long-poll")
+        proxy.block_ws = False
+        # the periodic upgrade would do this within 30 s; coming back online does it now
+        page_js(tab, "window.dispatchEvent(new Event('online')); return true;")
+        wait_status(tab, "live", timeout=20)
+        bot_says(server, chat, bot, "via socket again")
+        wait_count(tab, "via socket again")
+        # a dropped connection: reconnect, resume, nothing twice
+        proxy.drop_sockets()
+        bot_says(server, chat, bot, "sent during the drop")
+        wait_count(tab, "sent during the drop", timeout=20)
+        wait_status(tab, "live", timeout=20)
+        time.sleep(0.5)
+        for text in ("via long-poll", "via socket again", "sent during the drop"):
+            assert count(tab, text) == 1, text
+    finally:
+        proxy.block_ws = False
+
+
+def test_server_restart_reconnects_and_catches_up(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    chat = start_chat(tab, "before the restart")
+    bot = bot_in(server, chat)
+    server.stop()
+    wait_status(tab, "reconnecting")
+    bot_says(server, chat, bot, "while the server was down")
+    server.start()
+    wait_status(tab, "live", timeout=30)
+    wait_count(tab, "while the server was down", timeout=20)
+    assert count(tab, "before the restart") == 1
+
+
+def test_notification_when_hidden(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    chat = start_chat(tab, "notify test")
+    permission = tab.js(SPY)
+    if permission != "granted":
+        pytest.skip(f"{engine.version}: Notification.permission is {permission!r}: {engine.notifications_note}")
+    bot = bot_in(server, chat, "Alert Bot")
+    bot_says(server, chat, bot, "seen while visible")
+    wait_count(tab, "seen while visible")
+    page_js(tab, "window.__setHidden(true); return true;")
+    bot_says(server, chat, bot, "while hidden")
+    wait_count(tab, "while hidden")
+    notes = wait(tab, "return window.__notes.length ? window.__notes : null;", "a notification")
+    assert len(notes) == 1, notes
+    assert notes[0]["body"] == "Alert Bot: while hidden" and notes[0]["tag"] == f"webchat-chat-{chat}"
