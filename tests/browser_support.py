@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +79,27 @@ class ServerProcess:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+def make_bot(server: ServerProcess, chat_id: int, name: str = "Bot") -> int:
+    """An integrator's bot, made and added to a chat with plain SQL."""
+    bot = sql(server.database_url,
+              "INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', $1) RETURNING id", name)
+    sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat_id, bot)
+    return int(bot)
+
+
+def bot_says(server: ServerProcess, chat_id: int, bot: int, text: str) -> None:
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
+        chat_id, bot, text)
+
+
+def png(w: int = 8, h: int = 8) -> bytes:
+    """A valid w x h PNG, made here so tests ship no binary fixtures."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\x10\x80\xf0" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import struct
-import zlib
 from typing import Any
 
 import aiohttp
 import asyncpg
 from aiohttp import FormData
 
+from .browser_support import png
 from .conftest import Api
-
-
-def png_bytes(w: int = 2, h: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * w for _ in range(h))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 async def test_me_creates_guest_once(api: Api) -> None:
@@ -153,7 +143,7 @@ async def test_media_upload_and_membership(api: Api, new_api: Any) -> None:
     form = FormData()
     form.add_field("text", "look")
     form.add_field("client_id", "up-1")
-    form.add_field("media", png_bytes(), filename="x.png", content_type="application/octet-stream")
+    form.add_field("media", png(), filename="x.png", content_type="application/octet-stream")
     r = await api.post("/webchat/send/", data=form)
     assert r.status == 201, await r.text()
     msg = (await r.json())["message"]
@@ -161,7 +151,7 @@ async def test_media_upload_and_membership(api: Api, new_api: Any) -> None:
     got = await api.client.get(msg["media_url"])
     assert got.status == 200 and got.headers["Content-Type"] == "image/png"
     assert got.headers["X-Content-Type-Options"] == "nosniff"
-    assert await got.read() == png_bytes()
+    assert await got.read() == png()
     stranger = await new_api()
     assert (await stranger.client.get(msg["media_url"])).status == 404
     assert (await api.client.get("/webchat/media/999999")).status == 404
@@ -169,7 +159,7 @@ async def test_media_upload_and_membership(api: Api, new_api: Any) -> None:
 
 async def test_media_rejects_wrong_type_and_size(api: Api) -> None:
     for payload, status in [(b"#!/bin/sh\necho hi\n", 415), (b"<svg xmlns='http://www.w3.org/2000/svg'/>", 415),
-                            (png_bytes() + b"\x00" * (300 * 1024), 413), (b"", 400)]:
+                            (png() + b"\x00" * (300 * 1024), 413), (b"", 400)]:
         form = FormData()
         form.add_field("media", io.BytesIO(payload), filename="f.bin")
         r = await api.post("/webchat/send/", data=form)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .browser_support import sql
+from .browser_support import bot_says, make_bot, png, sql
 
 NOTIFICATION_SPY = """
 window.__notes = [];
@@ -47,32 +45,11 @@ def bubble(page: Page, text: str) -> Any:
     return page.locator("webchat-message .bubble", has_text=text)
 
 
-def make_bot(server: Any, chat_id: int, name: str = "Bot") -> int:
-    bot = sql(server.database_url,
-              "INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', $1) RETURNING id", name)
-    sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat_id, bot)
-    return int(bot)
-
-
-def bot_says(server: Any, chat_id: int, bot: int, text: str) -> None:
-    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
-        chat_id, bot, text)
-
-
 def start_chat(page: Page, text: str = "hello") -> int:
     send(page, text)
     expect(bubble(page, text)).to_have_count(1)
     page.wait_for_function("document.querySelector('webchat-app').client.openChatId !== null")
     return int(client(page, "c.openChatId"))
-
-
-def png(w: int = 8, h: int = 8) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\x10\x80\xf0" * w for _ in range(h))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def test_send_and_bot_reply_by_sql(context: Any, server: Any) -> None:

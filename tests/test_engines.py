@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .browser_support import free_port, sql
+from .browser_support import bot_says, free_port, make_bot, sql
 from .engines.drivers import ENGINES, Engine, Session, Tab, launch
 from .ws_proxy import WsProxy
 
@@ -100,18 +100,6 @@ def start_chat(tab: Tab, text: str) -> int:
     return int(chat)
 
 
-def bot_in(server: Any, chat: int, name: str = "Engine Bot") -> int:
-    bot = sql(server.database_url,
-              "INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', $1) RETURNING id", name)
-    sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat, bot)
-    return int(bot)
-
-
-def bot_says(server: Any, chat: int, bot: int, text: str) -> None:
-    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
-        chat, bot, text)
-
-
 @pytest.fixture(scope="module", params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     e = launch(request.param)
@@ -148,7 +136,7 @@ def test_load_send_and_see_once(engine: Engine, session: Session, server: Any) -
 def test_bot_reply_by_sql_appears_live(engine: Engine, session: Session, server: Any) -> None:
     tab = open_demo(session, server.base)
     chat = start_chat(tab, "is anyone there?")
-    bot = bot_in(server, chat)
+    bot = make_bot(server, chat, "Engine Bot")
     bot_says(server, chat, bot, f"yes, {engine.name}")
     wait_count(tab, f"yes, {engine.name}")
     assert page_js(tab, "return all('webchat-message').length;") == 2
@@ -157,7 +145,7 @@ def test_bot_reply_by_sql_appears_live(engine: Engine, session: Session, server:
 def test_typing_indicator_shows_and_clears(engine: Engine, session: Session, server: Any) -> None:
     tab = open_demo(session, server.base)
     chat = start_chat(tab, "typing test")
-    bot = bot_in(server, chat, "Typist")
+    bot = make_bot(server, chat, "Typist")
     typing = "(all('.typing')[0] || {textContent: ''}).textContent.trim()"
     sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
     wait(tab, f"return {typing} === 'Typist is typing…';", "typing shown")
@@ -175,7 +163,7 @@ def test_websocket_blocked_then_dropped(engine: Engine, session: Session, server
         tab.goto(proxy.base + "/")
         wait_status(tab, "polling", timeout=20)
         chat = start_chat(tab, "sent while polling")
-        bot = bot_in(server, chat)
+        bot = make_bot(server, chat, "Engine Bot")
         bot_says(server, chat, bot, "via long-poll")
         wait_count(tab, "via long-poll")
         proxy.block_ws = False
@@ -199,7 +187,7 @@ def test_websocket_blocked_then_dropped(engine: Engine, session: Session, server
 def test_server_restart_reconnects_and_catches_up(engine: Engine, session: Session, server: Any) -> None:
     tab = open_demo(session, server.base)
     chat = start_chat(tab, "before the restart")
-    bot = bot_in(server, chat)
+    bot = make_bot(server, chat, "Engine Bot")
     server.stop()
     wait_status(tab, "reconnecting")
     bot_says(server, chat, bot, "while the server was down")
@@ -215,7 +203,7 @@ def test_notification_when_hidden(engine: Engine, session: Session, server: Any)
     permission = tab.js(SPY)
     if permission != "granted":
         pytest.skip(f"{engine.version}: Notification.permission is {permission!r}: {engine.notifications_note}")
-    bot = bot_in(server, chat, "Alert Bot")
+    bot = make_bot(server, chat, "Alert Bot")
     bot_says(server, chat, bot, "seen while visible")
     wait_count(tab, "seen while visible")
     page_js(tab, "window.__setHidden(true); return true;")
