@@ -366,3 +366,24 @@ async def test_idle_poll_waiters_cost_no_queries(api: Api, new_api: Any, sql: as
     assert during <= baseline + 5, (baseline, during)
     for t in parked:
         assert (await t)["events"] == []
+
+
+async def test_health_and_metrics(api: Api, client: Any, sql: asyncpg.Connection) -> None:
+    r = await client.get("/healthz")
+    body = await r.json()
+    assert r.status == 200 and body["status"] == "ok" and body["listener"] == "ok" and body["database"] == "ok"
+    chat = (await api.send("hi"))["chat_id"]
+    ws = await api.ws()
+    await next_event(ws)
+    bot = await make_bot(sql, chat)
+    await insert(sql, chat, bot, "counted")
+    await collect(ws, 1)
+    text = await (await client.get("/metrics")).text()
+    metrics = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+               if line and not line.startswith("#")}
+    assert metrics["webchat_ws_connections"] == 1
+    assert metrics["webchat_events_delivered_total"] >= 1
+    assert metrics["webchat_notifications_total"] >= 1
+    assert metrics["webchat_listener_healthy"] == 1
+    assert metrics["webchat_listener_reconnects_total"] == 0
+    await ws.close()

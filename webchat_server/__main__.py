@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "bot-demo":
         asyncio.run(DemoBot(_database_url(settings)).run())
     else:
+        if settings.event_loop == "uvloop":
+            import uvloop
+
+            # run_app makes its loop through the policy
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         app = create_app(settings)
         if args.demo_bot:
             app.cleanup_ctx.append(_bot_ctx)

@@ -17,6 +17,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name) or default
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -38,6 +45,8 @@ class Settings:
     poll_default_timeout: float = 25.0
     poll_max_timeout: float = 55.0
     probe_interval: float = 5.0
+    # uvloop measured 15-18 % less server CPU per delivery than asyncio's loop (bench/README.md)
+    event_loop: str = "uvloop"
     pool_min: int = 2
     pool_max: int = 10
     static_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
@@ -56,4 +65,5 @@ class Settings:
             allowed_origins=origins,
             max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),
             sends_per_minute=_int(env, "WEBCHAT_SENDS_PER_MINUTE", 120),
+            event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
         )
