@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+IDENTITY_SECRET = "browser-identity-secret"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 

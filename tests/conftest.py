@@ -223,6 +223,7 @@ def repo_root() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real server process on its own database, shared by one test module."""
+    from .browser_support import IDENTITY_SECRET as BROWSER_IDENTITY_SECRET
     from .browser_support import ServerProcess
 
     name = f"browser_{os.getpid()}_{next(_counter)}"
@@ -236,7 +237,8 @@ def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
 
     run_sync(create())
     srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("server"),
-                        {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode()})
+                        {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
+                         "WEBCHAT_IDENTITY_SECRET": BROWSER_IDENTITY_SECRET})
     srv.start()
     yield srv
     srv.stop()

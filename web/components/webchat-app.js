@@ -12,6 +12,9 @@ export class WebchatApp extends LitElement {
   static properties = {
     apiBase: {type: String, attribute: 'api-base'},
     theme: {type: String, reflect: true},
+    userId: {type: String, attribute: 'user-id'},
+    userName: {type: String, attribute: 'user-name'},
+    userSignature: {type: String, attribute: 'user-signature'},
     permission: {state: true},
   };
 
@@ -36,7 +39,8 @@ export class WebchatApp extends LitElement {
 
   connectedCallback() {
     super.connectedCallback();
-    this.client = new ChatClient({base: this.apiBase || ''});
+    const identity = this.userId ? {userId: this.userId, name: this.userName, signature: this.userSignature} : null;
+    this.client = new ChatClient({base: this.apiBase || '', identity});
     this.client.addEventListener('change', this._onChange);
     this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });
   }

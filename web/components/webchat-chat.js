@@ -20,6 +20,9 @@ export class WebchatChat extends LitElement {
     client: {attribute: false},
     chatId: {type: Number, attribute: 'chat-id'},
     apiBase: {type: String, attribute: 'api-base'},
+    userId: {type: String, attribute: 'user-id'},
+    userName: {type: String, attribute: 'user-name'},
+    userSignature: {type: String, attribute: 'user-signature'},
     theme: {type: String, reflect: true},
     embedded: {type: Boolean},
   };
@@ -43,7 +46,8 @@ export class WebchatChat extends LitElement {
     super.connectedCallback();
     if (!this.client) {
       // standalone: own the client
-      this.client = new ChatClient({base: this.apiBase || ''});
+      const identity = this.userId ? {userId: this.userId, name: this.userName, signature: this.userSignature} : null;
+      this.client = new ChatClient({base: this.apiBase || '', identity});
       this._ownsClient = true;
       this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });
     }

@@ -48,6 +48,12 @@ export class Api {
     return data;
   }
 
+  async identify(userId, name, signature) {
+    const data = await this.request('POST', '/webchat/identify', {json: {user_id: userId, name, signature}});
+    this.csrf = data.csrf_token;
+    return data;
+  }
+
   chats() { return this.request('GET', '/webchat/chats/'); }
   createChat(title) { return this.request('POST', '/webchat/chats/', {json: {title}}); }
   updateChat(id, changes) { return this.request('PATCH', `/webchat/chats/${id}/`, {json: changes}); }

@@ -13,8 +13,13 @@ function newClientId() {
 }
 
 export class ChatClient extends EventTarget {
-  constructor({base = ''} = {}) {
+  /**
+   * @param {{base?: string, identity?: {userId: string, name: string, signature: string} | null}} options
+   *   identity: a user signed by the embedding site (HMAC-SHA256 of userId); the guest's chats move to it
+   */
+  constructor({base = '', identity = null} = {}) {
     super();
+    this.identity = identity;
     this.api = new Api(base);
     this.transport = new Transport(this.api);
     this.me = null;
@@ -52,6 +57,11 @@ export class ChatClient extends EventTarget {
     this.me = me.account;
     this.limits = me.limits || this.limits;
     this.identifyEnabled = me.identify_enabled;
+    const who = this.identity;
+    if (who && who.userId && !(this.me.kind === 'user' && this.me.external_id === who.userId)) {
+      // before connecting: the socket then belongs to the signed-in user, with the guest's chats merged
+      this.me = (await this.api.identify(who.userId, who.name || who.userId, who.signature)).account;
+    }
     // connect first: the first `connection` event loads state, so nothing falls in between
     this.transport.start();
   }
