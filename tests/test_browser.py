@@ -312,3 +312,64 @@ def test_signed_in_user_keeps_guest_chats(context: Any, server: Any) -> None:
         expect(bubble(forged, "asked as a guest")).to_have_count(0)
     finally:
         stranger.close()
+
+
+def test_edit_and_delete_own_message(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "teh typo")
+    mine = page.locator("webchat-message", has_text="teh typo")
+    mine.hover()
+    mine.get_by_role("button", name="Edit message").click()
+    box = page.locator("webchat-message textarea")
+    box.fill("the typo, fixed")
+    box.press("Enter")
+    expect(bubble(page, "the typo, fixed")).to_have_count(1)
+    expect(page.locator("webchat-message", has_text="the typo, fixed").locator(".meta")).to_contain_text("edited")
+    page.locator("webchat-message", has_text="the typo, fixed").hover()
+    page.locator("webchat-message", has_text="the typo, fixed").get_by_role("button", name="Delete message").click()
+    expect(bubble(page, "This message was deleted")).to_have_count(1)
+    # other sessions see both changes live, and after a reload the state is the server's
+    page.reload()
+    expect(bubble(page, "This message was deleted")).to_have_count(1)
+    expect(bubble(page, "the typo, fixed")).to_have_count(0)
+
+
+def test_failed_send_is_marked_and_retried_once(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "first")
+    failing = {"on": True}
+
+    def route(r: Any) -> None:
+        if failing["on"] and r.request.method == "POST":
+            r.abort()
+        else:
+            r.continue_()
+
+    page.route("**/webchat/send/", route)
+    send(page, "flaky network")
+    expect(page.locator("webchat-message", has_text="flaky network").locator(".failed")).to_have_text("Not sent")
+    failing["on"] = False
+    page.locator("webchat-message", has_text="flaky network").get_by_role("button", name="Retry").click()
+    expect(page.locator("webchat-message", has_text="flaky network").locator(".failed")).to_have_count(0)
+    expect(bubble(page, "flaky network")).to_have_count(1)
+    page.reload()
+    expect(bubble(page, "flaky network")).to_have_count(1)
+
+
+def test_new_messages_pill_when_scrolled_up(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "start")
+    bot = make_bot(server, chat)
+    for i in range(40):
+        bot_says(server, chat, bot, f"filler {i}")
+    expect(bubble(page, "filler 39")).to_have_count(1)
+    page.locator("webchat-message-list .scroller").evaluate("(el) => { el.scrollTop = 0; }")
+    page.wait_for_timeout(200)
+    bot_says(server, chat, bot, "arrived while reading history")
+    pill = page.locator("webchat-message-list .pill")
+    expect(pill).to_have_text("1 new message ↓")
+    pill.click()
+    expect(pill).to_have_count(0)
+    at_bottom = page.locator("webchat-message-list .scroller").evaluate(
+        "(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40")
+    assert at_bottom

@@ -45,6 +45,7 @@ export class WebchatMessageList extends LitElement {
       this.unseen = 0;
       this._atBottom = true;
       this._lastCount = 0;
+      this._lastTop = 0;
     }
     const count = this.messages.length;
     if (count > this._lastCount && this._lastCount && !this._atBottom) {
@@ -99,7 +100,13 @@ export class WebchatMessageList extends LitElement {
 
   _onScroll() {
     const el = this._scroller;
-    this._atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    const nearBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    // only the reader scrolls up; our own follow-the-end scrolls go down. Judging "at bottom" from
+    // any scroll event would lose the end during a burst: content grows between our scroll and
+    // its event, which then looks like the reader having left the bottom.
+    if (el.scrollTop < (this._lastTop ?? 0) - 2) this._atBottom = nearBottom;
+    else if (nearBottom) this._atBottom = true;
+    this._lastTop = el.scrollTop;
     if (this._atBottom) this.unseen = 0;
     if (el.scrollTop < 20 && !this._loading) this._older();
   }

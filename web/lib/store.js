@@ -140,9 +140,10 @@ export class ChatClient extends EventTarget {
       }
       return data;
     } catch (err) {
-      optimistic.status = 'failed';
-      optimistic.error = err.message;
-      if (chatId) this.pending.set(clientId, optimistic);
+      // a new object, not a mutation: the message element re-renders on identity change
+      if (chatId && this.pending.has(clientId)) {
+        this.pending.set(clientId, {...optimistic, status: 'failed', error: err.message});
+      }
       this.error = err.message;
       this.changed();
       throw err;
@@ -152,8 +153,6 @@ export class ChatClient extends EventTarget {
   retry(clientId) {
     const m = this.pending.get(clientId);
     if (!m) return;
-    m.status = 'sending';
-    this.changed();
     return this.send(m.chat_id, m.text, m.file, clientId).catch(() => {});
   }
 
