@@ -11,8 +11,7 @@ from aiohttp import WSCloseCode, web
 from aiohttp_session import session_middleware
 
 from . import db
-from .auth import csrf_middleware, session_storage
-from .errors import error_middleware
+from .auth import session_storage
 from .hub import Hub
 from .keys import (
     OpenSockets,
@@ -28,6 +27,7 @@ from .keys import (
 )
 from .listener import Listener
 from .metrics import Metrics
+from .middleware import api_middleware
 from .ratelimit import RateLimiter
 from .settings import Settings
 from .views import api, pages, realtime
@@ -67,7 +67,8 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(
-        middlewares=[error_middleware, session_middleware(session_storage(settings)), csrf_middleware],
+        # the session is outermost so the API middleware can read the CSRF token from it
+        middlewares=[session_middleware(session_storage(settings)), api_middleware],
         client_max_size=settings.max_media_bytes + 256 * 1024,
     )
     app[settings_key] = settings

@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp_session
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
@@ -74,17 +73,17 @@ def origin_allowed(request: web.Request) -> bool:
     return origin.rstrip("/") in allowed_origins(request)
 
 
-@web.middleware
-async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in SAFE_METHODS and request.path.startswith("/webchat/"):
-        if not origin_allowed(request):
-            raise ApiError(403, "cross-origin request refused", "bad_origin")
-        session = await aiohttp_session.get_session(request)
-        token = session.get("csrf")
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not token or not hmac.compare_digest(str(token), sent):
-            raise ApiError(403, f"missing or wrong {CSRF_HEADER} header (get it from /webchat/me)", "csrf")
-    return await handler(request)
+async def check_csrf(request: web.Request) -> None:
+    """State-changing API calls need an allowed Origin (if any) and the session's CSRF token."""
+    if request.method in SAFE_METHODS or not request.path.startswith("/webchat/"):
+        return
+    if not origin_allowed(request):
+        raise ApiError(403, "cross-origin request refused", "bad_origin")
+    session = await aiohttp_session.get_session(request)
+    token = session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not token or not hmac.compare_digest(str(token), sent):
+        raise ApiError(403, f"missing or wrong {CSRF_HEADER} header (get it from /webchat/me)", "csrf")
 
 
 async def session_account(request: web.Request, *, create: bool = False) -> dict[str, Any] | None:

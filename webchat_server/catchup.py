@@ -43,6 +43,8 @@ async def changes_since(pool: asyncpg.Pool, positions: Mapping[int, int | None])
 def deliver_changes(subs: list[Subscriber], rows: list[asyncpg.Record], *, live: bool) -> None:
     """Offer catch-up rows to subscribers; each sees an insert it has not seen as new_message."""
     cache: dict[tuple[int, bool], Event] = {}
+    if live and subs and rows:
+        subs[0].hub.epoch += 1  # this is a fan-out too, for attach()'s "did I miss anything" check
     for sub in subs:
         for row in rows:
             chat_id = row["chat_id"]

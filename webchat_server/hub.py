@@ -151,8 +151,9 @@ class Hub:
     def __init__(self) -> None:
         self.by_chat: dict[int, set[Subscriber]] = {}
         self.by_account: dict[int, set[Subscriber]] = {}
-        # bumped whenever events are fanned out; a subscriber that saw it unchanged across its
-        # membership read knows it missed nothing and can skip the catch-up query
+        # bumped whenever an event is fanned out (not per batch: a batch can pause mid-way on a
+        # query); a subscriber that saw it unchanged across its membership read knows it missed
+        # nothing and can skip the catch-up query
         self.epoch = 0
         self.delivered = 0
         self.slow_consumers = 0
@@ -212,6 +213,7 @@ class Hub:
     def publish(self, ev: Event) -> None:
         if ev.chat_id is None:
             return
+        self.epoch += 1
         subs = self.by_chat.get(ev.chat_id)
         if subs:
             # a copy: an overflowing subscriber unregisters itself mid-loop
@@ -219,6 +221,7 @@ class Hub:
                 sub.offer(ev)
 
     def publish_to(self, subs: Iterable[Subscriber], ev: Event) -> None:
+        self.epoch += 1
         for sub in tuple(subs):
             sub.offer(ev)
 

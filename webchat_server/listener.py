@@ -170,7 +170,7 @@ class Listener:
                     log.exception("failed to process a notification batch; sending resync")
                     self.hub.resync_all("server error while delivering events")
                 self.batches += 1
-                self.hub.epoch += 1
+                self.hub.epoch += 1  # a reconnect catch-up with no rows still changes what was seen
 
     async def _process(self, batch: list[Any]) -> None:
         start = 0
