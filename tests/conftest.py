@@ -62,20 +62,21 @@ def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return uri
 
 
+async def admin(pg_uri: str, statement: str) -> None:
+    """One statement on the server's maintenance database (CREATE/DROP DATABASE)."""
+    conn = await asyncpg.connect(pg_uri)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 async def database_url(pg_uri: str) -> AsyncIterator[str]:
     name = f"test_{os.getpid()}_{next(_counter)}"
-    conn = await asyncpg.connect(pg_uri)
-    try:
-        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    finally:
-        await conn.close()
+    await admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     yield _with_database(pg_uri, name)
-    conn = await asyncpg.connect(pg_uri)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await conn.close()
+    await admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -227,30 +228,14 @@ def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     from .browser_support import ServerProcess
 
     name = f"browser_{os.getpid()}_{next(_counter)}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_uri)
-        try:
-            await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-        finally:
-            await conn.close()
-
-    run_sync(create())
+    run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("server"),
                         {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
                          "WEBCHAT_IDENTITY_SECRET": BROWSER_IDENTITY_SECRET})
     srv.start()
     yield srv
     srv.stop()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(pg_uri)
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await conn.close()
-
-    run_sync(drop())
+    run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture(scope="module")
