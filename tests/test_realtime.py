@@ -387,3 +387,31 @@ async def test_health_and_metrics(api: Api, client: Any, sql: asyncpg.Connection
     assert metrics["webchat_listener_healthy"] == 1
     assert metrics["webchat_listener_reconnects_total"] == 0
     await ws.close()
+
+
+async def test_demo_bot_answers_by_inserting_rows(api: Api, database_url: str) -> None:
+    from webchat_server.bot import DemoBot
+
+    bot = DemoBot(database_url, reply_delay=0.05)
+    running = asyncio.create_task(bot.run())
+    try:
+        for _ in range(100):  # until it is LISTENing
+            if bot.bot_id:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        keeper = CursorKeeper()
+        keeper.reset((await poll(api))["cursor"])
+        ws = await api.ws(keeper.value)
+        await next_event(ws)
+        await api.send("hello")  # a new chat: the bot joins it, shows typing, answers
+        events = await collect(ws, 3, types=("typing", "new_message"))
+        typing, reply = events[1], events[2]
+        assert [e["type"] for e in events] == ["new_message", "typing", "new_message"]
+        assert typing["user_name"] == "Demo Bot" and typing["is_typing"] is True
+        assert reply["message"]["sender_kind"] == "bot" and reply["message"]["is_outgoing"] is True
+        assert reply["message"]["text"] == f"Hello {api.account['display_name']}! Ask me for 'help'."
+        await ws.close()
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
