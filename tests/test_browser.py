@@ -373,3 +373,43 @@ def test_new_messages_pill_when_scrolled_up(context: Any, server: Any) -> None:
     at_bottom = page.locator("webchat-message-list .scroller").evaluate(
         "(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40")
     assert at_bottom
+
+
+def test_single_chat_widget_embedded_alone(context: Any, server: Any) -> None:
+    page = context.new_page()
+    page.goto(server.base + "/web/embed-chat.html")
+    expect(page.locator("webchat-chat webchat-status")).to_have_attribute("status", "live")
+    expect(page.locator("webchat-chat h2")).to_have_text("New conversation")
+    box = page.locator("webchat-composer textarea")
+    box.fill("Do you ship to Norway?")
+    box.press("Enter")
+    expect(page.locator("webchat-message .bubble", has_text="Do you ship to Norway?")).to_have_count(1)
+    expect(page.locator("webchat-chat h2")).to_have_text("Do you ship to Norway?")
+    chat = int(page.evaluate("document.querySelector('webchat-chat').client.openChatId"))
+    bot = make_bot(server, chat, "Shop Bot")
+    bot_says(server, chat, bot, "Yes, in 3 days.")
+    expect(page.locator("webchat-message .bubble", has_text="Yes, in 3 days.")).to_have_count(1)
+
+
+def test_notification_click_opens_its_chat(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(permissions=["notifications"])
+    try:
+        ctx.add_init_script(NOTIFICATION_SPY + "\nconst Spied = window.Notification;"
+                            "window.__instances = [];"
+                            "window.Notification = class extends Spied {"
+                            "  constructor(t, o) { super(t, o); window.__instances.push(this); } };")
+        page = open_app(ctx, server)
+        first = start_chat(page, "first chat")
+        page.get_by_role("button", name="+ New chat").click()
+        page.wait_for_function(f"document.querySelector('webchat-app').client.openChatId !== {first}")
+        bot = make_bot(server, first, "Ping Bot")
+        # visible tab, but the message is in the chat that is not open: notify, with an unread badge
+        bot_says(server, first, bot, "over here")
+        page.wait_for_function("window.__instances.length === 1")
+        expect(page.locator(f"webchat-chat-list li[data-chat-id='{first}'] .badge")).to_have_text("1")
+        page.evaluate("window.__instances[0].onclick()")
+        page.wait_for_function(f"document.querySelector('webchat-app').client.openChatId === {first}")
+        expect(bubble(page, "over here")).to_have_count(1)
+        expect(page.locator(f"webchat-chat-list li[data-chat-id='{first}'] .badge")).to_have_count(0)
+    finally:
+        ctx.close()
