@@ -254,7 +254,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport={"width": 1100, "height": 700})
+    # Playwright's string predicates (wait_for_function) run through eval, which our pages' CSP
+    # forbids; test_page_runs_under_its_content_security_policy covers the policy itself
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
     ctx.set_default_timeout(10_000)
     yield ctx
     ctx.close()

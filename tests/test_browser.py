@@ -52,6 +52,30 @@ def start_chat(page: Page, text: str = "hello") -> int:
     return int(client(page, "c.openChatId"))
 
 
+def test_page_runs_under_its_content_security_policy(browser: Any, server: Any) -> None:
+    # a context that honours CSP (the others bypass it: Playwright's string predicates use eval)
+    ctx = browser.new_context()
+    try:
+        violations: list[str] = []
+        ctx.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page = open_app(ctx, server)
+        send(page, "under a strict policy")
+        expect(bubble(page, "under a strict policy")).to_have_count(1)
+        policy = page.evaluate("fetch('/').then((r) => r.headers.get('Content-Security-Policy'))")
+        assert "script-src 'self' 'sha256-" in policy and "object-src 'none'" in policy
+        # an injected inline script is refused
+        page.evaluate("""() => { const s = document.createElement('script');
+                                 s.textContent = 'window.__injected = 1'; document.body.append(s); }""")
+        assert page.evaluate("window.__injected === undefined")
+        assert any("inline script" in v or "script-src" in v for v in violations), violations
+        violations.clear()
+        page.reload()
+        expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+        assert violations == []
+    finally:
+        ctx.close()
+
+
 def test_send_and_bot_reply_by_sql(context: Any, server: Any) -> None:
     page = open_app(context, server)
     chat = start_chat(page, "Where is my parcel?")
@@ -163,7 +187,7 @@ def test_server_restart_reconnects_and_catches_up(context: Any, server: Any) -> 
 
 
 def test_notification_when_hidden_once_across_tabs(browser: Any, server: Any) -> None:
-    ctx = browser.new_context(permissions=["notifications"])
+    ctx = browser.new_context(permissions=["notifications"], bypass_csp=True)
     try:
         ctx.add_init_script(NOTIFICATION_SPY)
         a = open_app(ctx, server)
@@ -392,7 +416,7 @@ def test_single_chat_widget_embedded_alone(context: Any, server: Any) -> None:
 
 
 def test_notification_click_opens_its_chat(browser: Any, server: Any) -> None:
-    ctx = browser.new_context(permissions=["notifications"])
+    ctx = browser.new_context(permissions=["notifications"], bypass_csp=True)
     try:
         ctx.add_init_script(NOTIFICATION_SPY + "\nconst Spied = window.Notification;"
                             "window.__instances = [];"

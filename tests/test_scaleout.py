@@ -114,3 +114,33 @@ async def test_message_and_typing_cross_processes(two_servers: list[str], sql: A
     finally:
         await alice.session.close()
         await bob.session.close()
+
+
+async def test_shutdown_answers_parked_polls_and_closes_sockets(database_url: str, tmp_path: Path) -> None:
+    proc, base = await start_server(database_url, tmp_path / "s", Fernet.generate_key().decode())
+    browser = Browser()
+    try:
+        await browser.me(base)
+        await browser.post(base + "/webchat/send/", {"text": "hi"})
+        async with browser.session.get(base + "/webchat/poll/", params={"timeout": "0"}) as r:
+            cursor = (await r.json())["cursor"]
+        ws = await browser.session.ws_connect(base + "/ws/webchat/")
+        await next_of(ws, "connection")
+
+        async def parked() -> tuple[int, dict[str, Any]]:
+            async with browser.session.get(base + "/webchat/poll/", params={"cursor": cursor, "timeout": "55"}) as r:
+                return r.status, await r.json()
+
+        waiting = asyncio.create_task(parked())
+        await asyncio.sleep(0.5)
+        proc.terminate()
+        # the parked poll gets a proper answer it can resume from, not a dropped connection
+        status, body = await asyncio.wait_for(waiting, 30)
+        assert status == 200 and body["success"] and body["events"] == [] and body["cursor"] == cursor
+        closing = await ws.receive(timeout=30)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == aiohttp.WSCloseCode.GOING_AWAY
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        await browser.session.close()
+        if proc.returncode is None:
+            proc.kill()

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
             app.cleanup_ctx.append(_bot_ctx)
         host = args.host or settings.host
         port = args.port or settings.port
-        web.run_app(app, host=host, port=port, print=lambda s: print(s, file=sys.stderr))
+        # parked long-polls are answered on shutdown, so a short grace period is enough
+        web.run_app(app, host=host, port=port, shutdown_timeout=5, print=lambda s: print(s, file=sys.stderr))
 
 
 async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ from aiohttp_session import session_middleware
 
 from . import db
 from .auth import session_storage
+from .csp import add_csp
 from .hub import Hub
 from .keys import (
     OpenSockets,
@@ -59,7 +60,9 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    # on shutdown tell browsers we are going away so they reconnect (to us or another process)
+    # on shutdown tell browsers we are going away so they reconnect (to us or another process),
+    # and answer parked long-polls rather than keep the process alive for their timeout
+    app[hub_key].release_waiters()
     for ws in set(app[sockets_key].items):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(add_csp)
     app.add_routes(api.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)

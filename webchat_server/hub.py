@@ -225,6 +225,14 @@ class Hub:
         for sub in tuple(subs):
             sub.offer(ev)
 
+    def release_waiters(self) -> None:
+        """Answer every parked long-poll now (with what it has, maybe nothing) so a shutting-down
+        server is not held open for up to a poll timeout; clients poll again from their cursor."""
+        for sub in self.subscribers():
+            if isinstance(sub, PollWaiter):
+                sub.closed = True  # nothing more arrives; the seed-form loop stops on this too
+                sub.wake.set()
+
     def resync_all(self, reason: str) -> None:
         for sub in self.subscribers():
             sub.overflow(reason)

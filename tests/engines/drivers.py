@@ -57,7 +57,7 @@ class _PwTab:
 
 class _PwSession:
     def __init__(self, browser: Any) -> None:
-        self.ctx = browser.new_context(permissions=["notifications"])
+        self.ctx = browser.new_context(permissions=["notifications"], bypass_csp=True)
 
     def tab(self) -> Tab:
         return _PwTab(self.ctx.new_page())

@@ -14,15 +14,28 @@ export async function askPermission() {
   return Notification.requestPermission();
 }
 
-async function claim(key) {
-  // Web Locks serialize the check-and-set across tabs of this origin, so exactly one tab wins
-  const check = () => {
-    if (localStorage.getItem(key)) return false;
-    localStorage.setItem(key, String(Date.now()));
-    return true;
-  };
-  if (navigator.locks) return navigator.locks.request('webchat-notify', check);
-  return check();
+function claim(key) {
+  const taken = () => Boolean(localStorage.getItem(key));
+  const take = () => localStorage.setItem(key, String(Date.now()));
+  if (!navigator.locks) {
+    if (taken()) return Promise.resolve(false);
+    take();
+    return Promise.resolve(true);
+  }
+  // One lock per message, held for a minute by the tab that wins it: the others fail to get it.
+  // localStorage alone is not enough (another tab may still read the old value for a moment);
+  // it only tells a tab that handles the message after the lock was released.
+  return new Promise((resolve) => {
+    navigator.locks.request(key, {ifAvailable: true}, (lock) => {
+      if (!lock || taken()) {
+        resolve(false);
+        return undefined;
+      }
+      take();
+      resolve(true);
+      return new Promise((release) => setTimeout(release, 60_000));
+    });
+  });
 }
 
 function forgetOldClaims() {

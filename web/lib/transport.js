@@ -157,21 +157,32 @@ export class Transport extends EventTarget {
     if (!navigator.onLine) { this._setStatus('offline'); return; }
     if (this.status !== 'connecting') this._setStatus('reconnecting');
     this.ws = this._openSocket(
-      (ws) => { this.ws = ws; this.attempt = 0; this.wsFailures = 0; this._setStatus('live'); },
+      (ws) => {
+        this.ws = ws;
+        this.attempt = 0;
+        this.wsFailures = 0;
+        this.httpButNoSocket = 0;
+        this._setStatus('live');
+      },
       (wasLive, code) => {
         this.ws = null;
         if (this.stopped) return;
         if (code === 4008) this.dispatchEvent(new CustomEvent('event', {detail: {type: 'resync'}}));
         if (!wasLive) this.wsFailures += 1;
         this._setStatus(navigator.onLine ? 'reconnecting' : 'offline');
-        const retry = () => this._later(() => this._connectWs(), wasLive ? backoff(0, 250) : backoff(this.attempt++));
-        if (this.wsFailures < WS_FAILURES_BEFORE_POLLING) { retry(); return; }
-        // the socket keeps failing: poll if plain HTTP gets through (a proxy blocks WebSockets),
-        // otherwise the server is down and we keep retrying the socket
+        const retry = (ms) => this._later(() => this._connectWs(), ms);
+        if (this.wsFailures < WS_FAILURES_BEFORE_POLLING) {
+          retry(wasLive ? backoff(0, 250) : backoff(this.attempt++));
+          return;
+        }
+        // the socket keeps failing: poll only if plain HTTP gets through while the socket fails
+        // twice in a row (a proxy blocks WebSockets); a server coming back from a restart answers
+        // HTTP and the socket alike, so it gets the socket again
         this._httpReachable().then((ok) => {
           if (this.stopped || this.mode !== 'ws' || this.ws) return;
-          if (ok) this._startPolling();
-          else retry();
+          this.httpButNoSocket = ok ? (this.httpButNoSocket || 0) + 1 : 0;
+          if (this.httpButNoSocket >= 2) { this.httpButNoSocket = 0; this._startPolling(); }
+          else retry(ok ? 100 : backoff(this.attempt++));
         });
       });
   }
