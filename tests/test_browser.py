@@ -437,3 +437,19 @@ def test_notification_click_opens_its_chat(browser: Any, server: Any) -> None:
         expect(page.locator(f"webchat-chat-list li[data-chat-id='{first}'] .badge")).to_have_count(0)
     finally:
         ctx.close()
+
+
+def test_offline_then_online_catches_up(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "going offline")
+    bot = make_bot(server, chat)
+    context.set_offline(True)
+    expect(page.locator("webchat-status")).to_have_attribute("status", "offline")
+    expect(page.locator("webchat-status")).to_contain_text("Offline")
+    bot_says(server, chat, bot, "sent while you were offline")
+    context.set_offline(False)
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(bubble(page, "sent while you were offline")).to_have_count(1)
+    bot_says(server, chat, bot, "and live again")
+    expect(bubble(page, "and live again")).to_have_count(1)
+    expect(bubble(page, "sent while you were offline")).to_have_count(1)

@@ -415,3 +415,23 @@ async def test_demo_bot_answers_by_inserting_rows(api: Api, database_url: str) -
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_bad_websocket_frames_get_errors_not_crashes(api: Api, new_api: Any) -> None:
+    other_chat = (await (await new_api()).send("not yours"))["chat_id"]
+    ws = await api.ws()
+    await next_event(ws)
+    await ws.send_str("{not json")
+    assert (await next_event(ws))["error"]["code"] == "bad_request"
+    await ws.send_str(json.dumps({"type": "typing", "chat_id": "x"}))
+    assert (await next_event(ws))["error"]["code"] == "bad_request"
+    await ws.send_str(json.dumps({"type": "typing", "chat_id": other_chat, "is_typing": True}))
+    assert (await next_event(ws))["error"]["code"] == "not_found"
+    await ws.send_str(json.dumps(["a", "list"]))
+    await ws.send_str(json.dumps({"type": "ping", "timestamp": 7}))
+    assert (await next_event(ws)) == {"type": "pong", "chat_id": None, "timestamp": 7}
+    # an oversized frame closes the socket with "message too big"; the server stays up
+    await ws.send_str("x" * 70_000)
+    msg = await ws.receive(timeout=5)
+    assert msg.type.name in ("CLOSE", "CLOSED") and ws.close_code == 1009
+    assert (await api.get("/webchat/me")).status == 200
