@@ -361,3 +361,19 @@ async def test_rate_limit_is_429(settings: Any, aiohttp_client: Any) -> None:
     r = await api.post("/webchat/send/", {"text": "x", "chat_id": chat})
     if r.status == 429:
         assert (await r.json())["error"]["code"] == "rate_limited"
+
+
+async def test_database_gone_is_503_not_500(api: Api, pg_uri: str, database_url: str) -> None:
+    chat = (await api.send("before"))["chat_id"]
+    name = database_url.split("?")[0].rsplit("/", 1)[1]
+    conn = await asyncpg.connect(pg_uri)
+    try:
+        await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+    for r in [await api.get("/webchat/chats/"), await api.get("/webchat/messages/", chat_id=chat),
+              await api.post("/webchat/send/", {"text": "after", "chat_id": chat})]:
+        assert r.status == 503, (r.url, r.status, await r.text())
+        assert (await r.json())["error"]["code"] == "unavailable"
+    health = await api.client.get("/healthz")
+    assert health.status == 503 and (await health.json())["database"].startswith("down")

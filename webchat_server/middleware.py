@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
+import asyncpg.exceptions
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -11,6 +13,15 @@ from .auth import check_csrf
 from .errors import CODES, ApiError, error_response
 
 log = logging.getLogger(__name__)
+
+# the database is down, restarting or gone: 503, not 500
+DATABASE_DOWN = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+)
 
 
 @web.middleware
@@ -22,6 +33,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except ApiError as e:
         return error_response(e.status, e.code, e.message, **e.extra)
+    except DATABASE_DOWN:
+        # not the client's fault and not a bug: say so, and that trying again later makes sense
+        log.warning("database unavailable on %s %s", request.method, request.path, exc_info=True)
+        return error_response(503, "unavailable", "the database is unavailable; try again shortly", retry_after=2)
     except web.HTTPException as e:
         if e.status < 400 or not request.path.startswith(("/webchat", "/ws")):
             raise
