@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 from aiohttp import FormData
 
 from .browser_support import png
@@ -377,3 +378,6 @@ async def test_database_gone_is_503_not_500(api: Api, pg_uri: str, database_url:
         assert (await r.json())["error"]["code"] == "unavailable"
     health = await api.client.get("/healthz")
     assert health.status == 503 and (await health.json())["database"].startswith("down")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await api.ws()
+    assert refused.value.status == 503

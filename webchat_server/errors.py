@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import asyncpg.exceptions
 from aiohttp import web
 
 CODES = {
@@ -18,6 +20,16 @@ CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+
+
+# the database is down, restarting or gone: 503, not 500
+DATABASE_DOWN = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+)
 
 
 class ApiError(Exception):

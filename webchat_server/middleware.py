@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import logging
 
-import asyncpg
-import asyncpg.exceptions
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .auth import check_csrf
-from .errors import CODES, ApiError, error_response
+from .errors import CODES, DATABASE_DOWN, ApiError, error_response
 
 log = logging.getLogger(__name__)
 
-# the database is down, restarting or gone: 503, not 500
-DATABASE_DOWN = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InvalidCatalogNameError,
-)
 
 
 @web.middleware

@@ -8,13 +8,13 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import cursor
 from ..auth import origin_allowed, require_account
 from ..catchup import attach
 from ..db import q
-from ..errors import ApiError, bad_request
+from ..errors import DATABASE_DOWN, ApiError, bad_request
 from ..events import dumps, make_event
 from ..hub import PollWaiter, WsSubscriber
 from ..keys import hub_key, pool_key, settings_key, sockets_key
@@ -53,6 +53,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         if await attach(app[pool_key], hub, sub, given, on_ready=hello):
             await _read_loop(request, ws, sub)
+    except DATABASE_DOWN:
+        # after the upgrade an HTTP error is no longer possible: close with "try again later",
+        # the client reconnects with backoff and resumes from its cursor
+        log.warning("database unavailable during a WebSocket session", exc_info=True)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
     finally:
         hub.unregister(sub)
         app[sockets_key].items.discard(ws)
@@ -84,6 +89,8 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
                 await send_typing(request.app, sub.account_id, chat_id, bool(frame.get("is_typing", True)))
             except ApiError as e:
                 await ws.send_str(json.dumps(_error(e.code, e.message)))
+            except DATABASE_DOWN:
+                await ws.send_str(json.dumps(_error("unavailable", "the database is unavailable")))
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
