@@ -70,7 +70,11 @@ export class WebchatChatList extends LitElement {
   _item(chat) {
     const c = this.client;
     const last = chat.last_message;
-    const preview = last ? `${last.sender_id === c.me.id ? 'You: ' : ''}${last.text || (last.media_type ? `[${last.media_type}]` : '')}` : 'No messages yet';
+    let preview = 'No messages yet';
+    if (last) {
+      const body = last.deleted ? 'Message deleted' : last.text || (last.media_type ? `[${last.media_type}]` : '');
+      preview = `${last.sender_id === c.me.id ? 'You: ' : ''}${body}`;
+    }
     return html`<li aria-current=${chat.id === c.openChatId ? 'true' : 'false'} data-chat-id=${chat.id}>
       ${this.renaming === chat.id ? html`<div class="open"><input aria-label="Chat title" .value=${chat.title}
             @keydown=${(e) => this._renameKey(e, chat)} @blur=${(e) => this._rename(chat, e.target.value)}></div>`

@@ -317,9 +317,10 @@ export class ChatClient extends EventTarget {
     map.set(m.seq, m);
     if (m.client_id && m.sender_id === this.me.id) this.pending.delete(m.client_id);
     const chat = this.chats.get(m.chat_id);
-    if (chat && m.seq >= (chat.last_seq || 0) - 0) {
+    if (chat) {
+      // the chat list's preview and ordering follow the newest message (an edit or delete of it too)
       if (!chat.last_message || m.seq >= chat.last_message.seq) {
-        chat.last_message = m.deleted ? chat.last_message : m;
+        chat.last_message = m;
         if (!known) chat.updated_at = m.timestamp;
       }
       chat.last_seq = Math.max(chat.last_seq || 0, m.change_seq || m.seq);
