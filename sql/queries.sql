@@ -63,7 +63,7 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
   JOIN webchat.chats c ON c.id = m.chat_id
   LEFT JOIN LATERAL (
         SELECT v.* FROM webchat.message_view v
-         WHERE v.chat_id = c.id AND v.deleted_at IS NULL
+         WHERE v.chat_id = c.id
          ORDER BY v.seq DESC LIMIT 1) lm ON true
  WHERE m.account_id = $1
    AND ($2::bigint IS NULL OR c.id = $2)
@@ -75,7 +75,7 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
   FROM webchat.chats c
   LEFT JOIN LATERAL (
         SELECT v.* FROM webchat.message_view v
-         WHERE v.chat_id = c.id AND v.deleted_at IS NULL
+         WHERE v.chat_id = c.id
          ORDER BY v.seq DESC LIMIT 1) lm ON true
  WHERE c.id = ANY($1::bigint[]);
 

@@ -96,6 +96,9 @@ async def test_edit_and_delete_own_message(api: Api, new_api: Any, sql: asyncpg.
     r = await api.delete(f"/webchat/messages/{mid}/")
     deleted = (await r.json())["message"]
     assert deleted["deleted"] and deleted["text"] == "" and deleted["change_seq"] == 3
+    # the chat list shows the newest message as deleted, never its old text
+    last = (await (await api.get("/webchat/chats/")).json())["chats"][0]["last_message"]
+    assert last["id"] == mid and last["deleted"] and last["text"] == ""
     assert (await api.patch(f"/webchat/messages/{mid}/", {"text": "again"})).status == 409
 
     other = await new_api()
