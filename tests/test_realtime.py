@@ -361,7 +361,7 @@ async def test_idle_poll_waiters_cost_no_queries(api: Api, client: Any, sql: asy
     # a health probe is one transaction, its pg_notify
     during = await xacts() - before - (listener.queries - probes)
     # what is left is this test's own stats reads; one query per waiter per second would add 60
-    assert 0 <= during <= 4, during
+    assert during <= 5, during  # probes near the window edges may land on either side
     assert not any(t.done() for t in parked)
     for t in parked:
         t.cancel()
