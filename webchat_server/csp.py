@@ -10,6 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .keys import settings_key
+
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
@@ -41,12 +43,13 @@ def policy(request: web.Request, page: Path) -> str:
 
 async def add_csp(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: every HTML page we serve from web/ gets its policy."""
-    if response.content_type != "text/html":
+    # decide by path, not by response.content_type: reading that parses and caches the header on
+    # every response, WebSockets included, and a WebSocket keeps its response for its whole life
+    path = request.path
+    if path != "/" and not (path.startswith("/web/") and path.endswith(".html")):
         return
-    from .keys import settings_key
-
     static = request.app[settings_key].static_dir
-    name = "index.html" if request.path == "/" else request.path.removeprefix("/web/")
+    name = "index.html" if path == "/" else path.removeprefix("/web/")
     page = (static / name).resolve()
     if page.is_file() and page.is_relative_to(static.resolve()):
         response.headers["Content-Security-Policy"] = policy(request, page)
