@@ -40,26 +40,32 @@ async def changes_since(pool: asyncpg.Pool, positions: Mapping[int, int | None])
     return rows
 
 
-def deliver_changes(subs: list[Subscriber], rows: list[asyncpg.Record], *, live: bool) -> None:
-    """Offer catch-up rows to subscribers; each sees an insert it has not seen as new_message."""
+def deliver_changes(subs: list[Subscriber], rows: list[asyncpg.Record], hub: Hub | None = None) -> None:
+    """Give catch-up rows to subscribers; each sees an insert it has not seen as new_message.
+
+    With `hub`, this is a live fan-out (rows are offered, so subscribers still catching up buffer
+    them); without, the rows are a subscriber's own catch-up and are accepted directly.
+    """
+    if not rows:
+        return
+    if hub is not None:
+        hub.epoch += 1  # a fan-out too, for attach()'s "did I miss anything" check
+    by_chat: dict[int, list[asyncpg.Record]] = {}
+    for row in rows:
+        by_chat.setdefault(row["chat_id"], []).append(row)
     cache: dict[tuple[int, bool], Event] = {}
-    if live and subs and rows:
-        subs[0].hub.epoch += 1  # this is a fan-out too, for attach()'s "did I miss anything" check
     for sub in subs:
-        for row in rows:
-            chat_id = row["chat_id"]
-            if chat_id not in sub.positions:
-                continue
-            pos = sub.positions[chat_id]
-            is_new = pos is None or row["seq"] > pos
-            key = (row["id"], is_new)
-            ev = cache.get(key)
-            if ev is None:
-                ev = cache[key] = message_event(row, is_new, row["change_seq"])
-            if live:
-                sub.offer(ev)
-            else:
-                sub.accept(ev)
+        give = sub.offer if hub is not None else sub.accept
+        # only this subscriber's chats: after a reconnect, thousands of readers share one result
+        for chat_id in [c for c in sub.positions if c in by_chat]:
+            for row in by_chat[chat_id]:
+                pos = sub.positions.get(chat_id)
+                is_new = pos is None or row["seq"] > pos
+                key = (row["id"], is_new)
+                ev = cache.get(key)
+                if ev is None:
+                    ev = cache[key] = message_event(row, is_new, row["change_seq"])
+                give(ev)
 
 
 async def attach(pool: asyncpg.Pool, hub: Hub, sub: Subscriber, given: Mapping[int, int] | None,
@@ -95,6 +101,6 @@ async def attach(pool: asyncpg.Pool, hub: Hub, sub: Subscriber, given: Mapping[i
         if changes is None:
             sub.overflow("too many missed events")
             return False
-        deliver_changes([sub], changes, live=False)
+        deliver_changes([sub], changes)
     sub.go_live()
     return True

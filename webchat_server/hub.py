@@ -209,6 +209,11 @@ class Hub:
             self.by_chat.pop(chat_id, None)
         return gone
 
+    def drop_chat(self, chat_id: int) -> None:
+        """A deleted chat: nobody here listens to it any more."""
+        for sub in self.by_chat.pop(chat_id, ()):
+            sub.positions.pop(chat_id, None)
+
     # -- fan-out ------------------------------------------------------------------------------
     def publish(self, ev: Event) -> None:
         if ev.chat_id is None:

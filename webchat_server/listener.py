@@ -170,7 +170,6 @@ class Listener:
                     log.exception("failed to process a notification batch; sending resync")
                     self.hub.resync_all("server error while delivering events")
                 self.batches += 1
-                self.hub.epoch += 1  # a reconnect catch-up with no rows still changes what was seen
 
     async def _process(self, batch: list[Any]) -> None:
         start = 0
@@ -198,7 +197,7 @@ class Listener:
         if rows is None:
             self.hub.resync_all("too many events missed during a database outage")
             return
-        deliver_changes(subs, rows, live=True)
+        deliver_changes(subs, rows, self.hub)
 
     async def _process_notes(self, notes: list[dict[str, Any]]) -> None:
         if not notes:
@@ -223,11 +222,8 @@ class Listener:
                     hub.publish_to(gone, removed_event(chat_id))
             elif t == "d":
                 for (chat_id,) in rows:
-                    ev = removed_event(chat_id)
-                    subs = list(hub.by_chat.get(chat_id, ()))
-                    hub.publish(ev)
-                    for sub in subs:
-                        hub.leave(sub.account_id, chat_id)
+                    hub.publish(removed_event(chat_id))
+                    hub.drop_chat(chat_id)
         # fetch only rows someone here listens to: one query per batch, never one per subscriber
         message_ids = {
             r[1] for n in notes if n.get("t") in ("m", "u") for r in n["r"] if r[0] in hub.by_chat
@@ -251,7 +247,7 @@ class Listener:
                 # a chat created in this batch is announced by its own 'c' event below
                 if chat_id in chats and chat_id not in changed:
                     hub.publish_to(subs, make_event("chat_updated", chat_id, {"chat": chat_json(chats[chat_id])}))
-            deliver_changes([s for subs in joined.values() for s in subs], recent or [], live=True)
+            deliver_changes([s for subs in joined.values() for s in subs], recent or [], hub)
         for note in notes:
             for ev in self._events(note, messages, chats):
                 hub.publish(ev)
@@ -277,8 +273,9 @@ class Listener:
             return [
                 make_event("read", chat_id, {"account_id": account_id, "seq": seq})
                 for chat_id, account_id, seq in note["r"]
+                if chat_id in self.hub.by_chat
             ]
-        if t == "y":
+        if t == "y" and note["c"] in self.hub.by_chat:
             return [
                 make_event(
                     "typing",
