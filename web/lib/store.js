@@ -26,6 +26,7 @@ export class ChatClient extends EventTarget {
     this.limits = {max_text_chars: 10000, max_media_bytes: 5 * 1024 * 1024};
     this.chats = new Map();
     this.messages = new Map(); // chat id -> Map(seq -> message)
+    this._sorted = new Map(); // chat id -> messages in seq order, kept in step with `messages`
     this.loaded = new Set(); // chats whose latest page was fetched
     this.hasOlder = new Map();
     this.pending = new Map(); // client_id -> optimistic message
@@ -77,8 +78,12 @@ export class ChatClient extends EventTarget {
   }
 
   messageList(chatId) {
-    const map = this.messages.get(chatId);
-    const list = map ? [...map.values()].sort((a, b) => a.seq - b.seq) : [];
+    let list = this._sorted.get(chatId);
+    if (!list) {
+      const map = this.messages.get(chatId);
+      list = map ? [...map.values()].sort((a, b) => a.seq - b.seq) : [];
+      this._sorted.set(chatId, list);
+    }
     const pending = [...this.pending.values()].filter((m) => m.chat_id === chatId);
     return list.concat(pending);
   }
@@ -261,6 +266,7 @@ export class ChatClient extends EventTarget {
 
   async _reloadAll() {
     this.messages.clear();
+    this._sorted.clear();
     this.loaded.clear();
     await this.refreshChats();
     if (this.openChatId && !this.chats.has(this.openChatId)) this.openChatId = null;
@@ -281,7 +287,7 @@ export class ChatClient extends EventTarget {
     this.typing.get(m.chat_id)?.delete(m.sender_id);
     const visible = document.visibilityState === 'visible';
     if (m.chat_id === this.openChatId && visible) this.markRead(m.chat_id);
-    else if (chat) chat.unread_count = this._countUnread(chat);
+    else if (chat && m.seq > (chat.last_read_seq || 0)) chat.unread_count = (chat.unread_count || 0) + 1;
     if (!visible || m.chat_id !== this.openChatId) {
       notifyOnce(m, chat ? chat.title : 'New message', () => this.openChat(m.chat_id));
     }
@@ -315,6 +321,10 @@ export class ChatClient extends EventTarget {
     const known = map.get(m.seq);
     if (known && (known.change_seq || 0) > (m.change_seq || 0)) return false;
     map.set(m.seq, m);
+    // live messages arrive at the end: append, and re-sort only when one lands elsewhere
+    const sorted = this._sorted.get(m.chat_id);
+    if (sorted && !known && (!sorted.length || m.seq > sorted[sorted.length - 1].seq)) sorted.push(m);
+    else this._sorted.delete(m.chat_id);
     if (m.client_id && m.sender_id === this.me.id) this.pending.delete(m.client_id);
     const chat = this.chats.get(m.chat_id);
     if (chat) {
@@ -362,6 +372,7 @@ export class ChatClient extends EventTarget {
   _dropChat(id) {
     this.chats.delete(id);
     this.messages.delete(id);
+    this._sorted.delete(id);
     this.loaded.delete(id);
     for (const [cid, m] of this.pending) if (m.chat_id === id) this.pending.delete(cid);
     if (this.openChatId === id) {

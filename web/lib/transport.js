@@ -52,20 +52,22 @@ export class Transport extends EventTarget {
 
   start() {
     this.stopped = false;
-    addEventListener('online', this._onOnline);
-    addEventListener('offline', this._onOffline);
-    document.addEventListener('visibilitychange', this._onVisible);
+    this._listen('addEventListener');
     this._connectWs();
   }
 
   stop() {
     this.stopped = true;
-    removeEventListener('online', this._onOnline);
-    removeEventListener('offline', this._onOffline);
-    document.removeEventListener('visibilitychange', this._onVisible);
+    this._listen('removeEventListener');
     this._clearTimers();
     if (this.pollAbort) this.pollAbort.abort();
     if (this.ws) { this.ws.onclose = null; this.ws.close(1000); this.ws = null; }
+  }
+
+  _listen(method) {
+    window[method]('online', this._onOnline);
+    window[method]('offline', this._onOffline);
+    document[method]('visibilitychange', this._onVisible);
   }
 
   /** Forget the cursor: the next connection starts at "now" (after a resync). */
