@@ -64,9 +64,7 @@ class Writer:
                 count[0] += 1
             await conn.close()
 
-        t = threading.Thread(target=lambda: asyncio.run(go()))
-        t.start()
-        t.join()
+        in_thread(go)
         return count[0]
 
 

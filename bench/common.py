@@ -125,6 +125,12 @@ class Guest:
         await self.session.close()
 
 
+async def close_guests(people: list[Guest], connector: aiohttp.TCPConnector) -> None:
+    for g in people:
+        await g.session.close()
+    await connector.close()
+
+
 async def guests(base: str, n: int, connector: aiohttp.TCPConnector | None = None) -> list[Guest]:
     out: list[Guest] = []
     for i in range(0, n, 100):

@@ -9,7 +9,7 @@ import gc
 import aiohttp
 import asyncpg
 
-from .common import Bench, emit, guests, join_all
+from .common import Bench, close_guests, emit, guests, join_all
 
 
 async def scenario(n: int) -> dict[str, object]:
@@ -40,9 +40,7 @@ async def scenario(n: int) -> dict[str, object]:
     idle_cpu = (bench.server_cpu() - cpu0) / 5
     for ws in sockets:
         await ws.close()
-    for g in people:
-        await g.session.close()
-    await connector.close()
+    await close_guests(people, connector)
     bench.stop()
     return {
         "connections": n,

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from .common import Bench, Guest, emit, guests, join_all, make_bot, percentiles
+from .common import Bench, Guest, close_guests, emit, guests, join_all, make_bot, percentiles
 
 
 async def scenario(waiters: int, idle_seconds: float, single_wakes: int) -> dict[str, Any]:
@@ -85,9 +85,7 @@ async def scenario(waiters: int, idle_seconds: float, single_wakes: int) -> dict
                        shared, bot, f"{time.time_ns()}:all")
     await asyncio.wait_for(asyncio.gather(*parked.values()), 60)
     await conn.close()
-    for g in people:
-        await g.session.close()
-    await connector.close()
+    await close_guests(people, connector)
     bench.stop()
     return {
         "waiters": waiters,

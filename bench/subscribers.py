@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from .common import Guest, guests, raise_fd_limit
+from .common import Guest, close_guests, guests, raise_fd_limit
 
 SEQ = re.compile(r'"seq":(\d+)')
 SENT = re.compile(r'"text":"(\d+):')
@@ -93,9 +93,7 @@ async def main(pipe: Connection, base: str, n: int) -> None:
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for g in people:
-        await g.session.close()
-    await connector.close()
+    await close_guests(people, connector)
 
 
 def run(pipe: Connection, base: str, n: int) -> None:

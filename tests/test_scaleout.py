@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,13 +13,8 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
-from .conftest import IDENTITY_SECRET
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .browser_support import free_port
+from .conftest import IDENTITY_SECRET, collect
 
 
 async def start_server(database_url: str, data_dir: Path, secret: str) -> tuple[asyncio.subprocess.Process, str]:
@@ -73,10 +66,7 @@ class Browser:
 
 
 async def next_of(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    while True:
-        ev = json.loads((await ws.receive(timeout=5)).data)
-        if ev["type"] == kind:
-            return ev  # type: ignore[no-any-return]
+    return (await collect(ws, 1, types=(kind,)))[0]
 
 
 async def test_message_and_typing_cross_processes(two_servers: list[str], sql: Any) -> None:
