@@ -216,11 +216,6 @@ def new_api(aiohttp_client: Any, client: TestClient[Any, Any]) -> Any:
     return make
 
 
-@pytest.fixture
-def repo_root() -> Iterator[Path]:
-    yield Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture(scope="module")
 def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real server process on its own database, shared by one test module."""

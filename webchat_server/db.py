@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import asyncpg.pool
@@ -116,7 +115,3 @@ async def migrate(url: str) -> list[str]:
     finally:
         await conn.close()
     return applied_now
-
-
-def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(row) if row is not None else None
