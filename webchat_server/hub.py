@@ -151,9 +151,9 @@ class Hub:
     def __init__(self) -> None:
         self.by_chat: dict[int, set[Subscriber]] = {}
         self.by_account: dict[int, set[Subscriber]] = {}
-        # bumped whenever an event is fanned out (not per batch: a batch can pause mid-way on a
-        # query); a subscriber that saw it unchanged across its membership read knows it missed
-        # nothing and can skip the catch-up query
+        # bumped whenever notifications are consumed (delivered or dropped) and whenever an event
+        # is fanned out; a subscriber that saw it unchanged across its membership read knows it
+        # missed nothing and can skip the catch-up query
         self.epoch = 0
         self.delivered = 0
         self.slow_consumers = 0

@@ -203,6 +203,12 @@ class Listener:
         if not notes:
             return
         hub = self.hub
+        # These notifications are about to be delivered or, for chats nobody here listens to yet,
+        # dropped. A subscriber attaching right now may be about to listen to one of those chats
+        # with a membership snapshot taken just before the commit: bumping the epoch tells it to
+        # run its catch-up query. (Publishing bumps it too, but a dropped notification publishes
+        # nothing.)
+        hub.epoch += 1
         chat_ids: set[int] = set()
         joined: dict[int, list[Any]] = {}
         # membership first, so a chat's first events reach the members who just joined it
