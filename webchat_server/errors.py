@@ -1,4 +1,4 @@
-"""API errors: one exception type with an HTTP status, a stable code and a message."""
+"""Errors: domain exceptions (no HTTP in them), the API error type, and their JSON rendering."""
 
 from __future__ import annotations
 
@@ -32,6 +32,77 @@ DATABASE_DOWN = (
 )
 
 
+class DomainError(Exception):
+    """Something the caller asked for cannot be done; the middleware maps the class to HTTP
+    (and the WebSocket handler to an error frame). Domain modules raise these, never HTTP."""
+
+    code = "error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class BadInput(DomainError):
+    code = "bad_request"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+    def __init__(self, what: str = "chat", **extra: Any) -> None:
+        super().__init__(f"{what} not found", **extra)
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class TooLarge(DomainError):
+    code = "too_large"
+
+
+class Unsupported(DomainError):
+    code = "unsupported_media_type"
+
+
+class RateLimited(DomainError):
+    """Over a limit; `retry_after` seconds is sent as the Retry-After header and in the body."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float, **extra: Any) -> None:
+        super().__init__(message, retry_after=max(1, int(retry_after + 0.999)), **extra)
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+
+
+HTTP_STATUS: dict[type[DomainError], int] = {
+    BadInput: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Unsupported: 415,
+    RateLimited: 429,
+    Unavailable: 503,
+}
+
+
+def http_status(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]  # type: ignore[index]
+    return 400
+
+
 class ApiError(Exception):
     """A client error with an HTTP status, a stable code and a human message."""
 
@@ -53,4 +124,7 @@ def not_found(what: str = "chat") -> ApiError:
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
-    return web.json_response({"success": False, "error": body}, status=status)
+    response = web.json_response({"success": False, "error": body}, status=status)
+    if "retry_after" in extra:
+        response.headers["Retry-After"] = str(extra["retry_after"])
+    return response

@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .auth import check_csrf
-from .errors import CODES, DATABASE_DOWN, ApiError, error_response
+from .errors import CODES, DATABASE_DOWN, ApiError, DomainError, error_response, http_status
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except ApiError as e:
         return error_response(e.status, e.code, e.message, **e.extra)
+    except DomainError as e:
+        return error_response(http_status(e), e.code, e.message, **e.extra)
     except DATABASE_DOWN:
         # not the client's fault and not a bug: say so, and that trying again later makes sense
         log.warning("database unavailable on %s %s", request.method, request.path, exc_info=True)
