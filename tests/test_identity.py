@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import jwt
 import jwt.warnings
-from aiohttp import ClientSession, DummyCookieJar
+from aiohttp import ClientSession, DummyCookieJar, web
 from aiohttp.test_utils import TestClient
 from cryptography.fernet import Fernet
 
@@ -264,3 +264,47 @@ async def test_session_lifetime_is_sliding(api: Api, settings: Settings) -> None
         # idle for 31 days: gone
         async with get("/webchat/chats/", _reissue(settings, cookie, 31 * 24 * 3600)) as r:
             assert r.status == 401
+
+
+# -- trusted proxies (the test client connects from 127.0.0.1) -------------------------------------
+
+async def _whoami(request: web.Request) -> web.Response:
+    return web.json_response({"remote": request.remote, "scheme": request.scheme, "secure": request.secure,
+                              "host": request.host})
+
+
+async def _client_with_echo(settings: Settings, aiohttp_client: Any) -> TestClient[Any, Any]:
+    app = create_app(settings)
+    app.router.add_get("/test/whoami", _whoami)
+    return await aiohttp_client(app)  # type: ignore[no-any-return]
+
+
+async def test_client_address_and_scheme_from_a_trusted_proxy(settings: Settings, aiohttp_client: Any) -> None:
+    client = await _client_with_echo(dataclasses.replace(settings, trusted_proxies=("127.0.0.1", "10.0.0.0/8")),
+                                     aiohttp_client)
+    # the client is the right-most address that is not one of our proxies
+    r = await client.get("/test/whoami", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.1.2.3",
+                                                  "X-Forwarded-Proto": "https"})
+    assert await r.json() == {"remote": "203.0.113.9", "scheme": "https", "secure": True,
+                              "host": f"127.0.0.1:{client.port}"}
+    r = await client.get("/test/whoami")
+    assert (await r.json())["remote"] == "127.0.0.1" and (await r.json())["secure"] is False
+    # a proxy that only says the scheme
+    r = await client.get("/test/whoami", headers={"X-Forwarded-Proto": "https"})
+    assert (await r.json())["secure"] is True and (await r.json())["remote"] == "127.0.0.1"
+    # even a trusted proxy cannot send two contradicting headers
+    r = await client.get("/test/whoami", headers=[("X-Forwarded-For", "203.0.113.9"),  # type: ignore[arg-type]
+                                                  ("X-Forwarded-For", "203.0.113.10")])
+    assert r.status == 400 and (await r.json())["error"]["code"] == "bad_request"
+
+
+async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(settings: Settings, aiohttp_client: Any) -> None:
+    for trusted in ((), ("10.0.0.0/8",)):
+        client = await _client_with_echo(dataclasses.replace(settings, trusted_proxies=trusted), aiohttp_client)
+        r = await client.get("/test/whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+                                                      "X-Forwarded-Host": "evil.example"})
+        assert await r.json() == {"remote": "127.0.0.1", "scheme": "http", "secure": False,
+                                  "host": f"127.0.0.1:{client.port}"}, trusted
+        # an untrusted proxy on this host would make every visitor look like loopback: /metrics says no
+        assert (await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})).status == 403
+        assert (await client.get("/metrics")).status == 200
