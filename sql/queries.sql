@@ -1,9 +1,5 @@
 -- Named queries, parsed once by webchat_server.db.queries(). One '-- name:' header each.
 
--- name: account_get
-SELECT id, kind, external_id, display_name, created_at, merged_into
-  FROM webchat.accounts WHERE id = $1;
-
 -- name: session_account
 -- none when the session id was revoked (signed out, or signed in since) or the guest was merged
 -- into a user (a copy of the guest's cookie must not follow the user)
