@@ -28,7 +28,7 @@ from .keys import (
 )
 from .listener import Listener
 from .metrics import Metrics
-from .middleware import api_middleware
+from .middleware import api_middleware, quiet_client_protocol_errors
 from .ratelimit import RateLimiter
 from .settings import Settings
 from .views import api, pages, realtime
@@ -69,6 +69,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
+    quiet_client_protocol_errors()
     app = web.Application(
         # the session is outermost so the API middleware can read the CSRF token from it
         middlewares=[session_middleware(session_storage(settings)), api_middleware],
