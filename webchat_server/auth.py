@@ -124,5 +124,6 @@ def check_identity(settings: Settings, user_id: str, signature: str) -> None:
     if not settings.identity_secret:
         raise ApiError(403, "identify is disabled (WEBCHAT_IDENTITY_SECRET is not set)", "identify_disabled")
     expected = identity_signature(settings.identity_secret, user_id)
-    if not hmac.compare_digest(expected, signature.lower()):
+    # compare_digest refuses non-ASCII str with a TypeError (a 500 before): compare bytes
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
         raise ApiError(403, "bad signature", "bad_signature")

@@ -25,9 +25,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(e.status, e.code, e.message, **e.extra)
     except DomainError as e:
         return error_response(http_status(e), e.code, e.message, **e.extra)
-    except DATABASE_DOWN:
-        # not the client's fault and not a bug: say so, and that trying again later makes sense
-        log.warning("database unavailable on %s %s", request.method, request.path, exc_info=True)
+    except DATABASE_DOWN as e:
+        # not the client's fault and not a bug: say so, and that trying again later makes sense.
+        # One line, no traceback: an outage fails every request the same way.
+        log.warning("database unavailable on %s %s: %s: %s", request.method, request.path, e.__class__.__name__, e)
         return error_response(503, "unavailable", "the database is unavailable; try again shortly", retry_after=2)
     except web.HTTPException as e:
         if e.status < 400 or not request.path.startswith(("/webchat", "/ws")):

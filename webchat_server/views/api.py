@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp_session
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import accounts, chats, messages
 from .. import media as media_store
@@ -62,7 +63,7 @@ async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[st
     segments is read whole; a form without a boundary, with a wrong one or cut short is a 400."""
     try:
         return await _read_parts(request, max_media)
-    except (ValueError, AssertionError, KeyError, RuntimeError) as e:
+    except (HttpProcessingError, ValueError, AssertionError, KeyError, RuntimeError) as e:
         # what aiohttp's MultipartReader raises on malformed input (missing/invalid boundary,
         # a part that ends before its closing delimiter, bad headers)
         raise BadInput(f"malformed multipart body: {e}") from None
