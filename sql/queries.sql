@@ -179,7 +179,7 @@ VALUES ($1, $2, $3, $4, $5) RETURNING id;
 SELECT md.content_type, md.bytes
   FROM webchat.media md
   JOIN webchat.chat_members m ON m.chat_id = md.chat_id AND m.account_id = $2
- WHERE md.id = $1;
+ WHERE md.id = $1 AND md.deleted_at IS NULL;
 
 -- name: typing
 SELECT webchat.typing($1, $2, $3);

@@ -30,7 +30,7 @@ from .keys import (
 )
 from .listener import Listener
 from .metrics import Metrics
-from .middleware import api_middleware
+from .middleware import api_middleware, quiet_client_protocol_errors
 from .proxies import proxy_middleware
 from .ratelimit import RateLimiter
 from .settings import Settings
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     session_key = load_secret_key(settings)
     if settings.demo and not settings.identity_secret:
         settings = dataclasses.replace(settings, identity_secret=demo_secret(session_key))
+    quiet_client_protocol_errors()
     app = web.Application(
         middlewares=[
             # first, so that request.remote and request.secure are the client's for everything after
