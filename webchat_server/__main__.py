@@ -18,7 +18,8 @@ from .settings import Settings
 
 
 def _database_url(settings: Settings) -> str:
-    return settings.database_url or db.start_embedded_postgres(settings.data_dir)
+    # the direct URL: migrations hold a session lock and the bot LISTENs, neither works through PgBouncer
+    return settings.listen_database_url or settings.database_url or db.start_embedded_postgres(settings.data_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,9 +41,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     url = settings.database_url
     if url is None:
         url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
-    app[database_url_key] = url
-    await db.migrate(url)
-    async with db.pool_context(url, settings.pool_min, settings.pool_max) as pool:
+    # LISTEN and the migrations' session-level lock need a real session: when DATABASE_URL goes
+    # through PgBouncer in transaction mode they take the direct URL, queries take the pooler
+    direct = settings.listen_database_url or url
+    app[database_url_key] = direct
+    await db.migrate(direct)
+    async with db.pool_context(url, settings.pool_min, settings.pool_max,
+                               statement_cache_size=settings.statement_cache) as pool:
         app[pool_key] = pool
         yield
 
