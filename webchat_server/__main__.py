@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import db
+from . import db, logs
 from .app import create_app
 from .bot import DemoBot
 from .keys import database_url_key
@@ -32,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    logs.configure(settings.log_format)
 
     if args.command == "migrate":
         applied = asyncio.run(db.migrate(_database_url(settings)))

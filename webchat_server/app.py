@@ -27,6 +27,7 @@ from .keys import (
     typing_limiter_key,
 )
 from .listener import Listener
+from .logs import RequestStats, echo_request_id, request_context, request_stats_key
 from .metrics import Metrics
 from .middleware import api_middleware
 from .ratelimit import RateLimiter
@@ -58,6 +59,7 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
     app[hub_key] = hub
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
+    app[metrics_key].registry.register(app[request_stats_key])
     await listener.start()
     yield
     await listener.stop()
@@ -75,10 +77,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(
         # the session is outermost so the API middleware can read the CSRF token from it
-        middlewares=[session_middleware(session_storage(settings)), api_middleware],
+        # request_context first: its request id is on every log line the others write
+        middlewares=[request_context, session_middleware(session_storage(settings)), api_middleware],
         client_max_size=settings.max_media_bytes + 256 * 1024,
     )
     app[settings_key] = settings
+    app[request_stats_key] = RequestStats()
     app[sockets_key] = OpenSockets()
     app[send_limiter_key] = RateLimiter(settings.sends_per_minute, 60.0, burst=max(10, settings.sends_per_minute // 4))
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_realtime)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(add_csp)
+    app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
