@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import WSCloseCode, web
 from aiohttp_session import session_middleware
@@ -53,16 +54,33 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+class NotificationSource(Protocol):
+    """What tells this process about committed events and feeds them to the hub.
+
+    Today one LISTEN connection to Postgres (listener.Listener). Past one primary it can be one
+    LISTEN per Citus worker node, or a subscriber to a relay publishing on NATS/Redis with Postgres
+    still the source of truth (docs/scaling.md): the hub, cursors and catch-up do not change.
+    start() returns once nothing committed from then on can be missed; healthy feeds /readyz.
+    """
+
+    healthy: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
     hub = Hub()
     listener = Listener(app[database_url_key], app[pool_key], hub, app[settings_key].probe_interval)
+    source: NotificationSource = listener
     app[hub_key] = hub
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
     app[metrics_key].registry.register(app[request_stats_key])
-    await listener.start()
+    await source.start()
     yield
-    await listener.stop()
+    await source.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:
