@@ -29,8 +29,8 @@ from .conftest import TEMPLATE, _counter, _with_database, admin, collect, run_sy
 from .realtime_helpers import insert, make_bot
 
 ROOT = Path(__file__).resolve().parent.parent
-UNIT = ROOT / "deploy" / "webchat-server.service"
-DASHBOARD = ROOT / "deploy" / "grafana-dashboard.json"
+DEPLOY = ROOT / "deploy"
+DASHBOARD = DEPLOY / "grafana-dashboard.json"
 METRIC_NAME = re.compile(r"\b((?:webchat|process)_[a-z0-9_]+)\b")
 
 
@@ -42,18 +42,21 @@ def tool(name: str) -> str:
     return path
 
 
-def test_systemd_unit_verifies(tmp_path: Path) -> None:
+# the N-worker service, and the template for one process per port (an instance of it is verified)
+@pytest.mark.parametrize(("unit_file", "installed_as"), [("webchat-server.service", "webchat-server.service"),
+                                                         ("webchat-server@.service", "webchat-server@8081.service")])
+def test_systemd_unit_verifies(unit_file: str, installed_as: str, tmp_path: Path) -> None:
     binary = shutil.which("systemd-analyze")
     if binary is None:
         pytest.skip("systemd-analyze is not installed (Debian package systemd)")
-    unit = UNIT.read_text()
+    unit = (DEPLOY / unit_file).read_text()
     settings = dict(re.findall(r"^(\w+)=(.*)$", unit, flags=re.MULTILINE))
     assert settings["User"] not in ("", "root") and settings["NoNewPrivileges"] == "true"
     assert settings["ProtectSystem"] == "strict" and settings["Restart"] == "on-failure"
     assert int(settings["LimitNOFILE"]) >= 65536 and "/var/lib/webchat-server" in settings["ReadWritePaths"]
     # verify checks that ExecStart exists: point it at this checkout's console script, as installed
     script = Path(sys.executable).parent / "webchat-server"
-    copy = tmp_path / "webchat-server.service"
+    copy = tmp_path / installed_as
     copy.write_text(unit.replace("/opt/webchat-server/venv/bin/webchat-server", str(script)))
     done = subprocess.run([binary, "verify", str(copy)], capture_output=True, text=True, timeout=60)
     # verify exits 0 on unknown keys and bad values too; it only says so on stderr
