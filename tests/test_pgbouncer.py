@@ -158,3 +158,15 @@ async def test_pool_is_multiplexed_by_pgbouncer_listener_is_direct(client: Any, 
     assert listener_pid is not None and listener_pid not in pids
     listening = await sql.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", listener_pid)
     assert listening is not None and listening.startswith("LISTEN")
+
+
+def test_statement_cache_follows_the_direct_url_setting() -> None:
+    direct = "postgresql://webchat@db:5432/webchat"
+    pooled = "postgresql://webchat@127.0.0.1:6432/webchat"
+    assert Settings.from_env({"DATABASE_URL": direct}).statement_cache == 100
+    behind = Settings.from_env({"DATABASE_URL": pooled, "WEBCHAT_LISTEN_DATABASE_URL": direct})
+    assert behind.listen_database_url == direct and behind.statement_cache == 0
+    # PgBouncer >= 1.21 with max_prepared_statements: the operator turns the cache back on
+    tracked = Settings.from_env({"DATABASE_URL": pooled, "WEBCHAT_LISTEN_DATABASE_URL": direct,
+                                 "WEBCHAT_STATEMENT_CACHE_SIZE": "100"})
+    assert tracked.statement_cache == 100
