@@ -312,7 +312,7 @@ async def test_values_the_database_refuses_are_400_not_5xx(settings: Settings, a
 async def test_body_cut_short_by_the_client_leaves_no_error(server: ServerProcess, visitor: Api) -> None:
     before = server.log.read_text()
     head = request_head(visitor, server, "POST", "/webchat/send/", "application/json")
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write((head.replace("\n", "\r\n") + "Content-Length: 5000\r\n\r\n").encode() + b'{"text": "' + b"x" * 1000)
     await writer.drain()
     await asyncio.sleep(0.05)
