@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
     serve.add_argument("--host", help="listen address (WEBCHAT_HOST)")
     serve.add_argument("--port", type=int, help="listen port (WEBCHAT_PORT)")
+    serve.add_argument("--demo", action="store_true",
+                       help="the demo bot plus POST /webchat/demo/token (signs anyone in: never in production)")
     serve.add_argument("--demo-bot", action="store_true", help="also run the demo bot in this process")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
@@ -45,8 +48,10 @@ def main(argv: list[str] | None = None) -> None:
 
             # run_app makes its loop through the policy
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        if args.demo:
+            settings = dataclasses.replace(settings, demo=True)
         app = create_app(settings)
-        if args.demo_bot:
+        if args.demo or args.demo_bot:
             app.cleanup_ctx.append(_bot_ctx)
         host = args.host or settings.host
         port = args.port or settings.port

@@ -8,9 +8,9 @@ import aiohttp_session
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import accounts, chats, messages
+from .. import chats, messages
 from .. import media as media_store
-from ..auth import check_identity, require_account, session_account
+from ..auth import require_account, session_account
 from ..errors import BadInput, RateLimited, TooLarge
 from ..keys import pool_key, send_limiter_key, settings_key
 from ..media import Upload, sniff
@@ -44,25 +44,6 @@ async def me(request: web.Request) -> web.Response:
         "identify_enabled": bool(settings.identity_secret),
         "limits": {"max_text_chars": settings.max_text_chars, "max_media_bytes": settings.max_media_bytes},
     })
-
-
-@routes.post("/webchat/identify")
-async def identify(request: web.Request) -> web.Response:
-    settings = request.app[settings_key]
-    body = await json_body(request)
-    user_id = opt_text(body.get("user_id"), "user_id", 200)
-    name = opt_text(body.get("name"), "name", settings.max_name_chars) or ""
-    signature = opt_text(body.get("signature"), "signature", 128)
-    if not user_id:
-        raise BadInput("user_id is required")
-    if not signature:
-        raise BadInput("signature is required")
-    check_identity(settings, user_id, signature)
-    guest = await require_account(request)
-    user = await accounts.identify(request.app[pool_key], guest, user_id, name or user_id)
-    session = await aiohttp_session.get_session(request)
-    session["account_id"] = user["id"]
-    return ok({"account": account_json(user), "csrf_token": session["csrf"]})
 
 
 async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[str, Any], Upload | None]:
