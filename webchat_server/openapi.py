@@ -57,7 +57,8 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "created_by": _nullable(ID),
     }, {"unread_count": {"type": "integer", "minimum": 0}, "last_read_seq": SEQ})
     account = _obj({"id": ID, "kind": {"enum": ["guest", "user", "bot", "agent"]}, "display_name": STR,
-                    "external_id": _nullable(STR)})
+                    "external_id": _nullable(STR)},
+                   {"email": _nullable(STR), "avatar": _nullable(STR)})
     error = _obj({
         "success": {"const": False},
         "error": _obj({"code": STR, "message": STR},
@@ -166,7 +167,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "Sign the session in with a token (JWT HS256) issued by the embedding site's backend.",
             "description": "Rotates the session id and the CSRF token. The `{user_id, name, signature}` "
                            "form is legacy, accepted only when enabled by setting.",
-            "requestBody": _json_body({"oneOf": [
+            "requestBody": _json_body({"anyOf": [
                 _obj({"token": {"type": "string", "maxLength": 8192}}),
                 _obj({"user_id": STR, "signature": STR}, {"name": STR}),
             ]}),
