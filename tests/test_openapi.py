@@ -143,7 +143,9 @@ def _schemathesis(base: str, report: Path, *filters: str, examples: int = FUZZ_E
         "--report", "junit", "--report-dir", str(report), *filters,
     ]
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=FUZZ_WALL_SECONDS,
+    report.mkdir(parents=True, exist_ok=True)
+    # cwd: its crash cache (.schemathesis/) goes with the report, not into the work tree
+    done = subprocess.run(command, capture_output=True, text=True, timeout=FUZZ_WALL_SECONDS, cwd=report,
                           env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
     summary = "\n".join(line[:400] for line in done.stdout.splitlines()[-120:])
     print(f"schemathesis {' '.join(filters)}: seed {FUZZ_SEED}, {examples} examples/operation, "
