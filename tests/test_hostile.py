@@ -6,11 +6,13 @@ import asyncio
 import itertools
 import json
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
 from aiohttp import web
 from yarl import URL
@@ -19,6 +21,7 @@ from webchat_server.app import create_app
 from webchat_server.keys import pool_key
 from webchat_server.settings import Settings
 
+from .browser_support import IDENTITY_SECRET as BROWSER_IDENTITY_SECRET
 from .browser_support import ServerProcess, png, sql
 from .conftest import Api
 
@@ -202,6 +205,17 @@ async def test_identify_with_non_ascii_signature_is_not_a_500(visitor: Api) -> N
         assert r.status in (400, 403), (signature, r.status, await r.text())
     r = await visitor.post("/webchat/identify", {"token": "é.é.é"})
     assert r.status in (400, 403)
+
+
+async def test_identity_token_with_lone_surrogates_is_refused_not_a_500(visitor: Api) -> None:
+    now = int(time.time())
+    for claims in ({"sub": "u-\ud800", "name": "N"}, {"sub": "u-2", "name": "\udfff"},
+                   {"sub": "u-3", "name": "N", "email": "a\ud800@example.com"}):
+        token = jwt.encode({**claims, "exp": now + 300}, BROWSER_IDENTITY_SECRET, algorithm="HS256")
+        r = await visitor.post("/webchat/identify", {"token": token})
+        assert r.status in (400, 403), (claims, r.status, await r.text())
+    me = (await (await visitor.get("/webchat/me")).json())["account"]
+    assert me["id"] == visitor.id and me["kind"] == "guest"  # nothing changed
 
 
 async def test_malformed_multipart_is_400(server: ServerProcess, visitor: Api) -> None:
