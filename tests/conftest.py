@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import asyncpg
 import jwt
 import pytest
@@ -22,6 +23,8 @@ from cryptography.fernet import Fernet
 from webchat_server import db
 from webchat_server.app import create_app
 from webchat_server.settings import Settings
+
+from .openapi_check import check_response
 
 IDENTITY_SECRET = "test-identity-secret-of-at-least-32-bytes"
 TEMPLATE = "webchat_template"
@@ -40,6 +43,26 @@ def _with_database(uri: str, name: str) -> str:
     head, _, query = uri.partition("?")
     base = head.rsplit("/", 1)[0]
     return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def responses_match_openapi() -> Iterator[None]:
+    """Every HTTP response any test gets through aiohttp (the test client, sessions against real
+    server processes) is checked against the OpenAPI document: a documented status, content type
+    and JSON schema. A test that gets an undocumented answer fails, so the document stays true."""
+    original = aiohttp.ClientSession._request
+
+    async def checked(self: aiohttp.ClientSession, method: str, str_or_url: Any, **kwargs: Any) -> ClientResponse:
+        response = await original(self, method, str_or_url, **kwargs)
+        if response.status == 101 or response.url.host not in ("127.0.0.1", "localhost", "::1"):
+            return response  # a WebSocket upgrade, or not our server
+        body = await response.read()  # kept by the response: the test can still read it
+        check_response(method, response.url.path, response.status, response.content_type, response.headers, body)
+        return response
+
+    aiohttp.ClientSession._request = checked  # type: ignore[method-assign]
+    yield
+    aiohttp.ClientSession._request = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

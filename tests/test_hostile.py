@@ -6,14 +6,22 @@ import asyncio
 import itertools
 import json
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
+from aiohttp import web
 from yarl import URL
 
+from webchat_server.app import create_app
+from webchat_server.keys import pool_key
+from webchat_server.settings import Settings
+
+from .browser_support import IDENTITY_SECRET as BROWSER_IDENTITY_SECRET
 from .browser_support import ServerProcess, png, sql
 from .conftest import Api
 
@@ -199,6 +207,17 @@ async def test_identify_with_non_ascii_signature_is_not_a_500(visitor: Api) -> N
     assert r.status in (400, 403)
 
 
+async def test_identity_token_with_lone_surrogates_is_refused_not_a_500(visitor: Api) -> None:
+    now = int(time.time())
+    for claims in ({"sub": "u-\ud800", "name": "N"}, {"sub": "u-2", "name": "\udfff"},
+                   {"sub": "u-3", "name": "N", "email": "a\ud800@example.com"}):
+        token = jwt.encode({**claims, "exp": now + 300}, BROWSER_IDENTITY_SECRET, algorithm="HS256")
+        r = await visitor.post("/webchat/identify", {"token": token})
+        assert r.status in (400, 403), (claims, r.status, await r.text())
+    me = (await (await visitor.get("/webchat/me")).json())["account"]
+    assert me["id"] == visitor.id and me["kind"] == "guest"  # nothing changed
+
+
 async def test_malformed_multipart_is_400(server: ServerProcess, visitor: Api) -> None:
     boundary = "b0undary"
     part = f'--{boundary}\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello\r\n'
@@ -277,6 +296,45 @@ async def test_media_of_deleted_message_is_404_for_every_member(server: ServerPr
     second = (await (await visitor.post("/webchat/send/", data=form)).json())["message"]
     sql(server.database_url, "UPDATE webchat.messages SET deleted_at = now() WHERE id = $1", second["id"])
     assert (await visitor.client.get(second["media_url"])).status == 404
+
+
+async def test_values_the_database_refuses_are_400_not_5xx(settings: Settings, aiohttp_client: Any) -> None:
+    """The safety net behind validation: a value that reaches Postgres and does not fit (a lone
+    surrogate in some future field, a number out of range) is the client's mistake, never a 500,
+    and not a 503 (asyncpg's client-side DataError is an InterfaceError, a 'database down' class)."""
+    app = create_app(settings)
+
+    async def unvalidated(request: web.Request) -> web.Response:
+        kind = request.query["kind"]
+        pool = request.app[pool_key]
+        if kind == "surrogate":
+            await pool.fetchval("SELECT $1::text", "a\ud800")
+        elif kind == "range":
+            await pool.fetchval("SELECT $1::int4", 2**40)
+        else:
+            await pool.fetchval("SELECT $1::text::int", "x")
+        return web.json_response({})
+
+    app.router.add_get("/webchat/unvalidated", unvalidated)
+    client = await aiohttp_client(app)
+    for kind in ("surrogate", "range", "text"):
+        r = await client.get("/webchat/unvalidated", params={"kind": kind})
+        assert r.status == 400, (kind, r.status, await r.text())
+        assert (await r.json())["error"]["code"] == "bad_request"
+
+
+async def test_body_cut_short_by_the_client_leaves_no_error(server: ServerProcess, visitor: Api) -> None:
+    before = server.log.read_text()
+    head = request_head(visitor, server, "POST", "/webchat/send/", "application/json")
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write((head.replace("\n", "\r\n") + "Content-Length: 5000\r\n\r\n").encode() + b'{"text": "' + b"x" * 1000)
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.close()  # the client gives up mid-body
+    await asyncio.sleep(0.3)
+    assert (await visitor.get("/webchat/chats/")).status == 200  # the server carries on
+    logged = server.log.read_text()[len(before):]
+    assert "Traceback" not in logged and " ERROR " not in logged, logged
 
 
 async def test_server_log_has_no_unhandled_errors(server: ServerProcess) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 import asyncpg.exceptions
+import asyncpg.exceptions._base
 from aiohttp import web
 
 CODES = {
@@ -34,6 +35,15 @@ DATABASE_DOWN = (
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a failover left us on a standby
     asyncpg.exceptions.InvalidCatalogNameError,  # the database was dropped
+)
+
+# A value the database cannot take (out of range, not valid text, a lone surrogate asyncpg cannot
+# encode): bad input that validation missed, so a 400, not a 500 -- and not a 503: asyncpg's
+# client-side DataError is an InterfaceError, which DATABASE_DOWN would otherwise catch.
+BAD_VALUE = (
+    asyncpg.exceptions._base.DataError,
+    asyncpg.exceptions.DataError,  # SQLSTATE class 22
+    UnicodeEncodeError,
 )
 
 

@@ -9,7 +9,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from .auth import check_csrf
-from .errors import CODES, DATABASE_DOWN, ApiError, DomainError, error_response, http_status
+from .errors import BAD_VALUE, CODES, DATABASE_DOWN, ApiError, DomainError, error_response, http_status
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(e.status, e.code, e.message, **e.extra)
     except DomainError as e:
         return error_response(http_status(e), e.code, e.message, **e.extra)
+    except BAD_VALUE:
+        # validation should have refused it: answer 400, and keep the traceback so the gap is fixed
+        log.warning("a value the database refused on %s %s", request.method, request.path, exc_info=True)
+        return error_response(400, "bad_request", "a value in the request is out of range or not valid text")
     except DATABASE_DOWN as e:
         # not the client's fault and not a bug: say so, and that trying again later makes sense.
         # One line, no traceback: an outage fails every request the same way.

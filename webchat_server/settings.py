@@ -130,5 +130,8 @@ class Settings:
             metrics_token=env.get("WEBCHAT_METRICS_TOKEN") or None,
             max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),
             sends_per_minute=_int(env, "WEBCHAT_SENDS_PER_MINUTE", 120),
+            # a lower cap (tests, fuzzing) lowers the default wait with it
+            poll_max_timeout=float(_int(env, "WEBCHAT_POLL_MAX_TIMEOUT", 55)),
+            poll_default_timeout=min(25.0, float(_int(env, "WEBCHAT_POLL_MAX_TIMEOUT", 55))),
             event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
         )

@@ -15,6 +15,7 @@ from ..errors import BadInput, RateLimited, TooLarge
 from ..keys import pool_key, send_limiter_key, settings_key
 from ..media import Upload, sniff
 from ..model import account_json
+from ..openapi import document
 from ..typing_events import send_typing
 from ..validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
 
@@ -23,6 +24,12 @@ routes = web.RouteTableDef()
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response({"success": True, **body}, status=status)
+
+
+@routes.get("/webchat/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    # built from the settings, so the limits it states (text length, poll timeout) are this server's
+    return web.json_response(document(request.app[settings_key]), headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/webchat/me")
