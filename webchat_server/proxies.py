@@ -15,10 +15,16 @@ from aiohttp_remotes.utils import check_ip, parse_trusted_element
 from .keys import via_trusted_proxy_key
 
 
+def _bad_request(message: str) -> web.Response:
+    body = {"success": False, "error": {"code": "bad_request", "message": message}}
+    return web.json_response(body, status=400)
+
+
 class _JsonErrors:
     async def raise_error(self, request: web.Request) -> NoReturn:
-        body = {"success": False, "error": {"code": "bad_request", "message": "conflicting X-Forwarded-* headers"}}
-        raise web.HTTPBadRequest(text=json.dumps(body), content_type="application/json")
+        raise web.HTTPBadRequest(text=json.dumps({"success": False, "error": {
+            "code": "bad_request", "message": "conflicting X-Forwarded-* headers from the proxy"}}),
+            content_type="application/json")
 
 
 class _Filtered(_JsonErrors, XForwardedFiltered):
@@ -51,11 +57,20 @@ def proxy_middleware(trusted: tuple[str, ...]) -> Middleware:
         if not networks or not peer_trusted(request):
             return await handler(request)
         tool = filtered if hdrs.X_FORWARDED_FOR in request.headers else relaxed
+        reached = False
 
         async def forwarded(req: web.Request) -> web.StreamResponse:
+            nonlocal reached
+            reached = True
             req[via_trusted_proxy_key] = True
             return await handler(req)
 
-        return await tool.middleware(request, forwarded)
+        try:
+            return await tool.middleware(request, forwarded)
+        except web.HTTPBadRequest:
+            if reached:
+                raise  # from a handler, not about the forwarded headers
+            # aiohttp-remotes refuses an X-Forwarded-For entry that is not an address (as text)
+            return _bad_request("malformed X-Forwarded-For header from the proxy")
 
     return middleware
