@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import logging
 import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import db
+from . import db, logs
 from .app import create_app
 from .bot import DemoBot
 from .keys import database_url_key
@@ -19,7 +18,8 @@ from .settings import Settings
 
 
 def _database_url(settings: Settings) -> str:
-    return settings.database_url or db.start_embedded_postgres(settings.data_dir)
+    # the direct URL: migrations hold a session lock and the bot LISTENs, neither works through PgBouncer
+    return settings.listen_database_url or settings.database_url or db.start_embedded_postgres(settings.data_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    logs.configure(settings.log_format)
 
     if args.command == "migrate":
         applied = asyncio.run(db.migrate(_database_url(settings)))

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import WSCloseCode, web
 from aiohttp_session import session_middleware
@@ -29,6 +30,7 @@ from .keys import (
     typing_limiter_key,
 )
 from .listener import Listener
+from .logs import RequestStats, echo_request_id, request_context, request_stats_key
 from .metrics import Metrics
 from .middleware import api_middleware, quiet_client_protocol_errors
 from .proxies import proxy_middleware
@@ -44,22 +46,44 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     url = settings.database_url
     if url is None:
         url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
-    app[database_url_key] = url
-    await db.migrate(url)
-    async with db.pool_context(url, settings.pool_min, settings.pool_max) as pool:
+    # LISTEN and the migrations' session-level lock need a real session: when DATABASE_URL goes
+    # through PgBouncer in transaction mode they take the direct URL, queries take the pooler
+    direct = settings.listen_database_url or url
+    app[database_url_key] = direct
+    await db.migrate(direct)
+    async with db.pool_context(url, settings.pool_min, settings.pool_max,
+                               statement_cache_size=settings.statement_cache) as pool:
         app[pool_key] = pool
         yield
+
+
+class NotificationSource(Protocol):
+    """What tells this process about committed events and feeds them to the hub.
+
+    Today one LISTEN connection to Postgres (listener.Listener). Past one primary it can be one
+    LISTEN per Citus worker node, or a subscriber to a relay publishing on NATS/Redis with Postgres
+    still the source of truth (docs/scaling.md): the hub, cursors and catch-up do not change.
+    start() returns once nothing committed from then on can be missed; healthy feeds /readyz.
+    """
+
+    healthy: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
     hub = Hub()
     listener = Listener(app[database_url_key], app[pool_key], hub, app[settings_key].probe_interval)
+    source: NotificationSource = listener
     app[hub_key] = hub
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
-    await listener.start()
+    app[metrics_key].registry.register(app[request_stats_key])
+    await source.start()
     yield
-    await listener.stop()
+    await source.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -80,6 +104,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
         middlewares=[
             # first, so that request.remote and request.secure are the client's for everything after
             proxy_middleware(settings.trusted_proxies),
+            # next, so its request id is on every log line the others write
+            request_context,
             # the session comes before the API middleware, which reads the CSRF token from it
             session_middleware(SessionStorage(session_key, settings.session_max_age)),
             api_middleware,
@@ -87,6 +113,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         client_max_size=settings.max_media_bytes + 256 * 1024,
     )
     app[settings_key] = settings
+    app[request_stats_key] = RequestStats()
     app[sockets_key] = OpenSockets()
     app[send_limiter_key] = RateLimiter(settings.sends_per_minute, 60.0, burst=max(10, settings.sends_per_minute // 4))
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
@@ -94,6 +121,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_realtime)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(add_csp)
+    app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
     app.add_routes(identity.routes)
     app.add_routes(realtime.routes)

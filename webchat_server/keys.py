@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .ratelimit import RateLimiter
 
 settings_key = web.AppKey("settings", Settings)
+# the direct Postgres URL (LISTEN connections, migrations); the pool may go through PgBouncer instead
 database_url_key = web.AppKey("database_url", str)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 hub_key: web.AppKey[Hub] = web.AppKey("hub")

@@ -47,6 +47,11 @@ def _proxies(env: dict[str, str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    # a direct Postgres URL for what a transaction pooler (PgBouncer) cannot carry: LISTEN and the
+    # migrations' session-level advisory lock; unset = DATABASE_URL
+    listen_database_url: str | None = None
+    # asyncpg's prepared-statement cache; None = 100, or 0 when listen_database_url is set (docs/deploy.md)
+    statement_cache_size: int | None = None
     data_dir: Path = Path(".webchat-data")
     host: str = "127.0.0.1"
     port: int = 8080
@@ -79,7 +84,21 @@ class Settings:
     event_loop: str = "uvloop"
     pool_min: int = 2
     pool_max: int = 10
+    log_format: str = "text"
     static_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
+
+    @property
+    def pooled(self) -> bool:
+        """True when DATABASE_URL is a transaction pooler, i.e. a separate direct URL is configured."""
+        return self.listen_database_url is not None and self.listen_database_url != self.database_url
+
+    @property
+    def statement_cache(self) -> int:
+        # PgBouncer before 1.21 (Debian 12 ships 1.18) cannot follow named prepared statements across
+        # the server connections of transaction pooling; 0 makes asyncpg re-parse unnamed ones
+        if self.statement_cache_size is not None:
+            return self.statement_cache_size
+        return 0 if self.pooled else 100
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -95,6 +114,10 @@ class Settings:
                              " python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            listen_database_url=env.get("WEBCHAT_LISTEN_DATABASE_URL") or None,
+            statement_cache_size=(_int(env, "WEBCHAT_STATEMENT_CACHE_SIZE", 0)
+                                  if env.get("WEBCHAT_STATEMENT_CACHE_SIZE") else None),
+            log_format=_choice(env, "WEBCHAT_LOG_FORMAT", ("text", "json"), "text"),
             data_dir=Path(env.get("WEBCHAT_DATA_DIR") or ".webchat-data"),
             host=env.get("WEBCHAT_HOST") or "127.0.0.1",
             port=_int(env, "WEBCHAT_PORT", 8080),
