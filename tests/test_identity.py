@@ -296,6 +296,8 @@ async def test_client_address_and_scheme_from_a_trusted_proxy(settings: Settings
     r = await client.get("/test/whoami", headers=[("X-Forwarded-For", "203.0.113.9"),  # type: ignore[arg-type]
                                                   ("X-Forwarded-For", "203.0.113.10")])
     assert r.status == 400 and (await r.json())["error"]["code"] == "bad_request"
+    r = await client.get("/test/whoami", headers={"X-Forwarded-For": "unknown, 203.0.113.9"})
+    assert r.status == 400 and (await r.json())["error"]["code"] == "bad_request"
 
 
 async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(settings: Settings, aiohttp_client: Any) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from ipaddress import ip_address
-from typing import NoReturn
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
@@ -15,29 +13,15 @@ from aiohttp_remotes.utils import check_ip, parse_trusted_element
 from .keys import via_trusted_proxy_key
 
 
-class _JsonErrors:
-    async def raise_error(self, request: web.Request) -> NoReturn:
-        body = {"success": False, "error": {"code": "bad_request", "message": "conflicting X-Forwarded-* headers"}}
-        raise web.HTTPBadRequest(text=json.dumps(body), content_type="application/json")
-
-
-class _Filtered(_JsonErrors, XForwardedFiltered):
-    pass
-
-
-class _Relaxed(_JsonErrors, XForwardedRelaxed):
-    pass
-
-
 def proxy_middleware(trusted: tuple[str, ...]) -> Middleware:
     """Outermost middleware: behind a trusted proxy, request.remote becomes the client's address and
     request.scheme/secure what the client used, for every later middleware and handler. Headers from
     anyone else are ignored: a client cannot claim another address or HTTPS."""
     networks = parse_trusted_element(trusted)
     # the client is the right-most X-Forwarded-For entry that is not one of our proxies
-    filtered = _Filtered(networks)
+    filtered = XForwardedFiltered(networks)
     # a proxy that sends X-Forwarded-Proto but no X-Forwarded-For: take its scheme/host only
-    relaxed = _Relaxed()
+    relaxed = XForwardedRelaxed()
 
     def peer_trusted(request: web.Request) -> bool:
         try:
@@ -51,11 +35,23 @@ def proxy_middleware(trusted: tuple[str, ...]) -> Middleware:
         if not networks or not peer_trusted(request):
             return await handler(request)
         tool = filtered if hdrs.X_FORWARDED_FOR in request.headers else relaxed
+        reached = False
 
         async def forwarded(req: web.Request) -> web.StreamResponse:
+            nonlocal reached
+            reached = True
             req[via_trusted_proxy_key] = True
             return await handler(req)
 
-        return await tool.middleware(request, forwarded)
+        try:
+            return await tool.middleware(request, forwarded)
+        except web.HTTPBadRequest:
+            if reached:
+                raise  # from a handler, not about the forwarded headers
+            # aiohttp-remotes refuses a repeated header or an X-Forwarded-For entry that is not an
+            # address; say so the way every other error is said
+            return web.json_response({"success": False, "error": {
+                "code": "bad_request", "message": "malformed or repeated X-Forwarded-* header from the proxy"}},
+                status=400)
 
     return middleware
