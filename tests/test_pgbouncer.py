@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pwd
 import shutil
@@ -170,3 +171,31 @@ def test_statement_cache_follows_the_direct_url_setting() -> None:
     tracked = Settings.from_env({"DATABASE_URL": pooled, "WEBCHAT_LISTEN_DATABASE_URL": direct,
                                  "WEBCHAT_STATEMENT_CACHE_SIZE": "100"})
     assert tracked.statement_cache == 100
+
+
+def test_served_from_the_environment_migrates_direct_and_queries_through_pgbouncer(
+        pg_uri: str, pgbouncer: PgBouncer, tmp_path: Path) -> None:
+    """`webchat-server serve` as an operator configures it, on an empty database."""
+    import urllib.request
+
+    from .browser_support import ServerProcess, sql
+    from .conftest import _counter, _with_database, admin, run_sync
+
+    name = f"bouncer_{os.getpid()}_{next(_counter)}"
+    run_sync(admin(pg_uri, f"CREATE DATABASE {name}"))
+    direct = _with_database(pg_uri, name)
+    srv = ServerProcess(pgbouncer.url(direct), tmp_path, {"WEBCHAT_LISTEN_DATABASE_URL": direct,
+                                                          "WEBCHAT_SECRET_KEY": Fernet.generate_key().decode()})
+    try:
+        srv.start()  # the migrations' session lock would not hold through transaction pooling
+        with urllib.request.urlopen(srv.base + "/webchat/me", timeout=10) as r:
+            assert r.status == 200
+        assert sql(direct, "SELECT count(*) FROM public.webchat_migrations") >= 2
+        assert sql(direct, "SELECT count(*) FROM webchat.accounts") == 1  # the guest, written via PgBouncer
+        # the listener's self-NOTIFY probe comes back: through transaction pooling it would not
+        # (the LISTEN stays on a server session that other clients' transactions then borrow)
+        with urllib.request.urlopen(srv.base + "/healthz", timeout=10) as r:
+            assert json.loads(r.read())["listener"] == "ok"
+    finally:
+        srv.stop()
+        run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
