@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 from aiohttp_session import session_middleware
 
-from . import db
+from . import caps, db, ratelimit
 from .auth import session_storage
 from .csp import add_csp
 from .hub import Hub
@@ -21,7 +21,6 @@ from .keys import (
     listener_key,
     metrics_key,
     pool_key,
-    send_limiter_key,
     settings_key,
     sockets_key,
     typing_limiter_key,
@@ -71,15 +70,18 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(
         # the session is outermost so the API middleware can read the CSRF token from it
-        middlewares=[session_middleware(session_storage(settings)), api_middleware],
+        # the caps guard is innermost: its refusals are domain errors the API middleware renders
+        middlewares=[session_middleware(session_storage(settings)), api_middleware, caps.guard],
         client_max_size=settings.max_media_bytes + 256 * 1024,
+        handler_args=caps.handler_args(settings),
     )
     app[settings_key] = settings
     app[sockets_key] = OpenSockets()
-    app[send_limiter_key] = RateLimiter(settings.sends_per_minute, 60.0, burst=max(10, settings.sends_per_minute // 4))
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
+    app.cleanup_ctx.append(ratelimit.pruning)
+    caps.install(app, settings)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(add_csp)
     app.add_routes(api.routes)

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
+from . import ratelimit
 from .db import q
 from .errors import ApiError
 from .keys import pool_key, settings_key
@@ -100,7 +101,10 @@ async def session_account(request: web.Request, *, create: bool = False) -> dict
     if row is None:
         if not create:
             return None
-        row = await pool.fetchrow(q("account_create_guest"), f"Guest {secrets.randbelow(9000) + 1000}")
+        async with pool.acquire() as conn, conn.transaction():
+            # guests are free to make, so their number per client address is what is limited
+            await ratelimit.charge(request, None, guests=1).take(conn)
+            row = await conn.fetchrow(q("account_create_guest"), f"Guest {secrets.randbelow(9000) + 1000}")
         assert row is not None
     if session.get("account_id") != row["id"]:
         session["account_id"] = row["id"]

@@ -11,6 +11,7 @@ from aiohttp import web
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .caps import Caps
     from .hub import Hub
     from .listener import Listener
     from .metrics import Metrics
@@ -22,8 +23,8 @@ pool_key = web.AppKey("pool", asyncpg.Pool)
 hub_key: web.AppKey[Hub] = web.AppKey("hub")
 listener_key: web.AppKey[Listener] = web.AppKey("listener")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
-send_limiter_key: web.AppKey[RateLimiter] = web.AppKey("send_limiter")
 typing_limiter_key: web.AppKey[RateLimiter] = web.AppKey("typing_limiter")
+caps_key: web.AppKey[Caps] = web.AppKey("caps")
 
 
 class OpenSockets:

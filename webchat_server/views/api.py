@@ -7,11 +7,11 @@ from typing import Any
 import aiohttp_session
 from aiohttp import BodyPartReader, web
 
-from .. import accounts, chats, messages
+from .. import accounts, chats, messages, ratelimit
 from ..auth import check_identity, require_account, session_account
 from ..db import q
 from ..errors import ApiError, bad_request
-from ..keys import pool_key, send_limiter_key, settings_key
+from ..keys import pool_key, settings_key
 from ..media import Upload, sniff
 from ..model import account_json
 from ..typing_events import send_typing
@@ -100,16 +100,18 @@ async def send(request: web.Request) -> web.Response:
     text = opt_text(body.get("text"), "text", settings.max_text_chars) or ""
     if not text and upload is None:
         raise bad_request("text or media is required")
-    if not request.app[send_limiter_key].allow(account["id"]):
-        raise ApiError(429, "too many messages; slow down", retry_after=1)
+    chat_id = opt_id(body.get("chat_id"), "chat_id")
+    cost = ratelimit.charge(request, account["id"], sends=1, chats=chat_id is None,
+                            upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
         request.app[pool_key],
         account["id"],
-        chat_id=opt_id(body.get("chat_id"), "chat_id"),
+        chat_id=chat_id,
         text=text,
         client_id=client_id(body.get("client_id")),
         reply_to=opt_id(body.get("reply_to"), "reply_to"),
         upload=upload,
+        charge=cost,
     )
     return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
               status=201 if created else 200)
@@ -139,7 +141,8 @@ async def message_edit(request: web.Request) -> web.Response:
     text = opt_text(body.get("text"), "text", request.app[settings_key].max_text_chars)
     if not text:
         raise bad_request("text is required (delete the message to remove it)")
-    message = await messages.edit(request.app[pool_key], account["id"], message_id, text)
+    message = await messages.edit(request.app[pool_key], account["id"], message_id, text,
+                                  ratelimit.charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -147,7 +150,8 @@ async def message_edit(request: web.Request) -> web.Response:
 async def message_delete(request: web.Request) -> web.Response:
     account = await require_account(request)
     message_id = req_id(request.match_info["message_id"], "message_id")
-    message = await messages.delete(request.app[pool_key], account["id"], message_id)
+    message = await messages.delete(request.app[pool_key], account["id"], message_id,
+                                    ratelimit.charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -162,7 +166,8 @@ async def chat_create(request: web.Request) -> web.Response:
     account = await require_account(request)
     body = await json_body(request)
     title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars) or "New chat"
-    chat = await chats.create_chat(request.app[pool_key], account["id"], title)
+    chat = await chats.create_chat(request.app[pool_key], account["id"], title,
+                                   ratelimit.charge(request, account["id"], chats=1))
     return ok({"chat": chat}, status=201)
 
 
