@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import resource
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp_session
@@ -25,6 +29,8 @@ LIVE_PATHS = frozenset({"/ws/webchat/", "/webchat/poll/"})
 # below this many descriptors the process cannot hold a useful number of clients
 LOW_FD_LIMIT = 4096
 RETRY_AFTER = 10
+TRIM_EVERY = 10.0
+TRIM_AFTER_CHURN = 200
 
 
 class BodyTimeout(TimeoutError):
@@ -96,9 +102,12 @@ class Caps:
         self.held = 0
         self.refused: dict[str, int] = {"sockets_per_account": 0, "sockets_per_address": 0, "fd_budget": 0}
         self.body_timeouts = 0
+        # connections that came and went (or were turned away) since memory was last handed back
+        self.churn = 0
 
     def admit(self, address: str, account_id: int | None) -> None:
         """Count one more live connection, or raise (429 over a cap, 503 over the fd budget)."""
+        self.churn += 1
         if self.by_address.get(address, 0) >= self.per_address > 0:
             self.refused["sockets_per_address"] += 1
             raise RateLimited(f"too many open connections from this address (at most {self.per_address})",
@@ -138,6 +147,38 @@ def handler_args(settings: Settings) -> dict[str, Any]:
     it fires only while no complete request head has arrived. So the keep-alive timeout is also the
     header read timeout: a slowloris connection trickling headers is closed when it runs out."""
     return {"keepalive_timeout": settings.header_timeout}
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to hand back this way
+    return lambda: trim(0)
+
+
+async def give_back_memory(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: after a surge of connections has passed, hand freed heap pages back to the OS.
+
+    Each connection's buffers come from malloc; once a flood's sockets are gone their pages stay
+    in the process (RSS does not come down) until malloc_trim releases them. It walks the heap in
+    a few milliseconds, so it runs at most every TRIM_EVERY seconds and only after churn."""
+    trim = _malloc_trim()
+    caps = app[caps_key]
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(TRIM_EVERY)
+            if trim is not None and caps.churn >= TRIM_AFTER_CHURN:
+                caps.churn = 0
+                trim()
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def startup(app: web.Application) -> None:
@@ -187,4 +228,5 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 def install(app: web.Application, settings: Settings) -> None:
     """Give the app its caps (the fd budget is measured at startup, after raising the limit)."""
     app[caps_key] = Caps(settings)
+    app.cleanup_ctx.append(give_back_memory)
     app.on_startup.append(startup)
