@@ -15,6 +15,8 @@ SCENARIOS = [
     ["bench.longpoll", "--waiters", "1000"],
     ["bench.idle_ws", "--connections", "5000"],
     ["bench.browser"],
+    ["bench.flood"],
+    ["bench.ratelimit"],
 ]
 
 

@@ -50,6 +50,9 @@ async def test_live_connections_capped_per_account_and_address(settings: Setting
     assert (await r.json())["error"]["limit"] == "sockets_per_address"
     # short requests are not capped
     assert (await alice.get("/webchat/chats/")).status == 200
+    metrics = await (await alice.get("/metrics")).text()
+    assert 'webchat_connections_refused_total{cap="sockets_per_account"} 2.0' in metrics
+    assert 'webchat_connections_refused_total{cap="sockets_per_address"} 1.0' in metrics
     # a closed socket gives its slot back
     await first.close()
     for _ in range(100):

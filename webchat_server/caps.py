@@ -10,15 +10,17 @@ import logging
 import os
 import resource
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import aiohttp_session
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from .errors import RateLimited, Unavailable, error_response
-from .keys import caps_key, settings_key
+from .keys import caps_key, metrics_key, settings_key
 from .ratelimit import address_key
 from .settings import Settings
 
@@ -181,10 +183,29 @@ async def give_back_memory(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+class _Collector(Collector):
+    def __init__(self, caps: Caps) -> None:
+        self.caps = caps
+
+    def collect(self) -> Iterator[Metric]:
+        caps = self.caps
+        yield GaugeMetricFamily("webchat_live_connections", "WebSockets and parked polls held", caps.held)
+        yield GaugeMetricFamily("webchat_fd_budget", "Descriptors live connections may use", caps.fds.budget)
+        refused = CounterMetricFamily("webchat_connections_refused", "Live connections refused, by cap",
+                                      labels=["cap"])
+        for cap, count in caps.refused.items():
+            refused.add_metric([cap], count)
+        yield refused
+        yield CounterMetricFamily("webchat_body_timeouts", "Requests answered 408: body too slow",
+                                  caps.body_timeouts)
+
+
 async def startup(app: web.Application) -> None:
     settings = app[settings_key]
     limit = raise_fd_limit()
     app[caps_key].fds = FdBudget(limit)
+    if metrics_key in app:
+        app[metrics_key].registry.register(_Collector(app[caps_key]))
     if limit < LOW_FD_LIMIT:
         log.warning("the open file limit is %d: this process can hold about %d live connections; "
                     "raise it (ulimit -n, systemd LimitNOFILE=) to hold more", limit, app[caps_key].fds.budget)
