@@ -104,6 +104,8 @@ async def slowloris(host: str, port: int, connections: int, give_up: float) -> d
             writer.write(b"GET /webchat/me HTTP/1.1\r\nHost: x\r\n")
             i = 0
             while time.monotonic() - t0 < give_up:
+                if writer.is_closing():
+                    break
                 writer.write(f"X-Slow-{i}: y\r\n".encode())
                 i += 1
                 await writer.drain()
@@ -114,7 +116,7 @@ async def slowloris(host: str, port: int, connections: int, give_up: float) -> d
                     continue
             else:
                 return  # still open when we gave up
-        except ConnectionError:
+        except (ConnectionError, RuntimeError):  # RuntimeError: uvloop's write to a closed transport
             pass
         finally:
             writer.close()

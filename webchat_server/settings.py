@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 
@@ -170,10 +171,14 @@ class Settings:
 
     def rate(self, name: str) -> Rate | None:
         """The configured limit `name` (see RATE_DEFAULTS), scaled; None when off."""
-        found = dict(self.rate_limits).get(name, RATE_DEFAULTS.get(name))
-        if name == "sends_per_account" and found == RATE_DEFAULTS["sends_per_account"]:
+        return self._rates.get(name)
+
+    @cached_property
+    def _rates(self) -> dict[str, Rate | None]:
+        rates = {**RATE_DEFAULTS, **dict(self.rate_limits)}
+        if rates["sends_per_account"] == RATE_DEFAULTS["sends_per_account"]:
             # WEBCHAT_SENDS_PER_MINUTE predates the Postgres limits and still sets this one
-            found = Rate(self.sends_per_minute, 60, max(10, self.sends_per_minute // 4))
-        if found is None or self.rate_limit_scale == 1.0:
-            return found
-        return found.scaled(self.rate_limit_scale)
+            rates["sends_per_account"] = Rate(self.sends_per_minute, 60, max(10, self.sends_per_minute // 4))
+        if self.rate_limit_scale != 1.0:
+            rates = {k: r.scaled(self.rate_limit_scale) if r else None for k, r in rates.items()}
+        return rates
