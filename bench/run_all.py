@@ -16,6 +16,8 @@ SCENARIOS = [
     ["bench.idle_ws", "--connections", "5000"],
     ["bench.browser"],
     ["bench.notify_commits"],
+    ["bench.flood"],
+    ["bench.ratelimit"],
 ]
 
 

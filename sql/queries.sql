@@ -191,3 +191,24 @@ SELECT r.* FROM unnest($1::bigint[]) AS c(chat_id)
        SELECT v.* FROM webchat.message_view v
         WHERE v.chat_id = c.chat_id ORDER BY v.change_seq DESC LIMIT $2) r
  ORDER BY r.chat_id, r.change_seq;
+
+-- Take tokens from several buckets at once (rate limits, see ratelimit.py): refill each by the
+-- time since its last take, capped at its burst, then subtract the cost. Rows are locked in key
+-- order, so concurrent takers never deadlock; a negative balance means "refused", and the caller
+-- rolls its transaction back, which also undoes this.
+-- name: rate_take
+INSERT INTO webchat.rate_limits AS r (key, tokens, rate, burst, updated_at)
+SELECT k, b - c, p, b, clock_timestamp()
+  FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[]) AS w(k, p, b, c)
+ ORDER BY k
+ON CONFLICT (key) DO UPDATE
+   SET tokens = least(EXCLUDED.burst,
+                      r.tokens + EXCLUDED.rate * greatest(0, extract(epoch FROM EXCLUDED.updated_at - r.updated_at)))
+                - (EXCLUDED.burst - EXCLUDED.tokens),
+       rate = EXCLUDED.rate, burst = EXCLUDED.burst, updated_at = EXCLUDED.updated_at
+RETURNING key, tokens, rate;
+
+-- Buckets that have refilled completely are the same as no row at all.
+-- name: rate_prune
+DELETE FROM webchat.rate_limits
+ WHERE updated_at + make_interval(secs => (burst - tokens) / rate) < clock_timestamp();

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,14 @@ class ServerProcess:
                     "WEBCHAT_DATA_DIR": str(data_dir), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
+        # runs in the child before exec (e.g. to lower its open file limit)
+        self.preexec: Callable[[], None] | None = None
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "webchat_server", "serve", *self.args],
-                                         env=self.env,
-                                         stdout=log, stderr=log)
+                                         env=self.env, stdout=log, stderr=log, preexec_fn=self.preexec)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

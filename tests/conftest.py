@@ -113,6 +113,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         probe_interval=0.5,
         max_media_bytes=256 * 1024,
         sends_per_minute=100_000,
+        # every Postgres rate limit stays on, 1000x higher: tests send from one address in bursts
+        rate_limit_scale=1000,
+        # some tests park dozens of polls for one account; test_caps.py tests the caps themselves
+        max_sockets_per_account=1000,
+        max_sockets_per_address=1000,
     )
 
 
@@ -261,7 +266,8 @@ def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("server"),
                         {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
-                         "WEBCHAT_IDENTITY_SECRET": BROWSER_IDENTITY_SECRET})
+                         "WEBCHAT_IDENTITY_SECRET": BROWSER_IDENTITY_SECRET,
+                         "WEBCHAT_RATE_LIMIT_SCALE": "1000"})
     srv.start()
     yield srv
     srv.stop()

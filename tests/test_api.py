@@ -348,7 +348,7 @@ async def test_rate_limit_is_429(settings: Any, aiohttp_client: Any) -> None:
 
     from webchat_server.app import create_app
 
-    client = await aiohttp_client(create_app(replace(settings, sends_per_minute=5)))
+    client = await aiohttp_client(create_app(replace(settings, sends_per_minute=5, rate_limit_scale=1.0)))
     api = await Api(client).start()
     chat = (await api.send("1"))["chat_id"]
     statuses = [(await api.post("/webchat/send/", {"text": "x", "chat_id": chat})).status for _ in range(15)]

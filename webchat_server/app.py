@@ -12,7 +12,7 @@ from typing import Protocol
 from aiohttp import WSCloseCode, web
 from aiohttp_session import session_middleware
 
-from . import db
+from . import caps, db, ratelimit
 from .auth import SessionStorage, load_secret_key
 from .csp import add_csp
 from .hub import Hub
@@ -24,7 +24,6 @@ from .keys import (
     listener_key,
     metrics_key,
     pool_key,
-    send_limiter_key,
     settings_key,
     sockets_key,
     typing_limiter_key,
@@ -109,16 +108,20 @@ def create_app(settings: Settings | None = None) -> web.Application:
             # the session comes before the API middleware, which reads the CSRF token from it
             session_middleware(SessionStorage(session_key, settings.session_max_age)),
             api_middleware,
+            # innermost: its refusals are domain errors the API middleware renders
+            caps.guard,
         ],
         client_max_size=settings.max_media_bytes + 256 * 1024,
+        handler_args=caps.handler_args(settings),
     )
     app[settings_key] = settings
     app[request_stats_key] = RequestStats()
     app[sockets_key] = OpenSockets()
-    app[send_limiter_key] = RateLimiter(settings.sends_per_minute, 60.0, burst=max(10, settings.sends_per_minute // 4))
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
+    app.cleanup_ctx.append(ratelimit.pruning)
+    caps.install(app, settings)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(add_csp)
     app.on_response_prepare.append(echo_request_id)

@@ -17,6 +17,7 @@ from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
+from . import ratelimit
 from .db import q
 from .errors import ApiError
 from .keys import pool_key, settings_key
@@ -169,7 +170,10 @@ async def require_account(request: web.Request) -> dict[str, Any]:
 
 
 async def new_guest(request: web.Request) -> dict[str, Any]:
-    row = await request.app[pool_key].fetchrow(q("account_create_guest"), f"Guest {secrets.randbelow(9000) + 1000}")
+    async with request.app[pool_key].acquire() as conn, conn.transaction():
+        # guests are free to make, so their number per client address is what is limited
+        await ratelimit.charge(request, None, guests=1).take(conn)
+        row = await conn.fetchrow(q("account_create_guest"), f"Guest {secrets.randbelow(9000) + 1000}")
     assert row is not None
     return dict(row)
 

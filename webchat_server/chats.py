@@ -9,6 +9,7 @@ import asyncpg
 from .db import Conn, Executor, q
 from .errors import Forbidden, NotFound
 from .model import chat_json
+from .ratelimit import NO_CHARGE, Charge
 
 
 async def is_member(conn: Executor, chat_id: int, account_id: int) -> bool:
@@ -39,8 +40,9 @@ async def create_chat_in(conn: Conn, account_id: int, title: str) -> int:
     return chat_id
 
 
-async def create_chat(pool: asyncpg.Pool, account_id: int, title: str) -> dict[str, Any]:
+async def create_chat(pool: asyncpg.Pool, account_id: int, title: str, charge: Charge = NO_CHARGE) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
+        await charge.take(conn)
         chat_id = await create_chat_in(conn, account_id, title)
         return await get_chat(conn, account_id, chat_id)
 

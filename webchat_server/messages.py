@@ -12,6 +12,7 @@ from .db import Conn, q
 from .errors import BadInput, Conflict, Forbidden, NotFound
 from .media import Upload
 from .model import message_json
+from .ratelimit import NO_CHARGE, Charge
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,17 @@ async def send(
     client_id: str | None,
     reply_to: int | None,
     upload: Upload | None,
+    charge: Charge = NO_CHARGE,
 ) -> tuple[dict[str, Any], bool]:
-    """Store a message; returns (message, created). A repeated client_id returns the first one."""
+    """Store a message; returns (message, created). A repeated client_id returns the first one
+    (and pays no rate limit: a retry is not a new message)."""
     if client_id is not None:
         existing = await pool.fetchrow(q("message_by_client_id"), account_id, client_id)
         if existing is not None:
             return _same_send(existing, chat_id), False
     try:
         async with pool.acquire() as conn, conn.transaction():
+            await charge.take(conn)
             if chat_id is None:
                 title = title_from_text(text, upload.media_type if upload else None)
                 chat_id = await create_chat_in(conn, account_id, title)
@@ -133,8 +137,10 @@ async def _own_message(conn: Conn, account_id: int, message_id: int) -> asyncpg.
     return row
 
 
-async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str) -> dict[str, Any]:
+async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str,
+               charge: Charge = NO_CHARGE) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
+        await charge.take(conn)
         row = await _own_message(conn, account_id, message_id)
         if row["text"] == text:
             return message_json(row)
@@ -144,8 +150,10 @@ async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str) 
         return message_json(edited)
 
 
-async def delete(pool: asyncpg.Pool, account_id: int, message_id: int) -> dict[str, Any]:
+async def delete(pool: asyncpg.Pool, account_id: int, message_id: int,
+                 charge: Charge = NO_CHARGE) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
+        await charge.take(conn)
         await _own_message(conn, account_id, message_id)
         await conn.execute(q("message_delete"), message_id)
         row = await conn.fetchrow(q("message_get"), message_id)

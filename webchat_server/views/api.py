@@ -8,11 +8,11 @@ import aiohttp_session
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import chats, messages
+from .. import chats, messages, ratelimit
 from .. import media as media_store
 from ..auth import require_account, session_account
-from ..errors import BadInput, RateLimited, TooLarge
-from ..keys import pool_key, send_limiter_key, settings_key
+from ..errors import BadInput, TooLarge
+from ..keys import pool_key, settings_key
 from ..media import Upload, sniff
 from ..model import account_json
 from ..openapi import document
@@ -102,16 +102,18 @@ async def send(request: web.Request) -> web.Response:
     text = opt_text(body.get("text"), "text", settings.max_text_chars) or ""
     if not text and upload is None:
         raise BadInput("text or media is required")
-    if not request.app[send_limiter_key].allow(account["id"]):
-        raise RateLimited("too many messages; slow down", retry_after=1)
+    chat_id = opt_id(body.get("chat_id"), "chat_id")
+    cost = ratelimit.charge(request, account["id"], sends=1, chats=chat_id is None,
+                            upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
         request.app[pool_key],
         account["id"],
-        chat_id=opt_id(body.get("chat_id"), "chat_id"),
+        chat_id=chat_id,
         text=text,
         client_id=client_id(body.get("client_id")),
         reply_to=opt_id(body.get("reply_to"), "reply_to"),
         upload=upload,
+        charge=cost,
     )
     return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
               status=201 if created else 200)
@@ -141,7 +143,8 @@ async def message_edit(request: web.Request) -> web.Response:
     text = opt_text(body.get("text"), "text", request.app[settings_key].max_text_chars)
     if not text:
         raise BadInput("text is required (delete the message to remove it)")
-    message = await messages.edit(request.app[pool_key], account["id"], message_id, text)
+    message = await messages.edit(request.app[pool_key], account["id"], message_id, text,
+                                  ratelimit.charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -149,7 +152,8 @@ async def message_edit(request: web.Request) -> web.Response:
 async def message_delete(request: web.Request) -> web.Response:
     account = await require_account(request)
     message_id = req_id(request.match_info["message_id"], "message_id")
-    message = await messages.delete(request.app[pool_key], account["id"], message_id)
+    message = await messages.delete(request.app[pool_key], account["id"], message_id,
+                                    ratelimit.charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -164,7 +168,8 @@ async def chat_create(request: web.Request) -> web.Response:
     account = await require_account(request)
     body = await json_body(request)
     title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars) or "New chat"
-    chat = await chats.create_chat(request.app[pool_key], account["id"], title)
+    chat = await chats.create_chat(request.app[pool_key], account["id"], title,
+                                   ratelimit.charge(request, account["id"], chats=1))
     return ok({"chat": chat}, status=201)
 
 
