@@ -244,7 +244,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                                    _query("timeout", timeout, "seconds to wait for an event"),
                                    _query("chat_id", ID, "the seed's form: one chat"),
                                    _query("last_message_id", SEQ, "the seed's form: after this message")],
-                    "responses": _responses(200, None, 404, *READ, content={JSON: {"schema": {
+                    "responses": _responses(200, None, 404, 429, *READ, content={JSON: {"schema": {
                         "oneOf": [_ref("PollResult"), _ref("SeedPollResult")]}}})},
             "post": {"operationId": "pollPost", "security": write,
                      "summary": "Long-poll with the cursor in the body (cursors of any size); same answer as GET.",
@@ -256,7 +256,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "The WebSocket (README 'Events'); a plain GET without the upgrade headers is a 400.",
             "parameters": [_query("cursor", cursor, "where to resume"),
                            _query("resume", {"enum": ["1"]}, "the cursor comes in a first {type: resume} frame")],
-            "responses": {"101": {"description": "Switching Protocols"}, **_responses(400, None, 401, 403, 503)}}},
+            "responses": {"101": {"description": "Switching Protocols"}, **_responses(400, None, 401, 403, 429, 503)}}},
         "/webchat/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [{}],
             "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}}}},
