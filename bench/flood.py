@@ -156,7 +156,7 @@ async def scenario(clients: int, rate: float, attempts: int, slow: int, calm: fl
     bench = Bench()
     # the defaults that protect a real deployment, not the lifted ones other benches use
     await bench.start({"WEBCHAT_RATE_LIMIT_SCALE": "1", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "200",
-                       "WEBCHAT_SENDS_PER_MINUTE": "120"})
+                       "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "20", "WEBCHAT_SENDS_PER_MINUTE": "120"})
     people = [Client(bench.base, i) for i in range(clients)]
     for c in people:
         await c.guest.start()
