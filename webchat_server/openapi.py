@@ -161,7 +161,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/webchat/me": {"get": {
             "operationId": "me", "summary": "The session's account and CSRF token; a first visit creates a guest.",
-            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 503)}},
+            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 429, 503)}},
         "/webchat/identify": {"post": {
             "operationId": "identify", "security": write,
             "summary": "Sign the session in with a token (JWT HS256) issued by the embedding site's backend.",
