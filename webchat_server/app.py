@@ -7,12 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 from aiohttp_session import session_middleware
 
-from . import db
+from . import db, health
 from .auth import session_storage
 from .csp import add_csp
+from .health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
 from .hub import Hub
 from .keys import (
     OpenSockets,
@@ -42,7 +43,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if url is None:
         url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
     app[database_url_key] = url
-    await db.migrate(url)
+    if settings.migrate_on_start:  # off in workers: the master migrated once before forking
+        await db.migrate(url)
     async with db.pool_context(url, settings.pool_min, settings.pool_max) as pool:
         app[pool_key] = pool
         yield
@@ -59,14 +61,6 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
     await listener.stop()
 
 
-async def _close_sockets(app: web.Application) -> None:
-    # on shutdown tell browsers we are going away so they reconnect (to us or another process),
-    # and answer parked long-polls rather than keep the process alive for their timeout
-    app[hub_key].release_waiters()
-    for ws in set(app[sockets_key].items):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(
@@ -80,11 +74,15 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
-    app.on_shutdown.append(_close_sockets)
+    app[lifecycle_key] = Lifecycle()
+    app.cleanup_ctx.append(lifecycle_ctx)
+    # on shutdown: readiness false, parked polls answered, sockets closed with GOING_AWAY
+    app.on_shutdown.append(drain)
     app.on_response_prepare.append(add_csp)
     app.add_routes(api.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
+    app.add_routes(health.routes)
     static: Path = settings.static_dir
     if static.is_dir():
         app.router.add_static("/web/", static, follow_symlinks=False)

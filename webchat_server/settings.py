@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .resources import data_path
+
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -15,6 +17,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
 def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -49,7 +61,12 @@ class Settings:
     event_loop: str = "uvloop"
     pool_min: int = 2
     pool_max: int = 10
-    static_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
+    # serving: processes, and how a stopping one drains (SIGTERM)
+    workers: str = "1"
+    migrate_on_start: bool = True
+    shutdown_timeout: float = 10.0
+    drain_delay: float = 0.0
+    static_dir: Path = field(default_factory=lambda: data_path("web"))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -66,4 +83,8 @@ class Settings:
             max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),
             sends_per_minute=_int(env, "WEBCHAT_SENDS_PER_MINUTE", 120),
             event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
+            workers=env.get("WEBCHAT_WORKERS") or "1",
+            migrate_on_start=_choice(env, "WEBCHAT_MIGRATE_ON_START", ("1", "0"), "1") == "1",
+            shutdown_timeout=_float(env, "WEBCHAT_SHUTDOWN_TIMEOUT", 10.0),
+            drain_delay=_float(env, "WEBCHAT_DRAIN_DELAY", 0.0),
         )
