@@ -7,7 +7,6 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
-from setuptools.command.sdist import sdist
 
 ROOT = Path(__file__).resolve().parent
 # files under web/ that only the build needs; everything else there is served at /web/
@@ -34,7 +33,7 @@ def data_files() -> list[Path]:
             pkg = web / "node_modules" / name
             if not pkg.is_dir():
                 raise SystemExit(f"web/node_modules/{name} is missing: run `make web` before building")
-            files += sorted(p for p in pkg.rglob("*") if p.is_file() and "development" not in p.parts
+            files += sorted(p for p in pkg.rglob("*") if p.is_file() and not {"development", "node"} & set(p.relative_to(pkg).parts)
                             and (p.suffix == ".js" or p.name in {"package.json", "LICENSE"}))
     return [p.relative_to(ROOT) for p in files]
 
@@ -54,12 +53,4 @@ class BuildPyWithData(build_py):
             shutil.copyfile(ROOT / rel, dest)
 
 
-class SdistWithData(sdist):
-    """The sdist carries the same files, built assets included, so installing it needs no npm."""
-
-    def add_defaults(self) -> None:
-        super().add_defaults()
-        self.filelist.extend(str(p) for p in data_files())
-
-
-setup(cmdclass={"build_py": BuildPyWithData, "sdist": SdistWithData})
+setup(cmdclass={"build_py": BuildPyWithData})

@@ -83,6 +83,9 @@ async def pool_context(url: str, min_size: int = 2, max_size: int = 10) -> Async
 
 def migration_files() -> list[tuple[str, Path]]:
     files = sorted(MIGRATIONS_DIR.glob("*.sql"))
+    if not files:
+        # an install without sql/ must not start against an empty schema
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return [(f.stem, f) for f in files]
 
 

@@ -20,6 +20,7 @@ from gunicorn.app.base import BaseApplication
 
 from . import db
 from .app import create_app
+from .auth import load_secret_key
 from .health import begin_drain
 from .keys import settings_key
 from .settings import Settings
@@ -107,7 +108,9 @@ def run_workers(settings: Settings, host: str, port: int, workers: int, bot: boo
     """N worker processes under Gunicorn: one database (embedded or not), migrated once, shared."""
     url = settings.database_url or db.start_embedded_postgres(settings.data_dir)
     asyncio.run(db.migrate(url))
-    settings = dataclasses.replace(settings, database_url=url, migrate_on_start=False)
+    # the session key too: workers racing to create the key file could each make their own
+    key = load_secret_key(settings).decode()
+    settings = dataclasses.replace(settings, database_url=url, migrate_on_start=False, secret_key=key)
     bot_proc: list[subprocess.Popen[bytes]] = []
 
     def when_ready(_arbiter: Any) -> None:
