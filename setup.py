@@ -33,7 +33,8 @@ def data_files() -> list[Path]:
             pkg = web / "node_modules" / name
             if not pkg.is_dir():
                 raise SystemExit(f"web/node_modules/{name} is missing: run `make web` before building")
-            files += sorted(p for p in pkg.rglob("*") if p.is_file() and not {"development", "node"} & set(p.relative_to(pkg).parts)
+            files += sorted(p for p in pkg.rglob("*") if p.is_file()
+                            and not {"development", "node"} & set(p.relative_to(pkg).parts)
                             and (p.suffix == ".js" or p.name in {"package.json", "LICENSE"}))
     return [p.relative_to(ROOT) for p in files]
 

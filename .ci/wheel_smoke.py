@@ -85,7 +85,8 @@ def main() -> None:
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("server did not start:\n" + (work / f"serve-{workers}.log").read_text()[-3000:])
+                    log_text = (work / f"serve-{workers}.log").read_text()[-3000:]
+                    raise SystemExit("server did not start:\n" + log_text) from None
                 time.sleep(0.1)
         summary.update(asyncio.run(check(base)))
     finally:
