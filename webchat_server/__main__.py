@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
     serve.add_argument("--host", help="listen address (WEBCHAT_HOST)")
     serve.add_argument("--port", type=int, help="listen port (WEBCHAT_PORT)")
+    serve.add_argument("--demo", action="store_true",
+                       help="the demo bot plus POST /webchat/demo/token (signs anyone in: never in production)")
     serve.add_argument("--demo-bot", action="store_true", help="also run the demo bot in this process")
     serve.add_argument("--workers", help="server processes: N or 'auto' = one per core (WEBCHAT_WORKERS, default 1)")
     sub.add_parser("migrate", help="apply database migrations and exit")
@@ -42,15 +45,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from .serve import run_single, run_workers, worker_count
 
+        if args.demo:
+            settings = dataclasses.replace(settings, demo=True)
         host = args.host or settings.host
         port = args.port or settings.port
         workers = worker_count(args.workers or settings.workers)
         if workers > 1:
             # Gunicorn's master: migrates once, forks the workers, replaces any that dies
-            run_workers(settings, host, port, workers, bot=args.demo_bot)
+            run_workers(settings, host, port, workers, bot=args.demo or args.demo_bot)
             return
         app = create_app(settings)
-        if args.demo_bot:
+        if args.demo or args.demo_bot:
             app.cleanup_ctx.append(_bot_ctx)
         run_single(app, host, port)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,10 +12,11 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from . import db, health
-from .auth import session_storage
+from .auth import SessionStorage, load_secret_key
 from .csp import add_csp
 from .health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
 from .hub import Hub
+from .identity import demo_secret
 from .keys import (
     OpenSockets,
     database_url_key,
@@ -29,10 +31,11 @@ from .keys import (
 )
 from .listener import Listener
 from .metrics import Metrics
-from .middleware import api_middleware
+from .middleware import api_middleware, quiet_client_protocol_errors
+from .proxies import proxy_middleware
 from .ratelimit import RateLimiter
 from .settings import Settings
-from .views import api, pages, realtime
+from .views import api, identity, pages, realtime
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,18 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
+    session_key = load_secret_key(settings)
+    if settings.demo and not settings.identity_secret:
+        settings = dataclasses.replace(settings, identity_secret=demo_secret(session_key))
+    quiet_client_protocol_errors()
     app = web.Application(
-        # the session is outermost so the API middleware can read the CSRF token from it
-        middlewares=[session_middleware(session_storage(settings)), api_middleware],
+        middlewares=[
+            # first, so that request.remote and request.secure are the client's for everything after
+            proxy_middleware(settings.trusted_proxies),
+            # the session comes before the API middleware, which reads the CSRF token from it
+            session_middleware(SessionStorage(session_key, settings.session_max_age)),
+            api_middleware,
+        ],
         client_max_size=settings.max_media_bytes + 256 * 1024,
     )
     app[settings_key] = settings
@@ -80,6 +92,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_shutdown.append(drain)
     app.on_response_prepare.append(add_csp)
     app.add_routes(api.routes)
+    app.add_routes(identity.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
     app.add_routes(health.routes)

@@ -24,6 +24,8 @@ listener_key: web.AppKey[Listener] = web.AppKey("listener")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
 send_limiter_key: web.AppKey[RateLimiter] = web.AppKey("send_limiter")
 typing_limiter_key: web.AppKey[RateLimiter] = web.AppKey("typing_limiter")
+# set on a request whose client address and scheme came from a trusted proxy's X-Forwarded-* headers
+via_trusted_proxy_key = web.RequestKey("via_trusted_proxy", bool)
 
 
 class OpenSockets:
