@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 from cryptography.fernet import Fernet
 
@@ -18,11 +20,11 @@ from .deploy_support import Nginx, client_ssl, make_cert
 class Visitor:
     """A browser-like client of the proxy: its own cookie jar, CSRF token and verified TLS."""
 
-    def __init__(self, base: str, cert: Path) -> None:
+    def __init__(self, base: str, cert: Path | None = None) -> None:
         self.base = base
-        self.ssl = client_ssl(cert)
+        self.ssl = client_ssl(cert) if cert else None
         self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                             connector=aiohttp.TCPConnector(ssl=self.ssl))
+                                             connector=aiohttp.TCPConnector(ssl=self.ssl or True))
         self.csrf = ""
         self.id = 0
         self.set_cookie = ""
@@ -146,3 +148,78 @@ async def test_chat_through_nginx_with_tls(proxied: tuple[Nginx, list[ServerProc
     finally:
         for v in (alice, bob, idle):
             await v.close()
+
+
+def children(pid: int) -> set[int]:
+    return {c.pid for c in psutil.Process(pid).children() if c.status() != psutil.STATUS_ZOMBIE}
+
+
+async def until(predicate: Any, seconds: float = 30) -> None:
+    """Wait for a condition the test cannot await directly (bounded; never a timing assertion)."""
+    for _ in range(int(seconds / 0.1)):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+async def test_workers_share_one_database_replace_the_dead_and_drain(database_url: str, tmp_path: Path,
+                                                                      sql: Any) -> None:
+    env = {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(), "WEBCHAT_IDENTITY_SECRET": IDENTITY_SECRET}
+    server = ServerProcess(database_url, tmp_path / "w", env, ("--workers", "2"))
+    await asyncio.to_thread(server.start)
+    assert server.proc is not None
+    master = server.proc
+    alice, bob = Visitor(server.base), Visitor(server.base)
+    try:
+        await until(lambda: len(children(master.pid)) == 2)
+        first = children(master.pid)
+        # a worker that dies is replaced by the master; the service goes on
+        victim = min(first)
+        psutil.Process(victim).kill()
+        await until(lambda: len(children(master.pid)) == 2 and victim not in children(master.pid))
+        async with alice.session.get(server.base + "/readyz") as r:
+            assert r.status == 200, await r.text()
+        await alice.start()
+        await bob.start()
+        chat = (await alice.send("hello"))["chat_id"]
+        await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat, bob.id)
+        # each worker has its own LISTEN: whichever worker holds bob's socket, alice's send reaches it
+        sockets = [await bob.session.ws_connect(server.base.replace("http", "ws") + "/ws/webchat/")
+                   for _ in range(4)]
+        for ws in sockets:
+            assert (await ws.receive_json(timeout=10))["type"] == "connection"
+        async with bob.session.get(server.base + "/webchat/poll/", params={"timeout": "0"}) as r:
+            cursor = (await r.json())["cursor"]
+        await alice.send("to every worker", chat)
+        for ws in sockets:
+            while (ev := await ws.receive_json(timeout=10))["type"] != "new_message":
+                pass
+            assert ev["message"]["text"] == "to every worker"
+
+        # SIGTERM to the master drains every worker: parked polls answered, sockets GOING_AWAY
+        async with bob.session.get(server.base + "/webchat/poll/", params={"timeout": "0", "cursor": cursor}) as r:
+            cursor = (await r.json())["cursor"]
+
+        async def parked() -> int:
+            async with bob.session.get(server.base + "/webchat/poll/",
+                                       params={"cursor": cursor, "timeout": "50"}) as r:
+                assert (await r.json())["success"] is True
+                return r.status
+
+        polls = [asyncio.create_task(parked()) for _ in range(4)]
+        await asyncio.sleep(1)  # let the polls park (if one has not yet, it is answered all the same)
+        workers = children(master.pid)
+        master.send_signal(signal.SIGTERM)
+        assert await asyncio.gather(*polls) == [200] * 4
+        for ws in sockets:
+            msg = await ws.receive(timeout=10)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.GOING_AWAY
+        assert await asyncio.to_thread(master.wait, 30) == 0
+        assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                       for p in workers)
+    finally:
+        server.proc = None if server.proc is not None and server.proc.poll() is not None else server.proc
+        await asyncio.to_thread(server.stop)
+        await alice.close()
+        await bob.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -33,7 +34,7 @@ def begin_drain(app: web.Application) -> None:
 @routes.get("/livez")
 async def livez(request: web.Request) -> web.Response:
     # a running event loop is all liveness means: a restart would not fix a database that is down
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "pid": os.getpid()})
 
 
 @routes.get("/readyz")
