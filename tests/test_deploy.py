@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from cryptography.fernet import Fernet
 
 from .browser_support import CHROMIUM_ARGS, IDENTITY_SECRET, ServerProcess, chromium_path
 from .deploy_support import Nginx, client_ssl, make_cert
+from .realtime_helpers import CursorKeeper, make_bot
 
 
 class Visitor:
@@ -223,3 +225,186 @@ async def test_workers_share_one_database_replace_the_dead_and_drain(database_ur
         await asyncio.to_thread(server.stop)
         await alice.close()
         await bob.close()
+
+
+class Reader:
+    """One of the chatting clients: reads the chat live over wss:// or by long polls through nginx,
+    reconnecting (to whichever process nginx picks) and resuming by cursor whenever it is cut off."""
+
+    def __init__(self, visitor: Visitor, mode: str) -> None:
+        self.v, self.mode = visitor, mode
+        self.got: list[int] = []
+        self.keeper = CursorKeeper()
+        self.cursor: str | None = None
+        self.ready = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.reconnects = 0
+        self.errors: list[str] = []
+        self.resyncs = 0
+
+    def see(self, ev: dict[str, Any]) -> None:
+        if ev["type"] == "new_message":
+            self.got.append(ev["message"]["id"])
+        elif ev["type"] == "resync":
+            self.resyncs += 1
+
+    async def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                await (self._ws() if self.mode == "ws" else self._poll())
+            except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
+                self.errors.append(type(e).__name__)
+            if not self.stop.is_set():
+                self.reconnects += 1
+                await asyncio.sleep(0.2)
+
+    async def _ws(self) -> None:
+        url = self.v.base.replace("https://", "wss://") + "/ws/webchat/"
+        params = {"cursor": self.keeper.value} if self.ready.is_set() else {}
+        async with self.v.session.ws_connect(url, params=params, heartbeat=10) as ws:
+            stopping = asyncio.create_task(self.stop.wait())
+            try:
+                while True:
+                    receiving = asyncio.create_task(ws.receive())
+                    await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if not receiving.done():
+                        receiving.cancel()
+                        return
+                    msg = receiving.result()
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        return  # closed (GOING_AWAY while a process drains): reconnect, resume
+                    ev = msg.json()
+                    self.keeper.see(ev)
+                    self.see(ev)
+                    self.ready.set()
+            finally:
+                stopping.cancel()
+
+    async def _poll(self) -> None:
+        while not self.stop.is_set():
+            params = {"timeout": "5", "cursor": self.cursor} if self.cursor else {"timeout": "0"}
+            async with self.v.session.get(self.v.base + "/webchat/poll/", params=params) as r:
+                if r.status != 200:
+                    self.errors.append(f"HTTP {r.status}")
+                    return
+                body = await r.json()
+            for ev in body["events"]:
+                self.see(ev)
+            self.cursor = body["cursor"]
+            self.ready.set()
+
+
+class Writer:
+    """Sends through the proxy with a client_id, retrying the same id until acknowledged."""
+
+    def __init__(self, visitor: Visitor, chat_id: int, name: str) -> None:
+        self.v, self.chat_id, self.name = visitor, chat_id, name
+        self.acked: list[int] = []
+        self.sent = 0
+        self.retries = 0
+        self.stop = asyncio.Event()
+
+    async def run(self, interval: float) -> None:
+        while not self.stop.is_set():
+            self.sent += 1
+            client_id = f"{self.name}-{self.sent}"
+            while True:
+                try:
+                    async with self.v.session.post(
+                            self.v.base + "/webchat/send/", headers={"X-CSRF-Token": self.v.csrf},
+                            json={"text": client_id, "chat_id": self.chat_id, "client_id": client_id}) as r:
+                        if r.status in (200, 201):
+                            self.acked.append((await r.json())["message"]["id"])
+                            break
+                except (aiohttp.ClientError, ConnectionError):
+                    pass
+                self.retries += 1
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(interval)
+
+
+async def test_rolling_restart_behind_nginx_loses_nothing(proxied: tuple[Nginx, list[ServerProcess], Path],
+                                                          sql: Any) -> None:
+    nginx, servers, cert = proxied
+    visitors = [Visitor(nginx.base, cert) for _ in range(50)]
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for i in range(0, 50, 10):
+            await asyncio.gather(*(v.start() for v in visitors[i:i + 10]))
+        chat = (await visitors[0].send("start"))["chat_id"]
+        bot = await make_bot(sql, chat, "SQL writer")
+        await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) SELECT $1, unnest($2::bigint[])"
+                          " ON CONFLICT DO NOTHING", chat, [v.id for v in visitors])
+        readers = [Reader(v, "ws" if i % 2 == 0 else "poll") for i, v in enumerate(visitors)]
+        tasks += [asyncio.create_task(r.run()) for r in readers]
+        for r in readers:
+            await asyncio.wait_for(r.ready.wait(), 30)
+
+        writers = [Writer(v, chat, f"api{i}") for i, v in enumerate(visitors[:8])]
+        tasks += [asyncio.create_task(w.run(1.0)) for w in writers]
+        sql_acked: list[int] = []
+        stop_sql = asyncio.Event()
+
+        async def sql_writer() -> None:
+            n = 0
+            while not stop_sql.is_set():
+                n += 1
+                sql_acked.append(await sql.fetchval(
+                    "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3) RETURNING id",
+                    chat, bot, f"sql-{n}"))
+                await asyncio.sleep(0.25)
+
+        tasks.append(asyncio.create_task(sql_writer()))
+        exit_codes = []
+        await asyncio.sleep(3)
+        for server in servers:  # one at a time: SIGTERM, wait for the drain, start it again
+            proc = server.proc
+            assert proc is not None
+            await asyncio.to_thread(server.stop)
+            exit_codes.append(proc.returncode)
+            await asyncio.sleep(1)  # traffic runs on the other process alone for a while
+            await asyncio.to_thread(server.start)
+            # nginx skips a server for fail_timeout (5 s) after a refused connection: give it
+            # that long to come back into rotation before its partner goes down
+            await asyncio.sleep(6)
+        for w in writers:
+            w.stop.set()
+        stop_sql.set()
+        await asyncio.gather(*tasks[len(readers):])
+        acked = [m for w in writers for m in w.acked] + sql_acked
+        expected = set(acked)
+        await until(lambda: all(expected <= set(r.got) for r in readers), 60)
+        for r in readers:
+            r.stop.set()
+        await asyncio.gather(*tasks[:len(readers)])
+        report = {
+            "clients": len(readers),
+            "websocket_clients": sum(r.mode == "ws" for r in readers),
+            "poll_clients": sum(r.mode == "poll" for r in readers),
+            "sent": sum(w.sent for w in writers) + len(sql_acked),
+            "acknowledged": len(acked),
+            "acknowledged_api": len(acked) - len(sql_acked),
+            "acknowledged_sql": len(sql_acked),
+            "expected_deliveries": len(expected) * len(readers),
+            "delivered": sum(len(expected & set(r.got)) for r in readers),
+            "duplicates": sum(len(r.got) - len(set(r.got)) for r in readers),
+            "missing": sum(len(expected - set(r.got)) for r in readers),
+            "resyncs": sum(r.resyncs for r in readers),
+            "send_retries": sum(w.retries for w in writers),
+            "reconnects_ws": sum(r.reconnects for r in readers if r.mode == "ws"),
+            "repolls_after_error": sum(r.reconnects for r in readers if r.mode == "poll"),
+            "client_errors": sorted({e for r in readers for e in r.errors}),
+            "server_exit_codes": exit_codes,
+        }
+        print("rolling restart:", json.dumps(report))
+        assert len(set(acked)) == len(acked)  # a retried client_id never made a second message
+        assert report["duplicates"] == 0 and report["missing"] == 0 and report["resyncs"] == 0, report
+        assert report["delivered"] == report["expected_deliveries"]
+        assert exit_codes == [0, 0]
+        # every WebSocket client was moved at least once: its process went away under it
+        assert all(r.reconnects >= 1 for r in readers if r.mode == "ws"), report
+    finally:
+        for t in tasks:
+            t.cancel()
+        for v in visitors:
+            await v.close()
