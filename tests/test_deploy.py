@@ -408,3 +408,32 @@ async def test_rolling_restart_behind_nginx_loses_nothing(proxied: tuple[Nginx, 
             t.cancel()
         for v in visitors:
             await v.close()
+
+
+async def test_sigterm_turns_readiness_off_before_the_socket_closes(database_url: str, tmp_path: Path) -> None:
+    env = {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(), "WEBCHAT_DRAIN_DELAY": "3"}
+    server = ServerProcess(database_url, tmp_path / "d", env)
+    await asyncio.to_thread(server.start)
+    assert server.proc is not None
+    proc = server.proc
+    seen: dict[str, Any] = {}
+    try:
+        async with aiohttp.ClientSession() as s:
+            for path in ("/livez", "/readyz", "/healthz"):
+                async with s.get(server.base + path) as r:
+                    assert r.status == 200, (path, await r.text())
+            proc.send_signal(signal.SIGTERM)
+            # still listening during the drain delay: liveness yes, readiness no
+            for _ in range(100):
+                async with s.get(server.base + "/readyz") as r:
+                    if r.status == 503:
+                        seen["readyz"] = await r.json()
+                        break
+                await asyncio.sleep(0.02)
+            async with s.get(server.base + "/livez") as r:
+                seen["livez"] = r.status
+        assert seen["readyz"]["status"] == "draining" and seen["livez"] == 200, seen
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+    finally:
+        server.proc = proc if proc.poll() is None else None
+        await asyncio.to_thread(server.stop)

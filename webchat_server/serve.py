@@ -129,8 +129,9 @@ def run_workers(settings: Settings, host: str, port: int, workers: int, bot: boo
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,
         "worker_class": worker,
-        # the master SIGKILLs a worker still draining after this; aiohttp waits 95 % of it
-        "graceful_timeout": math.ceil(settings.shutdown_timeout / 0.95),
+        # the master SIGKILLs a worker still draining after this (counted from SIGTERM, so the
+        # drain delay is inside it); aiohttp waits for in-flight requests 95 % of it at most
+        "graceful_timeout": math.ceil((settings.drain_delay + settings.shutdown_timeout) / 0.95),
         # longer than a proxy's idle upstream keep-alive (nginx: 60 s), so the proxy closes first
         "keepalive": 75,
         "accesslog": "-",
