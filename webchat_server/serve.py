@@ -107,7 +107,10 @@ class _Master(BaseApplication):  # type: ignore[misc]
 def run_workers(settings: Settings, host: str, port: int, workers: int, bot: bool = False) -> None:
     """N worker processes under Gunicorn: one database (embedded or not), migrated once, shared."""
     url = settings.database_url or db.start_embedded_postgres(settings.data_dir)
-    asyncio.run(db.migrate(url))
+    # migrations hold a session-level advisory lock: through PgBouncer (transaction pooling) they
+    # need the direct URL, when the settings have one (WEBCHAT_LISTEN_DATABASE_URL)
+    direct: str = getattr(settings, "listen_database_url", None) or url
+    asyncio.run(db.migrate(direct))
     # the session key too: workers racing to create the key file could each make their own
     key = load_secret_key(settings).decode()
     settings = dataclasses.replace(settings, database_url=url, migrate_on_start=False, secret_key=key)
