@@ -91,6 +91,11 @@ class Bench:
         master = psutil.Process(self.proc.pid)
         return [master, *master.children()]
 
+    def connections_per_process(self) -> list[int]:
+        """Established client connections each server process holds (how the kernel spread them)."""
+        return [sum(1 for c in p.net_connections("tcp") if c.laddr and c.laddr.port == self.port
+                    and c.status == psutil.CONN_ESTABLISHED) for p in self._processes()]
+
     def server_rss(self) -> int:
         return sum(int(p.memory_info().rss) for p in self._processes())
 

@@ -107,7 +107,8 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
                        "achieved_write_rate": round(written / elapsed, 1),
                        "deliveries_per_s": round(report["delivered"] / elapsed, 1),
                        "server_cpu_percent": round(100 * (bench.server_cpu() - cpu0) / elapsed, 1),
-                       "server_rss_mb": round(bench.server_rss() / 2**20, 1)})
+                       "server_rss_mb": round(bench.server_rss() / 2**20, 1),
+                       "connections_per_server_process": bench.connections_per_process()})
         results.append(report)
     for parent, proc in children:
         parent.send("stop")
