@@ -13,10 +13,12 @@ from aiohttp_session import session_middleware
 from . import db
 from .auth import session_storage
 from .csp import add_csp
+from .delivery import Delivery
 from .hub import Hub
 from .keys import (
     OpenSockets,
     database_url_key,
+    delivery_key,
     hub_key,
     listener_key,
     metrics_key,
@@ -49,9 +51,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
     hub = Hub()
-    listener = Listener(app[database_url_key], app[pool_key], hub, app[settings_key].probe_interval)
+    delivery = Delivery(app[pool_key], hub, stall_timeout=settings.ws_stall_timeout,
+                        low_water=settings.ws_high_water // 4)
+    listener = Listener(app[database_url_key], app[pool_key], hub, settings.probe_interval, delivery)
     app[hub_key] = hub
+    app[delivery_key] = delivery
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
     await listener.start()

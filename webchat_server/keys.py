@@ -11,6 +11,7 @@ from aiohttp import web
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .delivery import Delivery
     from .hub import Hub
     from .listener import Listener
     from .metrics import Metrics
@@ -20,6 +21,7 @@ settings_key = web.AppKey("settings", Settings)
 database_url_key = web.AppKey("database_url", str)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 hub_key: web.AppKey[Hub] = web.AppKey("hub")
+delivery_key: web.AppKey[Delivery] = web.AppKey("delivery")
 listener_key: web.AppKey[Listener] = web.AppKey("listener")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
 send_limiter_key: web.AppKey[RateLimiter] = web.AppKey("send_limiter")

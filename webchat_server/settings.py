@@ -40,7 +40,12 @@ class Settings:
     max_name_chars: int = 100
     sends_per_minute: int = 120
     # real-time tuning
-    ws_queue_bytes: int = 1024 * 1024
+    # flow control (README "Flow control"): past ws_high_water unsent bytes a socket stops taking
+    # live frames and is fed from the database as it drains; a socket that takes nothing for
+    # ws_stall_timeout seconds is closed with resync
+    ws_high_water: int = 256 * 1024
+    ws_stall_timeout: float = 60.0
+    poll_max_bytes: int = 256 * 1024
     ws_heartbeat: float = 20.0
     poll_default_timeout: float = 25.0
     poll_max_timeout: float = 55.0
@@ -65,5 +70,7 @@ class Settings:
             allowed_origins=origins,
             max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),
             sends_per_minute=_int(env, "WEBCHAT_SENDS_PER_MINUTE", 120),
+            ws_high_water=_int(env, "WEBCHAT_WS_HIGH_WATER", 256 * 1024),
+            ws_stall_timeout=float(_int(env, "WEBCHAT_WS_STALL_TIMEOUT", 60)),
             event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
         )
