@@ -151,8 +151,9 @@ class Api:
         sig = identity_signature(IDENTITY_SECRET, user_id)
         return await self.post("/webchat/identify", {"user_id": user_id, "name": name, "signature": sig})
 
-    async def ws(self, cursor: str | None = None, **kw: Any) -> ClientWebSocketResponse:
-        path = "/ws/webchat/" + (f"?cursor={cursor}" if cursor is not None else "")
+    async def ws(self, cursor: str | None = None, resume: bool = False, **kw: Any) -> ClientWebSocketResponse:
+        """resume=True: the caller sends the cursor as the first frame (webchat_server/protocol.py)."""
+        path = "/ws/webchat/" + ("?resume=1" if resume else f"?cursor={cursor}" if cursor is not None else "")
         return await self.client.ws_connect(path, **kw)
 
 

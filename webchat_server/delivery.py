@@ -311,9 +311,9 @@ class Delivery:
                 hub.subscribe(sub, chat_id, None)
                 joined.setdefault(chat_id, []).append(sub)
         if joined:
-            for row in await self.pool.fetch(q("chats_by_ids"), list(joined)):
-                hub.publish_to(joined[row["id"]], chat_event(row))
+            chats = {r["id"]: r for r in await self.pool.fetch(q("chats_by_ids"), list(joined))}
             self.queries += 1
+            await self._welcome(joined, chats, set())
         # one shared read from the oldest position per chat
         positions: dict[int, int | None] = {}
         for sub in subs:
