@@ -179,12 +179,21 @@ class Delivery:
                     return
                 if sub.closed:
                     return
-                await self._replay_page(sub, self.page_rows)
+                await self._replay_page(sub, self._page_limit(sub))
         except DATABASE_DOWN:
             log.warning("database unavailable while replaying to account %s", sub.account_id)
             sub.overflow("database unavailable")
         finally:
             sub.replaying = False
+
+    def _page_limit(self, sub: Subscriber) -> int:
+        """Rows that fit the room left under the high-water mark, judged by the rows sent so far,
+        so a page of large rows is not fetched only to be cut short (between 10 and page_rows)."""
+        room = max(getattr(sub, "high_water", 0) - sub.buffered(), 0)
+        avg = sub.replayed_bytes / sub.replayed_rows if sub.replayed_rows else 0
+        if not avg:
+            return self.page_rows
+        return max(10, min(self.page_rows, int(room / avg) + 1))
 
     async def _replay_page(self, sub: Subscriber, limit: int) -> None:
         """One page from the database; live events wait behind its query, so going live after the
@@ -196,6 +205,8 @@ class Delivery:
             if not sub.replay(ev):
                 complete = False  # the socket filled up again: the rest comes with the next page
                 break
+            sub.replayed_rows += 1
+            sub.replayed_bytes += len(ev.frame)
         if complete and sub.pending is not None:
             sub.go_live()
         else:

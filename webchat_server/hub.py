@@ -30,7 +30,8 @@ class Subscriber:
 
     kind = "subscriber"
     # thousands of these live at once: no per-instance __dict__
-    __slots__ = ("account_id", "closed", "held", "hub", "paging", "pending", "positions", "replaying")
+    __slots__ = ("account_id", "closed", "held", "hub", "paging", "pending", "positions", "replayed_bytes",
+                 "replayed_rows", "replaying")
 
     def __init__(self, hub: Hub, account_id: int) -> None:
         self.hub = hub
@@ -41,6 +42,7 @@ class Subscriber:
         self.paging = False
         self.held: dict[tuple[str, int | None, Any], Event] = {}
         self.replaying = False  # a replay task runs for it (owned by delivery)
+        self.replayed_rows = self.replayed_bytes = 0  # sizes the next page
         self.closed = False
 
     def offer(self, ev: Event) -> None:
