@@ -40,7 +40,7 @@ class Subscriber:
         self.positions: dict[int, int | None] = {}
         self.pending: list[Event] | None = []
         self.paging = False
-        self.held: dict[tuple[str, int | None, Any], Event] = {}
+        self.held: dict[tuple[str, int | None, Any], Event] | None = None  # made when first needed
         self.replaying = False  # a replay task runs for it (owned by delivery)
         self.replayed_rows = self.replayed_bytes = 0  # sizes the next page
         self.closed = False
@@ -63,6 +63,8 @@ class Subscriber:
         if ev.seq or ev.type == "typing":
             return
         key = (ev.type, ev.chat_id, ev.obj.get("account_id"))
+        if self.held is None:
+            self.held = {}
         self.held.pop(key, None)
         self.held[key] = ev
 
@@ -107,7 +109,7 @@ class Subscriber:
     def go_live(self) -> None:
         """After the last replayed page: held and buffered events, then live frames."""
         pending, self.pending = self.pending or [], None
-        held, self.held = self.held, {}
+        held, self.held = self.held or {}, None
         self.paging = False
         for ev in (*held.values(), *pending):
             if self.closed:
@@ -215,7 +217,7 @@ class PollWaiter(Subscriber):
 
     def answer(self) -> list[Event]:
         """What this poll returns: its events, then what was held for it."""
-        return [*self.events, *self.held.values()]
+        return [*self.events, *(self.held or {}).values()]
 
     def overflow(self, reason: str) -> None:
         if self.closed:
