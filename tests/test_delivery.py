@@ -141,3 +141,24 @@ async def test_bad_resume_frame_is_refused(api: Api) -> None:
     await ws.send_str(json.dumps({"type": "resume", "cursor": "not a cursor"}))
     await ws.receive(timeout=5)
     assert ws.close_code == 4400
+
+
+async def test_long_poll_pages_a_large_gap_in_bounded_answers(api: Api, sql: asyncpg.Connection) -> None:
+    chat = (await api.send("start"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    cursor = (await (await api.post("/webchat/poll/", {"cursor": None, "timeout": 0})).json())["cursor"]
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) "
+                      "SELECT $1, $2, repeat('p', 9000) FROM generate_series(1, 300)", chat, bot)
+    seqs: list[int] = []
+    answers = 0
+    while len(seqs) < 300:
+        r = await api.post("/webchat/poll/", {"cursor": cursor, "timeout": 5})
+        raw = await r.read()
+        # each answer stops at the waiter's byte budget (256 KiB) plus at most one event
+        assert len(raw) < 300 * 1024
+        body = json.loads(raw)
+        seqs += [e["message"]["seq"] for e in body["events"] if e["type"] == "new_message"]
+        cursor = body["cursor"]
+        answers += 1
+    assert seqs == list(range(2, 302))
+    assert answers >= 10

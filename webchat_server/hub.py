@@ -145,7 +145,8 @@ class WsSubscriber(Subscriber):
         self.high_water = high_water
 
     def buffered(self) -> int:
-        return self.transport.get_write_buffer_size()
+        t = self.transport
+        return 0 if t.is_closing() else t.get_write_buffer_size()
 
     def write(self, ev: Event) -> bool:
         t = self.transport
