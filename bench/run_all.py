@@ -16,6 +16,7 @@ SCENARIOS = [
     ["bench.idle_ws", "--connections", "5000"],
     ["bench.browser"],
     ["bench.stress", "--seeds", "40", "--scale", "2"],
+    ["bench.notify_commits"],
 ]
 
 

@@ -1,18 +1,28 @@
 -- Named queries, parsed once by webchat_server.db.queries(). One '-- name:' header each.
 
--- name: account_get
-SELECT id, kind, external_id, display_name, created_at, merged_into
-  FROM webchat.accounts WHERE id = $1;
+-- name: session_account
+-- none when the session id was revoked (signed out, or signed in since) or the guest was merged
+-- into a user (a copy of the guest's cookie must not follow the user)
+SELECT id, kind, external_id, display_name, email, avatar_url, created_at, merged_into
+  FROM webchat.accounts
+ WHERE id = $1 AND merged_into IS NULL
+   AND NOT EXISTS (SELECT 1 FROM webchat.revoked_sessions WHERE sid = $2);
+
+-- name: session_revoke
+WITH gone AS (DELETE FROM webchat.revoked_sessions WHERE expires_at < now())
+INSERT INTO webchat.revoked_sessions (sid, expires_at) VALUES ($1, now() + make_interval(secs => $2))
+ON CONFLICT (sid) DO NOTHING;
 
 -- name: account_create_guest
 INSERT INTO webchat.accounts (kind, display_name) VALUES ('guest', $1)
-RETURNING id, kind, external_id, display_name, created_at, merged_into;
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
 
 -- name: account_upsert_user
-INSERT INTO webchat.accounts (kind, external_id, display_name) VALUES ('user', $1, $2)
+-- the token is signed by the embedding site, so its name/email/avatar are the truth each time
+INSERT INTO webchat.accounts (kind, external_id, display_name, email, avatar_url) VALUES ('user', $1, $2, $3, $4)
 ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
-DO UPDATE SET display_name = EXCLUDED.display_name
-RETURNING id, kind, external_id, display_name, created_at, merged_into;
+DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, avatar_url = EXCLUDED.avatar_url
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
 
 -- name: merge_memberships
 INSERT INTO webchat.chat_members (chat_id, account_id, joined_at, last_read_seq)
@@ -173,7 +183,7 @@ VALUES ($1, $2, $3, $4, $5) RETURNING id;
 SELECT md.content_type, md.bytes
   FROM webchat.media md
   JOIN webchat.chat_members m ON m.chat_id = md.chat_id AND m.account_id = $2
- WHERE md.id = $1;
+ WHERE md.id = $1 AND md.deleted_at IS NULL;
 
 -- name: typing
 SELECT webchat.typing($1, $2, $3);

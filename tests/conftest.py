@@ -6,12 +6,14 @@ import asyncio
 import itertools
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import jwt
 import pytest
 from aiohttp import ClientResponse, ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
@@ -19,10 +21,9 @@ from cryptography.fernet import Fernet
 
 from webchat_server import db
 from webchat_server.app import create_app
-from webchat_server.auth import identity_signature
 from webchat_server.settings import Settings
 
-IDENTITY_SECRET = "test-identity-secret"
+IDENTITY_SECRET = "test-identity-secret-of-at-least-32-bytes"
 TEMPLATE = "webchat_template"
 T = TypeVar("T")
 _counter = itertools.count()
@@ -100,6 +101,14 @@ async def sql(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
+def identity_token(user_id: str, name: str, secret: str = IDENTITY_SECRET, lifetime: int = 600,
+                   **claims: Any) -> str:
+    """What the embedding site's backend does: a short-lived HS256 JWT naming the user."""
+    now = int(time.time())
+    payload = {"sub": user_id, "name": name, "iat": now, "exp": now + lifetime, **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm="HS256")
+
+
 class Api:
     """A browser-like client: session cookie plus the CSRF header on writes."""
 
@@ -147,9 +156,12 @@ class Api:
         assert r.status == 200, await r.text()
         return list((await r.json())["messages"])
 
-    async def identify(self, user_id: str, name: str) -> ClientResponse:
-        sig = identity_signature(IDENTITY_SECRET, user_id)
-        return await self.post("/webchat/identify", {"user_id": user_id, "name": name, "signature": sig})
+    async def identify(self, user_id: str, name: str, **claims: Any) -> ClientResponse:
+        r = await self.post("/webchat/identify", {"token": identity_token(user_id, name, **claims)})
+        if r.status == 200:
+            # identify rotates the CSRF token
+            self.csrf = (await r.json())["csrf_token"]
+        return r
 
     async def ws(self, cursor: str | None = None, resume: bool = False, **kw: Any) -> ClientWebSocketResponse:
         """resume=True: the caller sends the cursor as the first frame (webchat_server/protocol.py)."""

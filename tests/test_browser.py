@@ -306,38 +306,6 @@ def test_history_pages_in_older_messages(context: Any, server: Any) -> None:
     expect(bubble(page, "m0")).to_have_count(1)
 
 
-def test_signed_in_user_keeps_guest_chats(context: Any, server: Any) -> None:
-    from webchat_server.auth import identity_signature
-
-    from .browser_support import IDENTITY_SECRET
-
-    page = open_app(context, server)
-    start_chat(page, "asked as a guest")
-    sig = identity_signature(IDENTITY_SECRET, "customer-7")
-    page.goto(f"{server.base}/?user_id=customer-7&name=Ada%20Lovelace&signature={sig}")
-    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
-    expect(page.locator("webchat-app .me")).to_have_text("Ada Lovelace")
-    expect(bubble(page, "asked as a guest")).to_have_count(1)
-    # the same user on another device sees the same chat
-    other = page.context.browser.new_context()
-    try:
-        laptop = other.new_page()
-        laptop.goto(f"{server.base}/?user_id=customer-7&name=Ada%20Lovelace&signature={sig}")
-        expect(laptop.locator("webchat-status")).to_have_attribute("status", "live")
-        expect(bubble(laptop, "asked as a guest")).to_have_count(1)
-    finally:
-        other.close()
-    # a forged signature in a fresh browser is refused, the page says so, and no chat leaks
-    stranger = page.context.browser.new_context()
-    try:
-        forged = stranger.new_page()
-        forged.goto(f"{server.base}/?user_id=customer-7&name=Mallory&signature={'0' * 64}")
-        expect(forged.locator("webchat-app .error")).to_contain_text("bad signature")
-        expect(bubble(forged, "asked as a guest")).to_have_count(0)
-    finally:
-        stranger.close()
-
-
 def test_edit_and_delete_own_message(context: Any, server: Any) -> None:
     page = open_app(context, server)
     start_chat(page, "teh typo")

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from .db import Conn, Executor, q
-from .errors import ApiError, not_found
+from .errors import Forbidden, NotFound
 from .model import chat_json
 
 
@@ -18,7 +18,7 @@ async def is_member(conn: Executor, chat_id: int, account_id: int) -> bool:
 async def require_member(conn: Executor, chat_id: int, account_id: int) -> None:
     # 404, not 403: a chat you are not in does not exist for you
     if not await is_member(conn, chat_id, account_id):
-        raise not_found()
+        raise NotFound()
 
 
 async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]
 async def get_chat(conn: Executor, account_id: int, chat_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(q("chats_for_account"), account_id, chat_id)
     if row is None:
-        raise not_found()
+        raise NotFound()
     return chat_json(row)
 
 
@@ -62,9 +62,9 @@ async def delete_chat(pool: asyncpg.Pool, account_id: int, chat_id: int, hard: b
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(q("chat_lock_for_member"), chat_id, account_id)
         if row is None:
-            raise not_found()
+            raise NotFound()
         if row["created_by"] is not None and row["created_by"] != account_id:
-            raise ApiError(403, "only the chat's creator can delete it")
+            raise Forbidden("only the chat's creator can delete it")
         await conn.execute(q("chat_delete"), chat_id)
     return None
 

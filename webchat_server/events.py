@@ -78,5 +78,6 @@ def pong_event(timestamp: Any) -> Event:
     return make_event("pong", None, {"timestamp": timestamp})
 
 
-def error_event(code: str, message: str) -> Event:
-    return make_event("error", None, {"error": {"code": code, "message": message}})
+def error_event(code: str, message: str, **extra: Any) -> Event:
+    """A failed WebSocket request: the same code and message the HTTP API would send."""
+    return make_event("error", None, {"error": {"code": code, "message": message, **extra}})

@@ -20,9 +20,7 @@ export class WebchatChat extends LitElement {
     client: {attribute: false},
     chatId: {type: Number, attribute: 'chat-id'},
     apiBase: {type: String, attribute: 'api-base'},
-    userId: {type: String, attribute: 'user-id'},
-    userName: {type: String, attribute: 'user-name'},
-    userSignature: {type: String, attribute: 'user-signature'},
+    userToken: {type: String, attribute: 'user-token'},
     theme: {type: String, reflect: true},
     embedded: {type: Boolean},
   };
@@ -46,7 +44,7 @@ export class WebchatChat extends LitElement {
     super.connectedCallback();
     if (!this.client) {
       // standalone: own the client
-      const identity = this.userId ? {userId: this.userId, name: this.userName, signature: this.userSignature} : null;
+      const identity = this.userToken ? {token: this.userToken} : null;
       this.client = new ChatClient({base: this.apiBase || '', identity});
       this._ownsClient = true;
       this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });

@@ -48,8 +48,8 @@ export class Api {
     return data;
   }
 
-  async identify(userId, name, signature) {
-    const data = await this.request('POST', '/webchat/identify', {json: {user_id: userId, name, signature}});
+  async identify(token) {
+    const data = await this.request('POST', '/webchat/identify', {json: {token}});
     this.csrf = data.csrf_token;
     return data;
   }

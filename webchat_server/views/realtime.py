@@ -12,7 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import cursor
 from ..auth import origin_allowed, require_account
 from ..db import q
-from ..errors import DATABASE_DOWN, ApiError, bad_request
+from ..errors import DATABASE_DOWN, ApiError, DomainError, bad_request
 from ..events import connection_event, dumps, error_event, pong_event
 from ..hub import PollWaiter, WsSubscriber
 from ..keys import delivery_key, hub_key, pool_key, settings_key, sockets_key
@@ -48,7 +48,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if by_frame:
         try:
             given = await _resume_frame(ws)
-        except ApiError as e:
+        except (ApiError, DomainError) as e:
             await ws.close(code=CLOSE_BAD_RESUME, message=e.message.encode()[:120])
             return ws
     sub = WsSubscriber(hub, account_id, ws, transport, settings.ws_high_water)
@@ -104,7 +104,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
             return
         try:
             frame = json.loads(msg.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # [[[[... nested past the recursion limit
             await _send(ws, error_event("bad_request", "frame is not JSON").data)
             continue
         if not isinstance(frame, dict):
@@ -118,8 +118,8 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
                 if chat_id is None:
                     raise bad_request("chat_id is required")
                 await send_typing(request.app, sub.account_id, chat_id, bool(frame.get("is_typing", True)))
-            except ApiError as e:
-                await _send(ws, error_event(e.code, e.message).data)
+            except (ApiError, DomainError) as e:
+                await _send(ws, error_event(e.code, e.message, **e.extra).data)
             except DATABASE_DOWN:
                 await _send(ws, error_event("unavailable", "the database is unavailable").data)
 
