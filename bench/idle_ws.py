@@ -126,6 +126,7 @@ async def scenario(n: int, per_source: int) -> dict[str, object]:
     cpu0 = bench.server_cpu()
     await asyncio.sleep(10)
     idle_cpu = (bench.server_cpu() - cpu0) / 10
+    closed_before_broadcast = closed
     # one message to a chat every socket is a member of
     t_insert = time.monotonic()
     await conn.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, 'to everyone')",
@@ -154,6 +155,7 @@ async def scenario(n: int, per_source: int) -> dict[str, object]:
         "rss_per_connection_kb": round((after - before) / max(len(sockets), 1) / 1024, 2),
         "server_cpu_percent_idle": round(100 * idle_cpu, 2),
         "broadcast_received": len(arrivals),
+        "closed_by_server_before_broadcast": closed_before_broadcast,
         "closed_by_server": closed,
         "broadcast_all_received_seconds": round(broadcast, 3) if broadcast is not None else None,
         "broadcast_p50_seconds": round(sorted(arrivals)[len(arrivals) // 2] - t_insert, 3) if arrivals else None,
