@@ -11,6 +11,7 @@ once, in seq order, across all its reconnects. Used by tests/test_stress.py and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -215,8 +216,9 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
                     # a small kernel send buffer on the server side too, so kilobytes back up
                     for sub in app[hub_key].subscribers():
                         t = getattr(sub, "transport", None)
-                        if t is not None and sub.account_id == me["account"]["id"]:
-                            t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+                        if t is not None and sub.account_id == me["account"]["id"] and not t.is_closing():
+                            with contextlib.suppress(OSError):  # closed meanwhile
+                                t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
                 budget = rnd.randint(10, 150)
                 try:
                     while budget > 0 and not finished():
