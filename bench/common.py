@@ -87,7 +87,11 @@ class Bench:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:  # closing tens of thousands of sockets takes a while
+                self.proc.kill()
+                self.proc.wait()
             self.log.close()
 
     def _processes(self) -> list[psutil.Process]:

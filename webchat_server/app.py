@@ -15,12 +15,14 @@ from aiohttp_session import session_middleware
 from . import caps, db, health, ratelimit
 from .auth import SessionStorage, load_secret_key
 from .csp import add_csp
+from .delivery import Delivery
 from .health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
 from .hub import Hub
 from .identity import demo_secret
 from .keys import (
     OpenSockets,
     database_url_key,
+    delivery_key,
     hub_key,
     listener_key,
     metrics_key,
@@ -75,10 +77,14 @@ class NotificationSource(Protocol):
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
     hub = Hub()
-    listener = Listener(app[database_url_key], app[pool_key], hub, app[settings_key].probe_interval)
+    delivery = Delivery(app[pool_key], hub, stall_timeout=settings.ws_stall_timeout,
+                        low_water=settings.ws_high_water // 4)
+    listener = Listener(app[database_url_key], app[pool_key], hub, settings.probe_interval, delivery)
     source: NotificationSource = listener
     app[hub_key] = hub
+    app[delivery_key] = delivery
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
     app[metrics_key].registry.register(app[request_stats_key])

@@ -25,11 +25,14 @@ def encode(positions: Mapping[int, int | None]) -> str:
     return ",".join(parts) or EMPTY
 
 
-def parse(raw: str | None) -> dict[int, int] | None:
-    """None when no cursor was given (start from now); else the merged positions."""
+def parse(raw: str | None, max_chars: int = MAX_CURSOR_CHARS) -> dict[int, int] | None:
+    """None when no cursor was given (start from now); else the merged positions.
+
+    max_chars: URLs keep the default; a cursor in a POST body or a WebSocket resume frame may be
+    larger (views/realtime.py)."""
     if raw is None:
         return None
-    if len(raw) > MAX_CURSOR_CHARS:
+    if len(raw) > max_chars:
         raise BadInput("cursor is too long")
     positions: dict[int, int] = {}
     for part in raw.split(","):

@@ -169,7 +169,12 @@ class Settings:
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     # real-time tuning
-    ws_queue_bytes: int = 1024 * 1024
+    # flow control (README "Flow control"): past ws_high_water unsent bytes a socket stops taking
+    # live frames and is fed from the database as it drains; a socket that takes nothing for
+    # ws_stall_timeout seconds is closed with resync
+    ws_high_water: int = 256 * 1024
+    ws_stall_timeout: float = 60.0
+    poll_max_bytes: int = 256 * 1024
     ws_heartbeat: float = 20.0
     poll_default_timeout: float = 25.0
     poll_max_timeout: float = 55.0
@@ -239,6 +244,8 @@ class Settings:
             max_sockets_per_address=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", 200),
             header_timeout=_float(env, "WEBCHAT_HEADER_TIMEOUT", 10.0),
             body_timeout=_float(env, "WEBCHAT_BODY_TIMEOUT", 60.0),
+            ws_high_water=_int(env, "WEBCHAT_WS_HIGH_WATER", 256 * 1024),
+            ws_stall_timeout=float(_int(env, "WEBCHAT_WS_STALL_TIMEOUT", 60)),
             event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
             workers=env.get("WEBCHAT_WORKERS") or "1",
             migrate_on_start=_choice(env, "WEBCHAT_MIGRATE_ON_START", ("1", "0"), "1") == "1",
