@@ -10,6 +10,9 @@ SCENARIOS = [
     ["bench.fanout", "--subscribers", "1000", "--rate", "5", "--seconds", "20", "--name", "fanout_1000subs_5mps"],
     ["bench.fanout", "--subscribers", "100", "--rate", "200", "--rate", "400", "--rate", "600", "--rate", "800",
      "--rate", "1000", "--seconds", "5", "--name", "fanout_100subs_max_rate"],
+    # the same with two server processes (serve --workers 2): how fan-out scales per core
+    ["bench.fanout", "--subscribers", "100", "--rate", "200", "--rate", "400", "--rate", "600", "--rate", "800",
+     "--rate", "1000", "--seconds", "5", "--workers", "2", "--name", "fanout_100subs_max_rate_2w"],
     ["bench.fanout", "--subscribers", "100", "--rate", "50", "--seconds", "20", "--via", "api",
      "--name", "fanout_100subs_50mps_api"],
     ["bench.longpoll", "--waiters", "1000"],

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import resource
@@ -163,18 +164,22 @@ def _malloc_trim() -> Callable[[], object] | None:
 async def give_back_memory(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: after a surge of connections has passed, hand freed heap pages back to the OS.
 
-    Each connection's buffers come from malloc; once a flood's sockets are gone their pages stay
-    in the process (RSS does not come down) until malloc_trim releases them. It walks the heap in
-    a few milliseconds, so it runs at most every TRIM_EVERY seconds and only after churn."""
+    A connection's request and response objects hold reference cycles, which only the full
+    collection frees (and that runs rarely on its own); then its buffers' pages stay in the process
+    until malloc_trim releases them. A full collection takes time in proportion to the objects
+    alive, so it runs at most every TRIM_EVERY seconds, and only once the connections that came
+    and went since the last one outnumber those still open."""
     trim = _malloc_trim()
     caps = app[caps_key]
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(TRIM_EVERY)
-            if trim is not None and caps.churn >= TRIM_AFTER_CHURN:
+            if caps.churn >= max(TRIM_AFTER_CHURN, caps.held):
                 caps.churn = 0
-                trim()
+                gc.collect()
+                if trim is not None:
+                    trim()
 
     task = asyncio.create_task(loop())
     yield
