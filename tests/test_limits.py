@@ -114,7 +114,7 @@ async def test_edits_chats_and_upload_bytes(settings: Settings, aiohttp_client: 
 @pytest.fixture
 def two_processes(database_url: str, tmp_path: Path) -> Iterator[list[ServerProcess]]:
     env = {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(), "WEBCHAT_LIMIT_SENDS_PER_ACCOUNT": "1/h:10",
-           "WEBCHAT_LIMIT_SENDS_PER_ADDRESS": "1/h:1000"}
+           "WEBCHAT_LIMIT_SENDS_PER_ADDRESS": "1/h:1000", "WEBCHAT_RATE_LIMIT_SCALE": "1"}
     servers = [ServerProcess(database_url, tmp_path / f"s{i}", env) for i in range(2)]
     for s in servers:
         s.start()

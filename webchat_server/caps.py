@@ -142,14 +142,21 @@ def _decrement(counts: dict[Any, int], key: Any) -> None:
         del counts[key]  # idle keys go, so a flood of addresses leaves nothing behind
 
 
+MAX_REQUEST_LINE = 64 * 1024
+
+
 def handler_args(settings: Settings) -> dict[str, Any]:
     """Arguments for aiohttp's per-connection protocol, through web.Application(handler_args=...)
     so they apply under web.run_app, the test server and gunicorn's aiohttp worker alike.
 
     aiohttp starts its keep-alive timer when a connection opens and restarts it after each response;
     it fires only while no complete request head has arrived. So the keep-alive timeout is also the
-    header read timeout: a slowloris connection trickling headers is closed when it runs out."""
-    return {"keepalive_timeout": settings.header_timeout}
+    header read timeout: a slowloris connection trickling headers is closed when it runs out.
+
+    The request line may be up to 64 KiB (aiohttp's default is 8 KiB): a long resume cursor in a
+    URL then reaches the route and gets a JSON error saying to use POST, instead of a text/plain
+    400 from the parser that no client can act on. Still bounded, and the head timeout holds."""
+    return {"keepalive_timeout": settings.header_timeout, "max_line_size": MAX_REQUEST_LINE}
 
 
 def _malloc_trim() -> Callable[[], object] | None:

@@ -33,7 +33,8 @@ def parse(raw: str | None, max_chars: int = MAX_CURSOR_CHARS) -> dict[int, int] 
     if raw is None:
         return None
     if len(raw) > max_chars:
-        raise BadInput("cursor is too long")
+        raise BadInput(f"cursor is too long (over {max_chars} characters): send it in the body of "
+                       "POST /webchat/poll/ or in a WebSocket resume frame")
     positions: dict[int, int] = {}
     for part in raw.split(","):
         part = part.strip()

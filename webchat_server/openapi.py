@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cursor import MAX_CURSOR_CHARS
 from .media import ALLOWED, SERVE_AS
 from .settings import Settings
 
@@ -142,8 +143,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     title = {"type": "string", "maxLength": settings.max_title_chars}
     client_id = {"type": ["string", "null"], "maxLength": 100, "pattern": "^[A-Za-z0-9_.:-]*$"}
     timeout = {"type": "number", "minimum": 0, "maximum": settings.poll_max_timeout}
-    # a request line over 8 kB is refused (400) before any route runs: bigger cursors go in a body
-    cursor = {"type": "string", "maxLength": 6000,
+    # longer URL cursors are refused by the route (400 JSON): bigger cursors go in a POST body
+    cursor = {"type": "string", "maxLength": MAX_CURSOR_CHARS,
               "description": "Opaque per-chat tokens joined with commas (README 'Cursors and guarantees'); "
                              "one that does not fit in a URL goes in the body of POST /webchat/poll/."}
     send_fields: dict[str, Schema] = {
