@@ -46,6 +46,15 @@ def bubble(page: Page, text: str) -> Any:
     return page.locator("webchat-message .bubble", has_text=text)
 
 
+def wait_read(server: Any, chat: int, bot: int, seq: int) -> None:
+    """Until the reader (the member that is not the bot) has told the server it read up to seq."""
+    deadline = time.monotonic() + 10
+    while sql(server.database_url, "SELECT max(last_read_seq) FROM webchat.chat_members WHERE chat_id = $1"
+              " AND account_id <> $2", chat, bot) < seq:
+        assert time.monotonic() < deadline, "the open chat was not marked read"
+        time.sleep(0.05)
+
+
 def chat_action(page: Page, item: Any, action: str) -> None:
     """A chat's actions menu (the "⋯" button in its row)."""
     item.get_by_role("button", name="Actions for").click()
@@ -302,6 +311,7 @@ def test_history_pages_in_older_messages_by_scrolling(context: Any, server: Any)
         "INSERT INTO webchat.messages (chat_id, sender_id, text)"
         " SELECT $1, $2, 'old ' || g FROM generate_series(1, 120) g",
         chat, bot)
+    wait_read(server, chat, bot, 121)
     page.reload()
     expect(page.locator("webchat-status")).to_have_attribute("status", "live")
     expect(bubble(page, "old 120")).to_have_count(1)
@@ -522,3 +532,164 @@ def test_inactive_chat_counts_unread_and_reads_when_active(context: Any, server:
               " AND account_id <> $2", chat, bot) != 3:
         assert time.monotonic() < deadline, "the chat was not marked read on becoming active"
         time.sleep(0.05)
+
+
+# -- pinned to the newest message -------------------------------------------------------------------
+
+IN_VIEW = """(el) => { const box = el.getRootNode().querySelector('.scroller').getBoundingClientRect();
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.bottom <= box.bottom + 1 && r.bottom > box.top
+    && (r.top >= box.top - 1 || r.height > box.height); }"""
+
+
+def message(page: Page, text: str) -> Any:
+    return page.locator("webchat-message", has=page.locator(".bubble", has_text=text))
+
+
+def expect_in_view(page: Page, text: str, timeout: float = 10.0) -> None:
+    """The message is inside the message log's visible box (polled: layout settles after events)."""
+    el = message(page, text).last
+    expect(el).to_have_count(1)
+    deadline = time.monotonic() + timeout
+    while not el.evaluate(IN_VIEW):
+        assert time.monotonic() < deadline, f"{text!r} is not inside the message log's visible box"
+        page.wait_for_timeout(50)
+
+
+def fill_chat(server: Any, chat: int, bot: int, n: int, prefix: str = "filler") -> None:
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text)"
+        " SELECT $1, $2, $3 || ' ' || g || ' ' || repeat('lorem ipsum ', 6) FROM generate_series(0, $4 - 1) g",
+        chat, bot, prefix, n)
+
+
+def bot_image(server: Any, chat: int, bot: int, data: bytes) -> None:
+    sql(server.database_url, """WITH m AS (INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes)
+                                 VALUES ($1, $2, 'image/png', length($3::bytea), $3::bytea) RETURNING id)
+        INSERT INTO webchat.messages (chat_id, sender_id, media_id, media_type) SELECT $1, $2, id, 'image' FROM m""",
+        chat, bot, data)
+
+
+def test_opens_on_newest_and_stays_pinned(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "the first message")
+    bot = make_bot(server, chat, "Pin Bot")
+    fill_chat(server, chat, bot, 60)
+    expect_in_view(page, "filler 59")
+    # a reload lands on the newest message, not on the top of the loaded page
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect_in_view(page, "filler 59")
+    # an incoming reply keeps the view at the end
+    bot_says(server, chat, bot, "an incoming reply")
+    expect_in_view(page, "an incoming reply")
+    # an image that loads after the next message arrived still leaves the newest message in view
+    held: list[Any] = []
+    page.route("**/webchat/media/*", lambda r: held.append(r))
+    bot_image(server, chat, bot, png(40, 600))
+    bot_says(server, chat, bot, "text after the image")
+    expect_in_view(page, "text after the image")
+    page.wait_for_function("true")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline, "the image was never requested"
+        page.wait_for_timeout(50)
+    for r in held:
+        r.continue_()
+    img = page.locator("webchat-message .bubble img").last
+    expect(img).to_have_js_property("complete", True)
+    assert img.evaluate("(el) => el.getBoundingClientRect().height") > 200
+    expect_in_view(page, "text after the image")
+    # a burst keeps the end too
+    fill_chat(server, chat, bot, 30, "burst")
+    expect_in_view(page, "burst 29")
+
+
+def test_opens_on_first_unread_with_divider(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "asked earlier")
+    bot = make_bot(server, chat, "Later Bot")
+    page.get_by_role("button", name="+ New chat").click()
+    page.wait_for_function(f"document.querySelector('webchat-app').client.openChatId !== {chat}")
+    fill_chat(server, chat, bot, 40, "unread")
+    expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_text("40")
+    page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .open").click()
+    divided = page.locator("webchat-message[divider]")
+    expect(divided).to_have_count(1)
+    expect(divided.locator(".sep.new")).to_have_text("New messages")
+    expect(divided.locator(".bubble")).to_contain_text("unread 0 ")
+    expect_in_view(page, "unread 0 ")
+    assert not message(page, "unread 39").evaluate(IN_VIEW)
+    expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_count(0)
+
+
+# -- phone layout -----------------------------------------------------------------------------------
+
+LONG_WORD = "Supercalifragilisticexpialidocious" * 4
+
+DEEP_JS = """const all = (sel, root = document) => {
+  const out = [...root.querySelectorAll(sel)];
+  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) out.push(...all(sel, el.shadowRoot));
+  return out;
+};"""
+
+
+def on_screen(page: Page, selector: str) -> bool:
+    return bool(page.locator(selector).evaluate(
+        "(el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.left >= 0 && r.top >= 0"
+        " && r.right <= innerWidth && r.bottom <= innerHeight; }"))
+
+
+def no_sideways_scroll(page: Page) -> None:
+    widths = page.evaluate(f"""(() => {{ {DEEP_JS}
+      const wide = all('*').filter((el) => el.scrollWidth > el.clientWidth + 1
+        && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX));
+      return {{doc: document.documentElement.scrollWidth, inner: innerWidth,
+               wide: wide.map((el) => el.className || el.localName)}};
+    }})()""")
+    assert widths["doc"] <= widths["inner"] and not widths["wide"], widths
+
+
+def test_phone_layout(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = open_app(ctx, server)
+        # no chat yet: the list view; "+ New chat" opens the conversation view
+        expect(page.locator("webchat-app")).to_have_attribute("view", "list")
+        page.get_by_role("button", name="+ New chat").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "chat")
+        send(page, "short chat")
+        expect(bubble(page, "short chat")).to_have_count(1)
+        page.get_by_role("button", name="Back to chats").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "list")
+        page.get_by_role("button", name="+ New chat").click()
+        send(page, LONG_WORD)
+        expect(page.locator("webchat-chat h2")).to_contain_text("Supercali")
+        chat = int(client(page, "c.openChatId"))
+        bot = make_bot(server, chat, "A bot with a " + LONG_WORD + " name")
+        bot_says(server, chat, bot, LONG_WORD + " " + LONG_WORD)
+        expect(bubble(page, LONG_WORD + " " + LONG_WORD)).to_have_count(1)
+        # long words and titles wrap or ellipsize: the composer and Send are fully on screen
+        for sel in ("webchat-composer textarea", "webchat-composer button[type=submit]", "webchat-chat h2",
+                    "webchat-chat webchat-status" if page.locator("webchat-chat webchat-status").count() else
+                    "webchat-app webchat-status"):
+            assert on_screen(page, sel), sel
+        no_sideways_scroll(page)
+        expect_in_view(page, LONG_WORD + " " + LONG_WORD)
+        # touch targets: every visible control is at least 44 px both ways
+        small = page.evaluate(f"""(() => {{ {DEEP_JS}
+          return all('button, textarea, [role=menuitem]')
+            .map((el) => [el.getAttribute('aria-label') || el.textContent.trim(), el.getBoundingClientRect()])
+            .filter(([, r]) => r.width > 0 && (r.width < 44 || r.height < 44))
+            .map(([name, r]) => `${{name}} ${{r.width}}x${{r.height}}`); }})()""")
+        assert small == [], small
+        # the other chat can be opened from the list
+        page.get_by_role("button", name="Back to chats").click()
+        expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(2)
+        no_sideways_scroll(page)
+        page.locator("webchat-chat-list li[data-chat-id] .open", has_text="short chat").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "chat")
+        expect(page.locator("webchat-chat h2")).to_have_text("short chat")
+        assert on_screen(page, "webchat-composer button[type=submit]")
+    finally:
+        ctx.close()
