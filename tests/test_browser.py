@@ -693,3 +693,246 @@ def test_phone_layout(browser: Any, server: Any) -> None:
         assert on_screen(page, "webchat-composer button[type=submit]")
     finally:
         ctx.close()
+
+
+# -- messenger details --------------------------------------------------------------------------------
+
+def test_day_separators_grouping_avatars_and_dir(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "from yesterday")
+    bot = make_bot(server, chat, "Grace Hopper")
+    sql(server.database_url, "UPDATE webchat.messages SET created_at = now() - interval '1 day' WHERE chat_id = $1",
+        chat)
+    bot_says(server, chat, bot, "first of a run")
+    bot_says(server, chat, bot, "second of a run")
+    bot_says(server, chat, bot, "مرحبا، كيف حالك؟")
+    wait_read(server, chat, bot, 4)
+    page.reload()
+    expect(bubble(page, "مرحبا")).to_have_count(1)
+    expect(page.locator("webchat-message .sep.day")).to_have_text(["Yesterday", "Today"])
+    run = [message(page, t) for t in ("first of a run", "second of a run", "مرحبا")]
+    # one name and avatar (initials) for the run, one time at its end
+    expect(run[0].locator(".sender")).to_have_text("Grace Hopper")
+    expect(run[0].locator(".avatar")).to_have_text("GH")
+    for m in run[1:]:
+        expect(m.locator(".sender")).to_have_count(0)
+        expect(m.locator(".avatar")).to_have_count(0)
+    expect(run[0].locator(".meta")).to_have_count(0)
+    expect(run[2].locator(".meta")).to_have_count(1)
+    # text and titles take their direction from their content
+    expect(run[2].locator(".text")).to_have_attribute("dir", "auto")
+    expect(page.locator("webchat-chat h2")).to_have_attribute("dir", "auto")
+    # own messages are announced with "You"
+    expect(message(page, "from yesterday")).to_have_attribute("aria-label", __import__("re").compile(r"^You, "))
+
+
+def test_delivery_state_sending_sent_seen(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "hello there")
+    bot = make_bot(server, chat, "Reader Bot")
+    held: list[Any] = []
+    page.route("**/webchat/send/", lambda r: held.append(r))
+    send(page, "is this delivered?")
+    mine = message(page, "is this delivered?")
+    expect(mine.locator(".state")).to_have_text("Sending…")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    expect(mine.locator(".state")).to_have_text("✓ Sent")
+    # the other member reads it (a `read` event): seen
+    sql(server.database_url, "UPDATE webchat.chat_members SET last_read_seq = 2 WHERE chat_id = $1 AND account_id = $2",
+        chat, bot)
+    expect(mine.locator(".state")).to_have_text("✓✓ Seen")
+
+
+def test_failed_send_retried_when_back_and_banner_clears(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "first")
+    log_top = page.locator("webchat-message-list").evaluate("(el) => el.getBoundingClientRect().top")
+    failing = {"on": True}
+    posts: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.method == "POST":
+            posts.append(r.request.post_data or "")
+        if failing["on"] and r.request.method == "POST":
+            r.abort()
+        else:
+            r.continue_()
+
+    page.route("**/webchat/send/", route)
+    send(page, "sent into the void")
+    expect(message(page, "sent into the void").locator(".failed")).to_have_text("Not sent")
+    banner = page.locator("webchat-app webchat-banner .banner")
+    expect(banner).to_contain_text("Can't reach the chat server — retrying…")
+    # the banner overlays: the conversation did not move
+    assert page.locator("webchat-message-list").evaluate("(el) => el.getBoundingClientRect().top") == log_top
+    failing["on"] = False
+    # the connection drops and comes back: the failed send goes again by itself, once
+    context.set_offline(True)
+    expect(page.locator("webchat-status")).to_have_attribute("status", "offline")
+    context.set_offline(False)
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(message(page, "sent into the void").locator(".failed")).to_have_count(0)
+    expect(message(page, "sent into the void").locator(".state")).to_have_text("✓ Sent")
+    expect(banner).to_have_count(0)
+    page.reload()
+    expect(bubble(page, "sent into the void")).to_have_count(1)
+    assert len({p for p in posts if "sent into the void" in p}) == 1  # the same client_id every time
+
+
+def test_new_chat_reuses_an_empty_chat(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "a real chat")
+    items = page.locator("webchat-chat-list li[data-chat-id]")
+    for _ in range(3):
+        page.get_by_role("button", name="+ New chat").click()
+        expect(items).to_have_count(2)
+    expect(page.locator("webchat-chat h2")).to_have_text("New chat")
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(items).to_have_count(2)
+
+
+def test_theme_properties_reach_every_part(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "themed")
+    page.evaluate("""() => { const app = document.querySelector('webchat-app');
+      app.style.setProperty('--webchat-bubble-mine', 'rgb(1, 2, 3)');
+      app.style.setProperty('--webchat-accent', 'rgb(200, 10, 20)');
+      app.style.setProperty('--webchat-font', 'monospace'); }""")
+    expect(page.locator("webchat-message .bubble").first).to_have_css("background-color", "rgb(1, 2, 3)")
+    expect(page.locator("webchat-composer button[type=submit]")).to_have_css("background-color", "rgb(200, 10, 20)")
+    expect(page.get_by_role("button", name="+ New chat")).to_have_css("background-color", "rgb(200, 10, 20)")
+    expect(page.locator("webchat-composer textarea")).to_have_css("font-family", "monospace")
+    # the same on the single-chat element
+    page.goto(server.base + "/web/embed-chat.html")
+    expect(page.locator("webchat-chat webchat-status")).to_have_attribute("status", "live")
+    page.evaluate("document.querySelector('webchat-chat').style.setProperty('--webchat-accent', 'rgb(0, 128, 0)')")
+    expect(page.locator("webchat-composer button[type=submit]")).to_have_css("background-color", "rgb(0, 128, 0)")
+
+
+# -- keyboard and screen reader -------------------------------------------------------------------------
+
+FOCUSED = """(() => { let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  if (!el) return '';
+  const host = el.getRootNode().host;
+  return [host ? host.localName : '', el.localName, el.getAttribute('role') || '', el.className || '',
+          el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40)].join('|'); })()"""
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate(FOCUSED))
+
+
+def test_keyboard_paths(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    for i in range(3):
+        if i:
+            page.get_by_role("button", name="+ New chat").click()
+            expect(page.locator("webchat-chat h2")).to_have_text("New chat")
+        send(page, f"chat {i} message")
+        expect(bubble(page, f"chat {i} message")).to_have_count(1)
+    send(page, "my second line")
+    expect(bubble(page, "my second line")).to_have_count(1)
+    # the chat list is one tab stop: Tab from "Archived" lands on the open chat, Tab again leaves the list
+    page.get_by_role("button", name="Archived").focus()
+    page.keyboard.press("Tab")
+    assert focused(page).startswith("webchat-chat-list|button||open|"), focused(page)
+    assert "chat 2 message" in focused(page)
+    page.keyboard.press("ArrowDown")
+    assert "chat 1 message" in focused(page)
+    page.keyboard.press("Enter")
+    expect(page.locator("webchat-chat h2")).to_have_text("chat 1 message")
+    expect(page.locator("webchat-chat-list .open[aria-current=true]")).to_contain_text("chat 1 message")
+    # ArrowRight reaches the chat's actions menu; Escape closes it and focus goes back
+    page.keyboard.press("ArrowRight")
+    assert focused(page).startswith("webchat-menu|button"), focused(page)
+    page.keyboard.press("Enter")
+    assert "|menuitem|" in focused(page) and "Rename" in focused(page), focused(page)
+    page.keyboard.press("Escape")
+    expect(page.locator("webchat-chat-list webchat-menu[open]")).to_have_count(0)
+    assert focused(page).startswith("webchat-menu|button"), focused(page)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Tab")
+    assert not focused(page).startswith("webchat-chat-list"), focused(page)
+    # the message log: one tab stop on the newest message, arrows move, Enter opens its actions
+    page.locator("webchat-chat-list .open[aria-current=true]").focus()
+    page.keyboard.press("Tab")
+    assert focused(page).startswith("webchat-message-list|webchat-message|article"), focused(page)
+    page.get_by_role("button", name="+ New chat").focus()
+    page.locator("webchat-chat-list li[data-chat-id] .open").first.click()
+    expect(page.locator("webchat-chat h2")).to_have_text("chat 2 message")
+    page.keyboard.press("Tab")
+    assert "my second line" in focused(page), focused(page)
+    page.keyboard.press("ArrowUp")
+    assert "chat 2 message" in focused(page), focused(page)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert "|menuitem|" in focused(page) and "Edit" in focused(page), focused(page)
+    page.keyboard.press("Enter")
+    assert focused(page).startswith("webchat-message|textarea"), focused(page)
+    page.keyboard.press("Escape")
+    assert "my second line" in focused(page) and "|article|" in focused(page), focused(page)
+    # edit for real, from the keyboard
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("my second line, edited")
+    page.keyboard.press("Enter")
+    expect(bubble(page, "my second line, edited")).to_have_count(1)
+    # menus close on Escape and on a click elsewhere
+    page.keyboard.press("Enter")
+    expect(page.locator("webchat-message webchat-menu[open]")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("webchat-message webchat-menu[open]")).to_have_count(0)
+
+
+AXE = Path(__file__).resolve().parent / "engines" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("""async () => {
+      const r = await axe.run(document, {resultTypes: ['violations']});
+      return r.violations.map((v) => `${v.id}: ${v.nodes.length} x ${v.nodes[0].target.join(' ')}`
+        + `\n${v.nodes[0].failureSummary}`);
+    }""")
+    return list(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_axe_reports_no_violations(browser: Any, server: Any, theme: str) -> None:
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True, color_scheme=theme)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.base}/?theme={theme}")
+        expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+        chat = start_chat(page, "Where is my parcel? https://example.com/track")
+        bot = make_bot(server, chat, "Parcel Bot")
+        bot_says(server, chat, bot, "It ships today.")
+        expect(bubble(page, "It ships today.")).to_have_count(1)
+        page.get_by_role("button", name="+ New chat").click()
+        send(page, "second chat")
+        expect(bubble(page, "second chat")).to_have_count(1)
+        bot_says(server, chat, bot, "an unread one")
+        expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_text("1")
+        assert axe_violations(page) == []
+        # a menu open, and the phone layout
+        page.locator("webchat-chat-list li[data-chat-id] webchat-menu").first.get_by_role("button").click()
+        assert axe_violations(page) == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(page.locator("webchat-app")).to_have_attribute("narrow", "")
+        assert axe_violations(page) == []
+        # the single-chat embed page
+        page.goto(server.base + "/web/embed-chat.html")
+        expect(page.locator("webchat-chat webchat-status")).to_have_attribute("status", "live")
+        send(page, "hello from the embed")
+        expect(bubble(page, "hello from the embed")).to_have_count(1)
+        assert axe_violations(page) == []
+    finally:
+        ctx.close()
