@@ -177,7 +177,8 @@ export class ChatClient extends EventTarget {
 
   /** "+ New chat": an empty chat is opened again rather than another one made. */
   async createChat(title = 'New chat') {
-    const empty = this.chats.emptyChat();
+    // a chat with a message on its way is not empty
+    const empty = this.chats.emptyChat((id) => this.pending.forChat(id).length > 0);
     if (empty) {
       await this.openChat(empty.id);
       return empty;
