@@ -166,7 +166,9 @@ export class ChatClient extends EventTarget {
       }
       return data;
     } catch (err) {
-      if (chatId) this.pending.mark(clientId, 'failed', plainError(err));
+      // a refusal (too long, not a member) would fail again: only those go again by themselves
+      const retryable = !(err instanceof ApiError) || err.status >= 500 || err.status === 429;
+      if (chatId) this.pending.mark(clientId, 'failed', plainError(err), retryable);
       this.fail(err);
       throw err;
     }
@@ -180,7 +182,7 @@ export class ChatClient extends EventTarget {
 
   /** Failed sends go again once the connection is back (same client_id: never twice). */
   retryFailed() {
-    for (const m of this.pending.failed()) this.retry(m.client_id);
+    for (const m of this.pending.retryable()) this.retry(m.client_id);
   }
 
   discard(clientId) { this.pending.confirm(clientId); }

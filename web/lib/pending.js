@@ -14,13 +14,15 @@ export class PendingSends {
   forChat(chatId) { return [...this.byClientId.values()].filter((m) => m.chat_id === chatId); }
   get(clientId) { return this.byClientId.get(clientId); }
   failed() { return [...this.byClientId.values()].filter((m) => m.status === 'failed'); }
+  /** Failed for a reason that may pass by (the network, the server busy): worth sending again. */
+  retryable() { return this.failed().filter((m) => m.retryable); }
 
   add(message) { this.byClientId.set(message.client_id, message); this.changed(); }
 
   /** A new object, not a mutation: the message element re-renders on identity change. */
-  mark(clientId, status, error = '') {
+  mark(clientId, status, error = '', retryable = false) {
     const m = this.byClientId.get(clientId);
-    if (m) { this.byClientId.set(clientId, {...m, status, error}); this.changed(); }
+    if (m) { this.byClientId.set(clientId, {...m, status, error, retryable}); this.changed(); }
   }
 
   /** The stored message arrived (by answer or event): the optimistic copy goes. */
