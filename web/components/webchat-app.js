@@ -79,8 +79,12 @@ export class WebchatApp extends LitElement {
   }
 
   willUpdate() {
-    // a phone shows the list while no chat is open
-    if (this.narrow && !this.client.openChatId) this.view = 'list';
+    // a phone shows the list while no chat is open, and the conversation when one gets opened
+    // (from the list, a notification, or the one remembered from the last visit)
+    const open = this.client.openChatId;
+    if (open !== this._lastOpen && open) this.view = 'chat';
+    this._lastOpen = open;
+    if (this.narrow && !open) this.view = 'list';
   }
 
   async _opened() {
