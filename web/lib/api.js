@@ -48,6 +48,7 @@ export class Api {
     return data;
   }
 
+  /** Sign in with a token (JWT) issued by the embedding site; the guest's chats move to that user. */
   async identify(token) {
     const data = await this.request('POST', '/webchat/identify', {json: {token}});
     this.csrf = data.csrf_token;
