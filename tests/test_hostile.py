@@ -242,7 +242,7 @@ async def test_overlong_url_is_400_without_a_traceback(server: ServerProcess, vi
     before = server.log.read_text()
     # 9 kB reaches the routes (the request line may be up to 64 KiB): JSON answers, no 5xx
     status, _ = await raw_request(server, "GET /webchat/chats/" + "1" * 9000 + "/ HTTP/1.1\nHost: x\n", b"", [])
-    assert status in (400, 404)
+    assert 400 <= status < 500  # 401: no session cookie on this raw request
     # past the cap the HTTP parser refuses the request line itself
     for path in ("/webchat/me?x=" + "a" * 70_000, "/webchat/chats/" + "1" * 70_000 + "/"):
         status, _ = await raw_request(server, f"GET {path} HTTP/1.1\nHost: x\n", b"", [])
