@@ -72,8 +72,10 @@ class RawWs:
         self.writer.write(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
         await self.writer.drain()
 
-    async def recv(self) -> dict[str, Any]:
-        head = await self.reader.readexactly(2)
+    async def recv(self, timeout: float | None = None) -> dict[str, Any]:
+        """One frame; the timeout applies only while no frame has started (readexactly consumes
+        nothing when cancelled), so a timeout never leaves the stream mid-frame."""
+        head = await asyncio.wait_for(self.reader.readexactly(2), timeout)
         n = head[1] & 0x7F
         if n == 126:
             n = struct.unpack("!H", await self.reader.readexactly(2))[0]
@@ -223,7 +225,7 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
                 try:
                     while budget > 0 and not finished():
                         try:
-                            ev = await asyncio.wait_for(ws.recv(), 0.5)
+                            ev = await ws.recv(0.5)
                         except TimeoutError:
                             continue
                         if ev["type"] == "close":
