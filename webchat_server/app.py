@@ -31,6 +31,7 @@ from .metrics import Metrics
 from .middleware import api_middleware
 from .ratelimit import RateLimiter
 from .settings import Settings
+from .static import add_static
 from .views import api, pages, realtime
 
 log = logging.getLogger(__name__)
@@ -87,5 +88,5 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(pages.routes)
     static: Path = settings.static_dir
     if static.is_dir():
-        app.router.add_static("/web/", static, follow_symlinks=False)
+        add_static(app, "/web/", static)
     return app
