@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import hashlib
 import mimetypes
+import os
 import re
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
@@ -114,7 +115,8 @@ class StaticFiles:
         return path
 
     async def entry(self, path: Path) -> Entry | None:
-        st = path.stat()
+        # a stat is microseconds; a hop to a thread for it would cost more than it saves
+        st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self.cache.get(path)
         if cached is not None and cached.stamp == stamp:
