@@ -12,9 +12,7 @@ export class WebchatApp extends LitElement {
   static properties = {
     apiBase: {type: String, attribute: 'api-base'},
     theme: {type: String, reflect: true},
-    userId: {type: String, attribute: 'user-id'},
-    userName: {type: String, attribute: 'user-name'},
-    userSignature: {type: String, attribute: 'user-signature'},
+    userToken: {type: String, attribute: 'user-token'},
     permission: {state: true},
   };
 
@@ -39,8 +37,7 @@ export class WebchatApp extends LitElement {
 
   connectedCallback() {
     super.connectedCallback();
-    const identity = this.userId ? {userId: this.userId, name: this.userName, signature: this.userSignature} : null;
-    this.client = new ChatClient({base: this.apiBase || '', identity});
+    this.client = new ChatClient({base: this.apiBase || '', token: this.userToken || ''});
     this.client.addEventListener('change', this._onChange);
     this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });
   }

@@ -1,5 +1,9 @@
 // <webchat-chat>: one conversation (header, history, typing line, composer). Embeddable alone:
-// without a `.client` it makes its own from the `api-base` attribute.
+// without a `.client` it makes its own from the `api-base` and `user-token` attributes.
+//
+// `active` (default true): while false the chat stays connected but marks nothing read (a closed
+// launcher). Fires `webchat-unread` {detail: {count}} (bubbling, composed) whenever the number of
+// unread messages in its chat changes.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {ChatClient} from '../lib/store.js';
@@ -20,11 +24,10 @@ export class WebchatChat extends LitElement {
     client: {attribute: false},
     chatId: {type: Number, attribute: 'chat-id'},
     apiBase: {type: String, attribute: 'api-base'},
-    userId: {type: String, attribute: 'user-id'},
-    userName: {type: String, attribute: 'user-name'},
-    userSignature: {type: String, attribute: 'user-signature'},
+    userToken: {type: String, attribute: 'user-token'},
     theme: {type: String, reflect: true},
     embedded: {type: Boolean},
+    active: {type: Boolean, reflect: true},
   };
 
   static styles = [themeStyles, controlStyles, css`
@@ -39,6 +42,8 @@ export class WebchatChat extends LitElement {
   constructor() {
     super();
     this.embedded = false;
+    this.active = true;
+    this._unread = 0;
     this._onChange = () => this.requestUpdate();
   }
 
@@ -46,9 +51,9 @@ export class WebchatChat extends LitElement {
     super.connectedCallback();
     if (!this.client) {
       // standalone: own the client
-      const identity = this.userId ? {userId: this.userId, name: this.userName, signature: this.userSignature} : null;
-      this.client = new ChatClient({base: this.apiBase || '', identity});
+      this.client = new ChatClient({base: this.apiBase || '', token: this.userToken || ''});
       this._ownsClient = true;
+      this.client.active = this.active;
       this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });
     }
     this.client.addEventListener('change', this._onChange);
@@ -61,6 +66,23 @@ export class WebchatChat extends LitElement {
   }
 
   get _chatId() { return this.chatId || this.client.openChatId; }
+
+  willUpdate(changed) {
+    if (changed.has('active') && this.client) {
+      this.client.setActive(this.active);
+    }
+  }
+
+  updated() {
+    const c = this.client;
+    const id = c && c.me ? this._chatId : null;
+    const chat = id ? c.chats.get(id) : null;
+    const count = chat ? chat.unread_count || 0 : 0;
+    if (count !== this._unread) {
+      this._unread = count;
+      this.dispatchEvent(new CustomEvent('webchat-unread', {detail: {count}, bubbles: true, composed: true}));
+    }
+  }
 
   render() {
     const c = this.client;

@@ -48,8 +48,9 @@ export class Api {
     return data;
   }
 
-  async identify(userId, name, signature) {
-    const data = await this.request('POST', '/webchat/identify', {json: {user_id: userId, name, signature}});
+  /** Sign in with a token (JWT) issued by the embedding site; the guest's chats move to that user. */
+  async identify(token) {
+    const data = await this.request('POST', '/webchat/identify', {json: {token}});
     this.csrf = data.csrf_token;
     return data;
   }

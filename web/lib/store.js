@@ -14,12 +14,14 @@ function newClientId() {
 
 export class ChatClient extends EventTarget {
   /**
-   * @param {{base?: string, identity?: {userId: string, name: string, signature: string} | null}} options
-   *   identity: a user signed by the embedding site (HMAC-SHA256 of userId); the guest's chats move to it
+   * @param {{base?: string, token?: string}} options
+   *   token: a user token (JWT) issued by the embedding site; the guest's chats move to that user
    */
-  constructor({base = '', identity = null} = {}) {
+  constructor({base = '', token = ''} = {}) {
     super();
-    this.identity = identity;
+    this.token = token;
+    // false while no one looks at the open chat (a closed launcher): nothing is marked read
+    this.active = true;
     this.api = new Api(base);
     this.transport = new Transport(this.api);
     this.me = null;
@@ -38,9 +40,16 @@ export class ChatClient extends EventTarget {
     this.transport.addEventListener('event', (e) => this._onEvent(e.detail));
     this.transport.addEventListener('status', (e) => { this.status = e.detail; this.changed(); });
     this._typingTimer = setInterval(() => this._expireTyping(), 1000);
-    document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible') this.markRead(this.openChatId);
-    });
+    this._onVisible = () => { if (document.visibilityState === 'visible') this.markRead(this.openChatId); };
+    document.addEventListener('visibilitychange', this._onVisible);
+  }
+
+  /** Start or stop looking at the open chat; becoming active marks it read. */
+  setActive(active) {
+    if (this.active === active) return;
+    this.active = active;
+    if (active) this.markRead(this.openChatId);
+    this.changed();
   }
 
   /** Coalesce change notifications: many events in one task cause one render. */
@@ -57,11 +66,9 @@ export class ChatClient extends EventTarget {
     const me = await this.api.me();
     this.me = me.account;
     this.limits = me.limits || this.limits;
-    this.identifyEnabled = me.identify_enabled;
-    const who = this.identity;
-    if (who && who.userId && !(this.me.kind === 'user' && this.me.external_id === who.userId)) {
+    if (this.token) {
       // before connecting: the socket then belongs to the signed-in user, with the guest's chats merged
-      this.me = (await this.api.identify(who.userId, who.name || who.userId, who.signature)).account;
+      this.me = (await this.api.identify(this.token)).account;
     }
     // connect first: the first `connection` event loads state, so nothing falls in between
     this.transport.start();
@@ -70,6 +77,7 @@ export class ChatClient extends EventTarget {
   stop() {
     this.transport.stop();
     clearInterval(this._typingTimer);
+    document.removeEventListener('visibilitychange', this._onVisible);
   }
 
   // -- reading ---------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ export class ChatClient extends EventTarget {
   async deleteMessage(id) { this._upsertMessage((await this.api.deleteMessage(id)).message); }
 
   markRead(chatId) {
-    if (!chatId || document.visibilityState !== 'visible') return;
+    if (!chatId || !this.active || document.visibilityState !== 'visible') return;
     const chat = this.chats.get(chatId);
     if (!chat || !chat.last_seq || (chat.last_read_seq || 0) >= chat.last_seq) return;
     chat.last_read_seq = chat.last_seq;
@@ -286,7 +294,7 @@ export class ChatClient extends EventTarget {
     // a message ends its sender's typing indicator
     this.typing.get(m.chat_id)?.delete(m.sender_id);
     const visible = document.visibilityState === 'visible';
-    if (m.chat_id === this.openChatId && visible) this.markRead(m.chat_id);
+    if (m.chat_id === this.openChatId && visible && this.active) this.markRead(m.chat_id);
     else if (chat && m.seq > (chat.last_read_seq || 0)) chat.unread_count = (chat.unread_count || 0) + 1;
     if (!visible || m.chat_id !== this.openChatId) {
       notifyOnce(m, chat ? chat.title : 'New message', () => this.openChat(m.chat_id));
