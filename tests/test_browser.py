@@ -508,3 +508,143 @@ def test_inactive_chat_counts_unread_and_reads_when_active(context: Any, server:
               " AND account_id <> $2", chat, bot) != 3:
         assert time.monotonic() < deadline, "the chat was not marked read on becoming active"
         time.sleep(0.05)
+
+
+# -- <webchat-launcher> on the sample host page (the one-tag bundle, no import map) -------------
+LAUNCHER = "/web/embed-launcher.html"
+SITE_TITLE = "Fernwood Bakery · Sourdough, pastries and coffee"
+
+
+def launcher_chat_id(page: Page) -> int:
+    return int(page.evaluate("""() => new Promise((done) => {
+      const tick = () => {
+        const chat = document.querySelector('webchat-launcher').shadowRoot.querySelector('webchat-chat');
+        const id = chat && chat.client && chat.client.openChatId;
+        if (id) done(id); else setTimeout(tick, 20);
+      };
+      tick();
+    })"""))
+
+
+def focused_in_launcher(page: Page) -> str:
+    return str(page.evaluate("""() => { const root = document.querySelector('webchat-launcher').shadowRoot;
+      const el = document.activeElement === root.host ? root.activeElement : null;
+      return el ? el.className : ''; }"""))
+
+
+def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(browser: Any, server: Any) -> None:
+    # honours our pages' CSP: the bundle is one self-hosted module, nothing inline, no import map
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(server.base + LAUNCHER)
+        assert page.locator("script[type=importmap]").count() == 0
+        opener = page.get_by_role("button", name="Open chat with Fernwood Bakery")
+        expect(opener).to_be_visible()
+        expect(opener).to_have_attribute("aria-expanded", "false")
+        # a visitor who never opened the chat costs the server nothing: no conversation yet
+        assert page.locator("webchat-launcher webchat-chat").count() == 0
+        opener.click()
+        panel = page.get_by_role("dialog", name="Fernwood Bakery")
+        expect(panel).to_be_visible()
+        expect(page.locator("webchat-launcher webchat-status")).to_have_count(0)  # the panel has its own header
+        send(page, "hello from the launcher")
+        expect(bubble(page, "hello from the launcher")).to_have_count(1)
+        chat = launcher_chat_id(page)
+        # Escape closes, and focus goes back to the button
+        page.locator("webchat-composer textarea").focus()
+        page.keyboard.press("Escape")
+        expect(panel).to_be_hidden()
+        assert focused_in_launcher(page) == "bubble"
+        closed = page.get_by_role("button", name="Open chat with Fernwood Bakery")
+        expect(closed).to_have_attribute("aria-expanded", "false")
+        # replies while closed: a badge on the button, the count in its name and in the page title
+        bot = make_bot(server, chat, "Baker Bot")
+        bot_says(server, chat, bot, "Fresh loaves at 7!")
+        bot_says(server, chat, bot, "Want one saved?")
+        badge = page.locator("webchat-launcher .badge")
+        expect(badge).to_have_text("2")
+        expect(page.get_by_role("button", name="Open chat with Fernwood Bakery, 2 unread messages")).to_be_visible()
+        expect(page).to_have_title("(2) " + SITE_TITLE)
+        assert sql(server.database_url, "SELECT last_read_seq FROM webchat.chat_members WHERE chat_id = $1"
+                   " AND account_id <> $2", chat, bot) == 1
+        # a reload keeps it closed, with the count from the server
+        page.reload()
+        expect(badge).to_have_text("2")
+        expect(page).to_have_title("(2) " + SITE_TITLE)
+        expect(panel).to_be_hidden()
+        # opening reads them: badge and title prefix go away
+        page.get_by_role("button", name="Open chat with Fernwood Bakery, 2 unread messages").click()
+        expect(bubble(page, "Want one saved?")).to_have_count(1)
+        expect(badge).to_have_count(0)
+        expect(page).to_have_title(SITE_TITLE)
+        expect(page.get_by_role("button", name="Close chat with Fernwood Bakery").first).to_be_visible()
+        # open is remembered across a reload too
+        page.reload()
+        expect(panel).to_be_visible()
+        expect(bubble(page, "Fresh loaves at 7!")).to_have_count(1)
+        expect(bubble(page, "hello from the launcher")).to_have_count(1)
+        # and closing with the bubble button is remembered
+        page.locator("webchat-launcher button.bubble").click()
+        expect(panel).to_be_hidden()
+        page.reload()
+        expect(page.get_by_role("button", name="Open chat with Fernwood Bakery")).to_be_visible()
+        expect(panel).to_be_hidden()
+    finally:
+        ctx.close()
+
+
+def test_launcher_full_screen_on_a_phone(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(server.base + LAUNCHER)
+        bubble_button = page.locator("webchat-launcher button.bubble")
+        box = bubble_button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+        bubble_button.click()
+        panel = page.get_by_role("dialog", name="Fernwood Bakery")
+        expect(panel).to_be_visible()
+        assert panel.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
+        expect(bubble_button).to_be_hidden()  # the panel's own close button takes over
+        send(page, "from my phone")
+        expect(bubble(page, "from my phone")).to_have_count(1)
+        for part in ("webchat-composer textarea", "webchat-composer button.primary"):
+            b = page.locator(part).bounding_box()
+            assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390 and b["y"] + b["height"] <= 844, part
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        close = page.locator("webchat-launcher button.close")
+        cb = close.bounding_box()
+        assert cb is not None and cb["width"] >= 44 and cb["height"] >= 44
+        close.click()
+        expect(panel).to_be_hidden()
+        expect(bubble_button).to_be_visible()
+    finally:
+        ctx.close()
+
+
+def test_launcher_corner_offset_and_chime(context: Any, server: Any) -> None:
+    page = context.new_page()
+    page.goto(server.base + LAUNCHER)
+    page.evaluate("""() => { const l = document.querySelector('webchat-launcher');
+      l.setAttribute('position', 'top-left'); l.setAttribute('offset', '32'); l.setAttribute('sound', '');
+      window.__chimes = 0; l.addEventListener('webchat-chime', () => { window.__chimes += 1; }); }""")
+    button = page.locator("webchat-launcher button.bubble")
+    expect(page.locator("webchat-launcher .root")).to_have_css("left", "32px")
+    box = button.bounding_box()
+    assert box is not None and (box["x"], box["y"]) == (32, 32)
+    button.click()
+    send(page, "ring me")
+    expect(bubble(page, "ring me")).to_have_count(1)
+    chat = launcher_chat_id(page)
+    page.keyboard.press("Escape")
+    bot = make_bot(server, chat, "Bell Bot")
+    bot_says(server, chat, bot, "ding")
+    expect(page.locator("webchat-launcher .badge")).to_have_text("1")
+    page.wait_for_function("window.__chimes === 1")
+    # off by default: the sample page's launcher has no `sound` attribute
+    assert page.evaluate("document.querySelector('webchat-launcher').sound") is True
+    page.reload()
+    assert page.evaluate("document.querySelector('webchat-launcher').sound") is False
