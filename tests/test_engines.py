@@ -212,3 +212,59 @@ def test_notification_when_hidden(engine: Engine, session: Session, server: Any)
     notes = wait(tab, "return window.__notes.length ? window.__notes : null;", "a notification")
     assert len(notes) == 1, notes
     assert notes[0]["body"] == "Alert Bot: while hidden" and notes[0]["tag"] == f"webchat-chat-{chat}"
+
+
+LAUNCHER = """const launcher = document.querySelector('webchat-launcher');
+const root = launcher && launcher.shadowRoot;
+const panel = root && root.querySelector('.panel');
+const opener = root && root.querySelector('button.bubble');
+const badge = root && root.querySelector('.badge');
+const chat = root && root.querySelector('webchat-chat');"""
+
+
+def launcher_js(tab: Tab, body: str) -> Any:
+    return page_js(tab, LAUNCHER + body)
+
+
+def wait_launcher(tab: Tab, body: str, what: str, timeout: float = 15.0) -> Any:
+    return wait(tab, LAUNCHER + body, what, timeout)
+
+
+def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(engine: Engine, session: Session,
+                                                                        server: Any) -> None:
+    tab = session.tab()
+    page = server.base + "/web/embed-launcher.html"
+    tab.goto(page)
+    wait_launcher(tab, "return opener && panel.hidden && !chat;", "a closed launcher, no conversation yet")
+    assert launcher_js(tab, "return opener.getAttribute('aria-label');") == "Open chat with Fernwood Bakery"
+    launcher_js(tab, "opener.click(); return true;")
+    wait_launcher(tab, "return !panel.hidden && chat && chat.client && chat.client.status === 'live';",
+                  "the open panel, live")
+    text = f"launcher on {engine.name}"
+    send(tab, text)
+    wait_count(tab, text)
+    chat_id = int(wait_launcher(tab, "return chat.client.openChatId;", "a chat"))
+    # Escape closes; focus goes back to the button
+    page_js(tab, """all('webchat-composer')[0].shadowRoot.querySelector('textarea').dispatchEvent(
+      new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, composed: true, cancelable: true})); return true;""")
+    wait_launcher(tab, "return panel.hidden;", "the panel closed")
+    assert launcher_js(tab, "return root.activeElement === opener;") is True
+    bot = make_bot(server, chat_id, "Engine Baker")
+    bot_says(server, chat_id, bot, "one")
+    bot_says(server, chat_id, bot, "two")
+    wait_launcher(tab, "return badge && badge.textContent.trim() === '2';", "a badge of 2")
+    assert launcher_js(tab, "return opener.getAttribute('aria-label');") == (
+        "Open chat with Fernwood Bakery, 2 unread messages")
+    assert str(page_js(tab, "return document.title;")).startswith("(2) Fernwood Bakery")
+    # reload: still closed, the count comes back from the server
+    tab.goto(page)
+    wait_launcher(tab, "return panel.hidden && badge && badge.textContent.trim() === '2';", "closed with 2 unread")
+    assert str(page_js(tab, "return document.title;")).startswith("(2) Fernwood Bakery")
+    launcher_js(tab, "opener.click(); return true;")
+    wait_count(tab, "two")
+    wait_launcher(tab, "return !badge && !document.title.startsWith('(');", "unread cleared on opening")
+    # the open state is remembered across a reload
+    tab.goto(page)
+    wait_launcher(tab, "return opener && !panel.hidden;", "open after reload")
+    wait_count(tab, text)
+    wait_count(tab, "one")
