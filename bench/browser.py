@@ -1,10 +1,12 @@
-"""The widget in headless Chromium: time to a usable composer, long tasks under a message stream,
-memory, and how much JavaScript we ship beyond Lit."""
+"""The widget in headless Chromium: the launcher page (requests, compressed bytes and time until
+the launcher is usable), time to a usable composer, long tasks under a message stream, memory,
+and how much JavaScript we ship."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import shutil
 import statistics
 import threading
@@ -32,6 +34,75 @@ OBSERVE = """() => {
   new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
     .observe({type: 'longtask', buffered: false});
 }"""
+
+
+# recorded by an init script: the moment the launcher's button is rendered and can be clicked
+LAUNCHER_READY = """customElements.whenDefined('webchat-launcher').then(async () => {
+  const el = document.querySelector('webchat-launcher');
+  await el.updateComplete;
+  window.__usable = performance.now();
+});"""
+
+LAUNCHER_FIGURES = """() => {
+  const usable = window.__usable;
+  const nav = performance.getEntriesByType('navigation')[0];
+  const before = performance.getEntriesByType('resource').filter((r) => r.startTime <= usable);
+  const all = [nav, ...before];
+  return {
+    usable_ms: usable,
+    requests: all.length,
+    urls: all.map((r) => new URL(r.name).pathname),
+    compressed_bytes: all.reduce((n, r) => n + r.encodedBodySize, 0),
+    uncompressed_bytes: all.reduce((n, r) => n + r.decodedBodySize, 0),
+    transfer_bytes: all.reduce((n, r) => n + r.transferSize, 0),
+  };
+}"""
+
+
+def bundle_js() -> dict[str, Any]:
+    loader = ROOT / "web" / "webchat.js"
+    chunks = sorted((ROOT / "web" / "dist").glob("webchat-*.js"))
+    assert loader.exists() and chunks, "run `make web` first"
+    body = chunks[0].read_bytes()
+    return {"chunk": chunks[0].name, "minified_bytes": len(body), "gzip_bytes": len(gzip.compress(body, 9)),
+            "loader_bytes": loader.stat().st_size}
+
+
+def launcher_page(browser: Any, base: str, runs: int = 7) -> dict[str, Any]:
+    """A first visit of the sample host page (empty cache, no session), then warm reloads."""
+    url = base + "/web/embed-launcher.html"
+    cold: list[dict[str, Any]] = []
+    for _ in range(runs):
+        ctx = browser.new_context(viewport={"width": 1100, "height": 700})
+        ctx.add_init_script(LAUNCHER_READY)
+        page = ctx.new_page()
+        api: list[str] = []
+        page.on("request", lambda r, api=api: api.append(r.url) if "/webchat/" in r.url or "/ws/" in r.url else None)
+        page.goto(url)
+        page.wait_for_function("window.__usable !== undefined")
+        cold.append({**page.evaluate(LAUNCHER_FIGURES), "api_requests": len(api)})
+        if len(cold) == runs:
+            warm = []
+            for _ in range(runs):
+                page.reload()
+                page.wait_for_function("window.__usable !== undefined")
+                warm.append(page.evaluate(LAUNCHER_FIGURES))
+        ctx.close()
+    first = cold[0]
+    return {
+        "page": "/web/embed-launcher.html",
+        "requests_before_usable": first["requests"], "request_paths": first["urls"],
+        "api_requests_on_a_first_visit": first["api_requests"],
+        "compressed_bytes_before_usable": first["compressed_bytes"],
+        "uncompressed_bytes_before_usable": first["uncompressed_bytes"],
+        "transfer_bytes_with_headers": first["transfer_bytes"],
+        "usable_ms_first_visit": {"median": round(statistics.median(r["usable_ms"] for r in cold), 1),
+                                  "runs": [round(r["usable_ms"], 1) for r in cold]},
+        "usable_ms_reload": {"median": round(statistics.median(r["usable_ms"] for r in warm), 1),
+                             "runs": [round(r["usable_ms"], 1) for r in warm],
+                             "requests": warm[0]["requests"],
+                             "compressed_bytes": warm[0]["compressed_bytes"]},
+    }
 
 
 def shipped_js() -> dict[str, int]:
@@ -81,9 +152,10 @@ def scenario(history: int, rate: float, seconds: float) -> dict[str, Any]:
     in_thread(bench.start)
     chromium = shutil.which("chromium")
     assert chromium, "apt-get install chromium"
-    result: dict[str, Any] = {"js": shipped_js()}
+    result: dict[str, Any] = {"js": shipped_js(), "bundle": bundle_js()}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        result["launcher"] = launcher_page(browser, bench.base)
         # Playwright's wait_for_function evaluates strings, which the page's CSP forbids
         ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
         page = ctx.new_page()

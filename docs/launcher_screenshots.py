@@ -1,4 +1,4 @@
-"""Screenshots of <webchat-launcher> on the sample host page: closed with an unread badge and open, desktop and phone."""
+"""Screenshots of <webchat-launcher> on the sample host page: closed with a badge and open, desktop and phone."""
 
 from __future__ import annotations
 
