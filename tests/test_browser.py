@@ -46,6 +46,12 @@ def bubble(page: Page, text: str) -> Any:
     return page.locator("webchat-message .bubble", has_text=text)
 
 
+def chat_action(page: Page, item: Any, action: str) -> None:
+    """A chat's actions menu (the "⋯" button in its row)."""
+    item.get_by_role("button", name="Actions for").click()
+    item.get_by_role("menuitem", name=action).click()
+
+
 def start_chat(page: Page, text: str = "hello") -> int:
     send(page, text)
     expect(bubble(page, text)).to_have_count(1)
@@ -239,20 +245,20 @@ def test_chat_create_rename_archive_delete(context: Any, server: Any) -> None:
     expect(items).to_have_count(2)
     new_item = items.first
     expect(new_item.locator(".title")).to_contain_text("New chat")
-    new_item.get_by_role("button", name="Rename New chat").click()
+    chat_action(page, new_item, "Rename")
     box = page.locator("webchat-chat-list input")
     box.fill("Billing questions")
     box.press("Enter")
     expect(items.first.locator(".title")).to_contain_text("Billing questions")
     expect(page.locator("webchat-chat h2")).to_have_text("Billing questions")
-    items.first.get_by_role("button", name="Archive Billing questions").click()
+    chat_action(page, items.first, "Archive")
     expect(items).to_have_count(1)
     page.get_by_role("button", name="Archived").click()
     expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(1)
     expect(page.locator("webchat-chat-list li[data-chat-id] .title")).to_contain_text("Billing questions")
     page.get_by_role("button", name="Active").click()
     page.once("dialog", lambda d: d.accept())
-    page.locator("webchat-chat-list li[data-chat-id]").first.get_by_role("button", name="Delete first chat").click()
+    chat_action(page, page.locator("webchat-chat-list li[data-chat-id]").first, "Delete")
     expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(0)
     # survives a reload: the server has the same state
     page.reload()
@@ -273,7 +279,7 @@ def test_image_upload_preview_and_display(context: Any, server: Any, tmp_path: P
     shown = page.locator("webchat-message .bubble img")
     expect(shown).to_have_count(1)
     page.wait_for_function(
-        "(() => { const b = [...document.querySelector('webchat-app').client.messages.values()]"
+        "(() => { const b = [...document.querySelector('webchat-app').client.messages.byChat.values()]"
         ".flatMap((m) => [...m.values()]).find((m) => m.media_type === 'image'); return b && b.id; })()")
     expect(shown).to_have_attribute("src", __import__("re").compile(r"^/webchat/media/\d+$"))
     page.wait_for_function("(() => { const img = [...document.querySelectorAll('webchat-app')]"
@@ -288,7 +294,7 @@ def test_image_upload_preview_and_display(context: Any, server: Any, tmp_path: P
     expect(page.locator("webchat-composer .error")).to_contain_text("Only images")
 
 
-def test_history_pages_in_older_messages(context: Any, server: Any) -> None:
+def test_history_pages_in_older_messages_by_scrolling(context: Any, server: Any) -> None:
     page = open_app(context, server)
     chat = start_chat(page, "m0")
     bot = make_bot(server, chat)
@@ -300,11 +306,16 @@ def test_history_pages_in_older_messages(context: Any, server: Any) -> None:
     expect(page.locator("webchat-status")).to_have_attribute("status", "live")
     expect(bubble(page, "old 120")).to_have_count(1)
     expect(page.locator("webchat-message")).to_have_count(50)
-    page.get_by_role("button", name="Load older messages").click()
-    expect(page.locator("webchat-message")).to_have_count(100)
-    page.get_by_role("button", name="Load older messages").click()
+    # the reader scrolls to the top, again and again: older pages arrive with no button pressed
+    scroller = page.locator("webchat-message-list .scroller")
+    deadline = time.monotonic() + 20
+    while bubble(page, "m0").count() == 0:
+        assert time.monotonic() < deadline, "older history did not load by scrolling"
+        scroller.evaluate("(el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        page.wait_for_timeout(100)
     expect(page.locator("webchat-message")).to_have_count(121)
-    expect(bubble(page, "m0")).to_have_count(1)
+    # the reader's place was kept: the messages above did not push the view to the end
+    assert scroller.evaluate("(el) => el.scrollHeight - el.scrollTop - el.clientHeight") > 200
 
 
 def user_token(sub: str, name: str, secret: str | None = None) -> str:
@@ -360,7 +371,7 @@ def test_signed_in_user_keeps_guest_chats(context: Any, server: Any) -> None:
     stranger = page.context.browser.new_context(bypass_csp=True)
     try:
         forged = open_app_with_token(stranger, server, user_token("customer-7", "Mallory", "wrong-secret"))
-        expect(forged.locator("webchat-app .error")).to_be_visible()
+        expect(forged.locator("webchat-app webchat-banner .banner")).to_be_visible()
         expect(bubble(forged, "asked as a guest")).to_have_count(0)
     finally:
         stranger.close()
@@ -371,14 +382,17 @@ def test_edit_and_delete_own_message(context: Any, server: Any) -> None:
     start_chat(page, "teh typo")
     mine = page.locator("webchat-message", has_text="teh typo")
     mine.hover()
-    mine.get_by_role("button", name="Edit message").click()
+    mine.get_by_role("button", name="Message actions").click()
+    mine.get_by_role("menuitem", name="Edit").click()
     box = page.locator("webchat-message textarea")
     box.fill("the typo, fixed")
     box.press("Enter")
     expect(bubble(page, "the typo, fixed")).to_have_count(1)
     expect(page.locator("webchat-message", has_text="the typo, fixed").locator(".meta")).to_contain_text("edited")
-    page.locator("webchat-message", has_text="the typo, fixed").hover()
-    page.locator("webchat-message", has_text="the typo, fixed").get_by_role("button", name="Delete message").click()
+    fixed = page.locator("webchat-message", has_text="the typo, fixed")
+    fixed.hover()
+    fixed.get_by_role("button", name="Message actions").click()
+    fixed.get_by_role("menuitem", name="Delete").click()
     expect(bubble(page, "This message was deleted")).to_have_count(1)
     # other sessions see both changes live, and after a reload the state is the server's
     page.reload()

@@ -1,12 +1,17 @@
-// <webchat-app>: the full widget: chat list sidebar, the open chat, connection status, notifications.
+// <webchat-app>: the full widget: chat list and the open chat, connection status, notifications.
+// Narrower than 600 px (a phone) the list and the conversation are two views with a back control.
 
 import {LitElement, html, css, nothing} from 'lit';
-import {ChatClient} from '../lib/store.js';
+import {createClient} from '../lib/client.js';
+import {ClientController} from '../lib/controller.js';
 import {askPermission, notificationPermission} from '../lib/notify.js';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import './webchat-chat-list.js';
 import './webchat-chat.js';
 import './webchat-status.js';
+import './webchat-banner.js';
+
+const NARROW_PX = 600;
 
 export class WebchatApp extends LitElement {
   static properties = {
@@ -14,37 +19,47 @@ export class WebchatApp extends LitElement {
     theme: {type: String, reflect: true},
     userToken: {type: String, attribute: 'user-token'},
     permission: {state: true},
+    narrow: {type: Boolean, reflect: true},
+    view: {type: String, reflect: true},
   };
 
   static styles = [themeStyles, controlStyles, css`
-    :host { display: grid; grid-template-columns: 280px 1fr; grid-template-rows: auto 1fr; height: 100%;
-      border: 1px solid var(--webchat-border); border-radius: 12px; overflow: hidden; }
-    .bar { grid-column: 1 / -1; display: flex; align-items: center; gap: 10px; padding: 8px 12px;
-      border-bottom: 1px solid var(--webchat-border); background: var(--webchat-surface); }
+    :host { display: grid; grid-template-columns: 280px minmax(0, 1fr); grid-template-rows: auto minmax(0, 1fr);
+      height: 100%; border: 1px solid var(--_border); border-radius: 12px; overflow: hidden; position: relative;
+      box-sizing: border-box; min-width: 0; }
+    .bar { grid-column: 1 / -1; display: flex; align-items: center; gap: 10px; padding: 6px 12px; min-width: 0;
+      border-bottom: 1px solid var(--_border); background: var(--_surface); }
     .bar strong { flex: 1; }
-    .me { font-size: 12px; color: var(--webchat-muted); }
-    webchat-chat-list { border-right: 1px solid var(--webchat-border); min-height: 0; }
-    webchat-chat { min-height: 0; }
-    .error { grid-column: 1 / -1; color: var(--webchat-danger); padding: 4px 12px; font-size: 13px; }
-    @media (max-width: 640px) { :host { grid-template-columns: 1fr; } webchat-chat-list { display: none; } }
+    .me { font-size: 12px; color: var(--_muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
+    .bar > * { flex: none; }
+    .bar > .me { flex: 0 1 auto; }
+    webchat-chat-list { border-right: 1px solid var(--_border); min-height: 0; min-width: 0; }
+    webchat-chat { min-height: 0; min-width: 0; }
+    webchat-banner { top: 52px; }
+    :host([narrow]) { grid-template-columns: minmax(0, 1fr); border-radius: 0; }
+    :host([narrow]) webchat-chat-list { border-right: none; }
+    :host([narrow][view='chat']) webchat-chat-list, :host([narrow][view='list']) webchat-chat { display: none; }
   `];
 
   constructor() {
     super();
     this.permission = notificationPermission();
-    this._onChange = () => this.requestUpdate();
+    this.narrow = false;
+    this.view = 'chat';
+    new ClientController(this);
+    // the widget's own width decides (it may sit in a narrow column of a wide page)
+    this._resize = new ResizeObserver(([entry]) => { this.narrow = entry.contentRect.width <= NARROW_PX; });
   }
 
   connectedCallback() {
+    this.client = createClient({base: this.apiBase || '', token: this.userToken || ''});
     super.connectedCallback();
-    this.client = new ChatClient({base: this.apiBase || '', token: this.userToken || ''});
-    this.client.addEventListener('change', this._onChange);
-    this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });
+    this._resize.observe(this);
   }
 
   disconnectedCallback() {
     super.disconnectedCallback();
-    this.client.removeEventListener('change', this._onChange);
+    this._resize.disconnect();
     this.client.stop();
   }
 
@@ -54,13 +69,31 @@ export class WebchatApp extends LitElement {
       <div class="bar">
         <strong>Chat</strong>
         ${c.me ? html`<span class="me">${c.me.display_name}</span>` : nothing}
-        ${this.permission === 'default' ? html`<button @click=${this._askNotifications}>Enable notifications</button>` : nothing}
+        ${this.permission === 'default' ? html`<button @click=${this._askNotifications}>${this.narrow ? 'Notify me' : 'Enable notifications'}</button>` : nothing}
         <webchat-status status=${c.status}></webchat-status>
       </div>
-      ${c.error ? html`<div class="error" role="alert">${c.error}
-        <button class="link" @click=${() => { c.error = ''; this.requestUpdate(); }}>Dismiss</button></div>` : nothing}
-      ${c.me ? html`<webchat-chat-list .client=${c}></webchat-chat-list>
-        <webchat-chat .client=${c} .chatId=${c.openChatId} theme=${this.theme || 'auto'}></webchat-chat>` : html`<div>Loading…</div>`}`;
+      <webchat-banner .message=${c.error} @webchat-dismiss=${() => c.clearError()}></webchat-banner>
+      ${c.me ? html`<webchat-chat-list .client=${c} @webchat-open=${this._opened}></webchat-chat-list>
+        <webchat-chat .client=${c} .chatId=${c.openChatId} theme=${this.theme || 'auto'} ?back=${this.narrow}
+          @webchat-back=${this._back}></webchat-chat>` : html`<div>Loading…</div>`}`;
+  }
+
+  willUpdate() {
+    // a phone shows the list while no chat is open
+    if (this.narrow && !this.client.openChatId) this.view = 'list';
+  }
+
+  async _opened() {
+    if (!this.narrow) return;
+    this.view = 'chat';
+    await this.updateComplete;
+    this.renderRoot.querySelector('webchat-chat')?.focusComposer();
+  }
+
+  async _back() {
+    this.view = 'list';
+    await this.updateComplete;
+    this.renderRoot.querySelector('webchat-chat-list')?.focusCurrent();
   }
 
   async _askNotifications() {

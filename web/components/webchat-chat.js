@@ -3,14 +3,16 @@
 //
 // `active` (default true): while false the chat stays connected but marks nothing read (a closed
 // launcher). Fires `webchat-unread` {detail: {count}} (bubbling, composed) whenever the number of
-// unread messages in its chat changes.
+// unread messages in its chat changes. `back`: show a back control (phone layout), firing `webchat-back`.
 
 import {LitElement, html, css, nothing} from 'lit';
-import {ChatClient} from '../lib/store.js';
+import {createClient} from '../lib/client.js';
+import {ClientController} from '../lib/controller.js';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import './webchat-message-list.js';
 import './webchat-composer.js';
 import './webchat-status.js';
+import './webchat-banner.js';
 
 export function typingText(names) {
   if (names.length === 0) return '';
@@ -28,77 +30,77 @@ export class WebchatChat extends LitElement {
     theme: {type: String, reflect: true},
     embedded: {type: Boolean},
     active: {type: Boolean, reflect: true},
+    back: {type: Boolean},
   };
 
   static styles = [themeStyles, controlStyles, css`
-    :host { display: flex; flex-direction: column; height: 100%; min-height: 0; }
-    header { display: flex; align-items: center; gap: 8px; padding: 10px 14px; border-bottom: 1px solid var(--webchat-border); }
-    h2 { font-size: 16px; margin: 0; flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    :host { display: flex; flex-direction: column; height: 100%; min-height: 0; min-width: 0; position: relative; }
+    header { display: flex; align-items: center; gap: 8px; padding: 8px 12px; min-height: 28px;
+      border-bottom: 1px solid var(--_border); min-width: 0; }
+    h2 { font-size: 16px; margin: 0; flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .back { flex: none; }
+    webchat-status { flex: none; }
     webchat-message-list { flex: 1; }
-    .typing { min-height: 18px; padding: 0 16px 4px; font-size: 12px; color: var(--webchat-muted); font-style: italic; }
-    .archived { font-size: 12px; color: var(--webchat-muted); }
+    .typing { min-height: 18px; padding: 0 16px 4px; font-size: 12px; color: var(--_muted); font-style: italic; }
+    .archived { font-size: 12px; color: var(--_muted); flex: none; }
   `];
 
   constructor() {
     super();
     this.embedded = false;
     this.active = true;
+    this.back = false;
     this._unread = 0;
-    this._onChange = () => this.requestUpdate();
+    new ClientController(this);
   }
 
   connectedCallback() {
-    super.connectedCallback();
     if (!this.client) {
       // standalone: own the client
-      this.client = new ChatClient({base: this.apiBase || '', token: this.userToken || ''});
+      this.client = createClient({base: this.apiBase || '', token: this.userToken || ''});
       this._ownsClient = true;
-      this.client.active = this.active;
-      this.client.start().catch((err) => { this.client.error = err.message; this.requestUpdate(); });
+      this.client.setActive(this.active);
     }
-    this.client.addEventListener('change', this._onChange);
+    super.connectedCallback();
   }
 
   disconnectedCallback() {
     super.disconnectedCallback();
-    this.client.removeEventListener('change', this._onChange);
-    if (this._ownsClient) this.client.stop();
+    if (this._ownsClient) {
+      this.client.stop();
+      this.client = null;
+      this._ownsClient = false;
+    }
   }
 
   get _chatId() { return this.chatId || this.client.openChatId; }
 
   willUpdate(changed) {
-    if (changed.has('active') && this.client) {
-      this.client.setActive(this.active);
-    }
-  }
-
-  updated() {
-    const c = this.client;
-    const id = c && c.me ? this._chatId : null;
-    const chat = id ? c.chats.get(id) : null;
-    const count = chat ? chat.unread_count || 0 : 0;
-    if (count !== this._unread) {
-      this._unread = count;
-      this.dispatchEvent(new CustomEvent('webchat-unread', {detail: {count}, bubbles: true, composed: true}));
-    }
+    if (changed.has('active') && this.client) this.client.setActive(this.active);
   }
 
   render() {
     const c = this.client;
-    if (!c || !c.me) return html`<div style="padding:16px">Loading…</div>`;
+    if (!c || !c.me) {
+      return html`${this._ownsClient && c ? html`<webchat-banner .message=${c.error}></webchat-banner>` : nothing}
+        <div style="padding:16px">Loading…</div>`;
+    }
     const id = this._chatId;
     const chat = id ? c.chats.get(id) : null;
     return html`
       ${this.embedded ? nothing : html`<header>
-        <h2>${chat ? chat.title : 'New conversation'}</h2>
+        ${this.back ? html`<button class="back" aria-label="Back to chats" @click=${this._back}>‹</button>` : nothing}
+        <h2 dir="auto">${chat ? chat.title : 'New conversation'}</h2>
         ${chat && chat.is_archived ? html`<span class="archived">Archived</span>` : nothing}
         ${this._ownsClient ? html`<webchat-status status=${c.status}></webchat-status>` : nothing}
       </header>`}
+      ${this._ownsClient ? html`<webchat-banner .message=${c.error} @webchat-dismiss=${() => c.clearError()}></webchat-banner>` : nothing}
       <webchat-message-list .messages=${id ? c.messageList(id) : []} .meId=${c.me.id} .chatId=${id}
-        ?hasOlder=${Boolean(id && c.hasOlder.get(id))} @webchat-load-older=${() => c.loadOlder(id)}
-        @webchat-edit=${(e) => c.editMessage(e.detail.id, e.detail.text).catch((err) => this._fail(err))}
-        @webchat-delete=${(e) => c.deleteMessage(e.detail.id).catch((err) => this._fail(err))}
+        .seenUpTo=${id ? c.unread.seenUpTo(id) : 0} .dividerAfter=${id ? c.unread.dividerAfter.get(id) ?? null : null}
+        ?hasOlder=${Boolean(id && c.messages.hasOlder.get(id))}
+        .loadOlder=${() => c.loadOlder(id)}
+        @webchat-edit=${(e) => c.editMessage(e.detail.id, e.detail.text).catch((err) => c.fail(err))}
+        @webchat-delete=${(e) => c.deleteMessage(e.detail.id).catch((err) => c.fail(err))}
         @webchat-retry=${(e) => c.retry(e.detail.clientId)}
         @webchat-discard=${(e) => c.discard(e.detail.clientId)}></webchat-message-list>
       <div class="typing" aria-live="polite">${id ? typingText(c.typingNames(id)) : ''}</div>
@@ -106,15 +108,27 @@ export class WebchatChat extends LitElement {
         @webchat-send=${this._send} @webchat-typing=${() => c.typingNow(this._chatId)}></webchat-composer>`;
   }
 
+  updated() {
+    const c = this.client;
+    const id = c && c.me ? this._chatId : null;
+    const count = id ? c.unread.count(id) : 0;
+    if (count !== this._unread) {
+      this._unread = count;
+      this.dispatchEvent(new CustomEvent('webchat-unread', {detail: {count}, bubbles: true, composed: true}));
+    }
+  }
+
+  /** Put the caret in the composer (after opening a chat, or the launcher's panel). */
+  focusComposer() { this.renderRoot.querySelector('webchat-composer')?.focus(); }
+
+  _back() {
+    this.dispatchEvent(new CustomEvent('webchat-back', {bubbles: true, composed: true}));
+  }
+
   _send(e) {
     const {text, file} = e.detail;
     this.client.send(this._chatId || null, text, file).catch(() => {});
     this.renderRoot.querySelector('webchat-message-list')?.scrollToBottom();
-  }
-
-  _fail(err) {
-    this.client.error = err.message;
-    this.requestUpdate();
   }
 }
 customElements.define('webchat-chat', WebchatChat);

@@ -22,13 +22,15 @@ export class WebchatComposer extends LitElement {
   };
 
   static styles = [controlStyles, css`
-    :host { display: block; border-top: 1px solid var(--webchat-border); padding: 8px; background: var(--webchat-bg); }
-    form { display: flex; gap: 8px; align-items: flex-end; }
-    textarea { flex: 1; resize: none; font: inherit; color: inherit; background: var(--webchat-surface);
-      border: 1px solid var(--webchat-border); border-radius: 10px; padding: 8px 10px; max-height: 140px; min-height: 22px; }
-    .preview { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; font-size: 13px; }
+    :host { display: block; border-top: 1px solid var(--_border); padding: 8px; background: var(--_bg); min-width: 0; }
+    form { display: flex; gap: 8px; align-items: flex-end; min-width: 0; }
+    form > button { flex: none; }
+    textarea { flex: 1; min-width: 0; resize: none; font: inherit; color: inherit; background: var(--_surface);
+      border: 1px solid var(--_control-border); border-radius: 10px; padding: 8px 10px; max-height: 140px; min-height: 22px;
+      box-sizing: content-box; }
+    .preview { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; font-size: 13px; min-width: 0; overflow-wrap: anywhere; }
     .preview img { max-height: 64px; border-radius: 6px; }
-    .error { color: var(--webchat-danger); font-size: 12px; margin-bottom: 4px; }
+    .error { color: var(--_danger); font-size: 12px; margin-bottom: 4px; }
     input[type=file] { display: none; }
   `];
 
@@ -54,7 +56,7 @@ export class WebchatComposer extends LitElement {
         <button type="button" @click=${() => this.renderRoot.querySelector('input[type=file]').click()}
           aria-label="Attach an image or audio file" title="Attach">${attachIcon}</button>
         <input type="file" accept="image/*,audio/*" @change=${this._pick} aria-label="Attachment">
-        <textarea rows="1" placeholder="Write a message…" aria-label="Message" maxlength=${this.maxChars}
+        <textarea rows="1" dir="auto" placeholder="Write a message…" aria-label="Message" maxlength=${this.maxChars}
           ?disabled=${this.disabled} @keydown=${this._key} @input=${this._input}></textarea>
         <button class="primary" type="submit" ?disabled=${this.disabled}>Send</button>
       </form>`;

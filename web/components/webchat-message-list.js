@@ -1,5 +1,10 @@
-// <webchat-message-list>: the scrolling history. Keeps a window of recent messages in the DOM,
-// pages older ones in, follows new messages only when the reader is at the bottom.
+// <webchat-message-list>: the scrolling history, pinned to the newest message.
+//
+// Opening a chat lands on the newest message (or on the "New messages" divider); while the reader
+// is at the end, anything that makes the content taller (a new message, an image loading, the
+// composer growing) keeps the end in view; scrolled up, new messages show a "N new messages ↓"
+// control instead. Reaching the top loads older history by itself; the DOM keeps a window of
+// messages, and the reader's place is kept (by an anchor message) when messages are added above.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {repeat} from 'lit/directives/repeat.js';
@@ -7,26 +12,54 @@ import {controlStyles} from '../lib/theme.js';
 import './webchat-message.js';
 
 const WINDOW = 150;
-const STEP = 100;
+const STEP = 50;
+const GROUP_GAP_MS = 5 * 60_000;
+const NEAR_END_PX = 40;
+const NEAR_TOP_PX = 200;
 
-/** @fires webchat-load-older - the reader wants older history than is loaded */
+const key = (m) => (m.client_id && !m.seq ? `c${m.client_id}` : `s${m.seq}`);
+
+function dayKey(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday", or a date ("Mon, 3 Mar"; with the year when it is not this year). */
+export function dayLabel(ts, now = new Date()) {
+  const d = new Date(ts);
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const that = new Date(d.getFullYear(), d.getMonth(), d.getDate());
+  const days = Math.round((today - that) / 86_400_000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  const opts = {weekday: 'short', day: 'numeric', month: 'short'};
+  if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+  return d.toLocaleDateString([], opts);
+}
+
 export class WebchatMessageList extends LitElement {
   static properties = {
     messages: {attribute: false},
     meId: {type: Number},
     hasOlder: {type: Boolean},
     chatId: {type: Number},
+    seenUpTo: {type: Number}, // others have read up to this seq: own messages up to it are "seen"
+    dividerAfter: {type: Number}, // "New messages" before the first message from others after this seq
+    loadOlder: {attribute: false}, // () => Promise: fetch an older page
     shown: {state: true},
     unseen: {state: true},
+    focusKey: {state: true},
   };
 
   static styles = [controlStyles, css`
-    :host { display: block; position: relative; min-height: 0; }
-    .scroller { height: 100%; overflow-y: auto; overscroll-behavior: contain; padding: 8px 0; box-sizing: border-box; }
+    :host { display: block; position: relative; min-height: 0; min-width: 0; }
+    .scroller { position: relative; height: 100%; overflow-y: auto; overflow-x: hidden; overscroll-behavior: contain;
+      overflow-anchor: none; box-sizing: border-box; }
+    .content { padding: 8px 0; }
     .older { display: flex; justify-content: center; padding: 6px; }
-    .empty { color: var(--webchat-muted); text-align: center; padding: 40px 16px; }
-    .pill { position: absolute; left: 50%; bottom: 12px; transform: translateX(-50%);
-      background: var(--webchat-accent); color: var(--webchat-accent-fg); border: none; border-radius: 999px;
+    .empty { color: var(--_muted); text-align: center; padding: 40px 16px; }
+    .pill { position: absolute; left: 50%; bottom: 12px; transform: translateX(-50%); white-space: nowrap;
+      background: var(--_accent); color: var(--_accent-fg); border: none; border-radius: 999px;
       padding: 6px 14px; box-shadow: 0 2px 8px rgb(0 0 0 / 0.2); }
   `];
 
@@ -35,95 +68,197 @@ export class WebchatMessageList extends LitElement {
     this.messages = [];
     this.shown = WINDOW;
     this.unseen = 0;
-    this._atBottom = true;
+    this.seenUpTo = 0;
+    this.dividerAfter = null;
+    this.focusKey = null;
+    this._atEnd = true;
+    this._landed = false;
     this._lastCount = 0;
+    this._lastTop = 0;
+    // content taller or viewport smaller: stay at the end if the reader was there
+    this._resize = new ResizeObserver(() => { if (this._atEnd && this._landed) this._toEnd(); });
   }
+
+  disconnectedCallback() {
+    super.disconnectedCallback();
+    this._resize.disconnect();
+  }
+
+  get _scroller() { return this.renderRoot.querySelector('.scroller'); }
 
   willUpdate(changed) {
     if (changed.has('chatId')) {
       this.shown = WINDOW;
       this.unseen = 0;
-      this._atBottom = true;
+      this._atEnd = true;
+      this._landed = false;
       this._lastCount = 0;
       this._lastTop = 0;
+      this.focusKey = null;
     }
-    const count = this.messages.length;
-    if (count > this._lastCount && this._lastCount && !this._atBottom) {
-      const last = this.messages[count - 1];
-      if (last && last.sender_id !== this.meId) this.unseen += count - this._lastCount;
+    const all = this.messages || [];
+    const count = all.length;
+    if (count > this._lastCount && this._lastCount && !this._atEnd) {
+      const last = all[count - 1];
+      const added = all.slice(this._lastCount).filter((m) => m.sender_id !== this.meId).length;
+      if (last && added) this.unseen += added;
     }
-    if (changed.has('messages') && this._atBottom) {
-      // keep the DOM small while following the live end
-      this.shown = Math.max(WINDOW, Math.min(this.shown, WINDOW));
-    }
-    this._grew = count !== this._lastCount;
+    if (changed.has('messages') && this._atEnd && this._landed) this.shown = WINDOW; // trim while following the end
+    // keep the reader's place: remember where the first visible message is before the DOM changes
+    this._anchor = !this._atEnd && this._landed ? this._visibleAnchor() : null;
     this._lastCount = count;
   }
 
-  get _scroller() { return this.renderRoot.querySelector('.scroller'); }
-
   render() {
     const all = this.messages || [];
-    const visible = all.length > this.shown ? all.slice(all.length - this.shown) : all;
-    const moreInMemory = all.length > visible.length;
+    const start = Math.max(0, all.length - this.shown);
+    const visible = all.slice(start);
+    const moreAbove = start > 0 || this.hasOlder;
+    const now = new Date();
+    const divider = this._dividerKey(all);
+    const focusKey = visible.some((m) => key(m) === this.focusKey) ? this.focusKey : (visible.length ? key(visible.at(-1)) : null);
     return html`
-      <div class="scroller" role="log" aria-live="polite" aria-label="Messages" tabindex="0" @scroll=${this._onScroll}>
-        ${moreInMemory || this.hasOlder ? html`<div class="older">
-          <button @click=${this._older} aria-label="Load older messages">Load older</button></div>` : nothing}
-        ${all.length === 0 ? html`<div class="empty">No messages yet. Say hello!</div>` : nothing}
-        ${repeat(visible, (m) => (m.seq ? `s${m.seq}` : `c${m.client_id}`), (m) => html`
-          <webchat-message .message=${m} ?mine=${m.sender_id === this.meId}></webchat-message>`)}
+      <div class="scroller" role="log" aria-label="Messages" tabindex=${visible.length ? '-1' : '0'}
+        @scroll=${this._onScroll} @keydown=${this._key} @focusin=${this._focusin}>
+        <div class="content">
+          ${moreAbove ? html`<div class="older"><button @click=${this._older}>Load older messages</button></div>` : nothing}
+          ${all.length === 0 ? html`<div class="empty">No messages yet. Say hello!</div>` : nothing}
+          ${repeat(visible, key, (m, i) => {
+            const prev = i > 0 ? visible[i - 1] : (start > 0 ? all[start - 1] : null);
+            const next = visible[i + 1];
+            const k = key(m);
+            const newDay = !prev || dayKey(prev.timestamp) !== dayKey(m.timestamp);
+            const isDivider = k === divider;
+            const first = newDay || isDivider || !this._sameRun(prev, m);
+            const last = !next || dayKey(next.timestamp) !== dayKey(m.timestamp) || key(next) === divider || !this._sameRun(m, next);
+            return html`<webchat-message .message=${m} ?mine=${m.sender_id === this.meId} data-key=${k}
+              tabindex=${k === focusKey ? '0' : '-1'} ?first=${first} ?last=${last}
+              .day=${newDay ? dayLabel(m.timestamp, now) : ''} ?divider=${isDivider}
+              ?seen=${Boolean(m.seq && m.seq <= this.seenUpTo)}></webchat-message>`;
+          })}
+        </div>
       </div>
       ${this.unseen > 0 ? html`<button class="pill" @click=${this.scrollToBottom}>
         ${this.unseen} new message${this.unseen > 1 ? 's' : ''} ↓</button>` : nothing}`;
   }
 
+  firstUpdated() {
+    this._resize.observe(this._scroller);
+    this._resize.observe(this.renderRoot.querySelector('.content'));
+  }
+
   updated() {
     const el = this._scroller;
-    if (!el) return;
-    if (this._restore !== undefined) {
-      // keep the reader's place when older messages are inserted above
-      el.scrollTop = el.scrollHeight - this._restore;
-      this._restore = undefined;
-    } else if (this._atBottom && this._grew) {
-      el.scrollTop = el.scrollHeight;
+    const all = this.messages || [];
+    if (!this._landed) {
+      if (!all.length) return;
+      // the first render of this chat's messages: land on the divider, or the newest message
+      this._landed = true;
+      const divider = this.renderRoot.querySelector('webchat-message[divider]');
+      if (divider && divider.offsetTop > el.clientHeight / 2) {
+        el.scrollTop = divider.offsetTop - 8;
+        this._atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
+      } else {
+        this._toEnd();
+      }
+      this._lastTop = el.scrollTop;
+      return;
+    }
+    if (this._anchor) {
+      const a = this.renderRoot.querySelector(`webchat-message[data-key="${CSS.escape(this._anchor.key)}"]`);
+      if (a) el.scrollTop = a.offsetTop - this._anchor.offset;
+      this._anchor = null;
+      this._lastTop = el.scrollTop;
+    } else if (this._atEnd) {
+      this._toEnd();
     }
   }
 
-  scrollToBottom() {
+  _sameRun(a, b) {
+    return a && b && a.sender_id === b.sender_id
+      && Math.abs(new Date(b.timestamp) - new Date(a.timestamp)) < GROUP_GAP_MS;
+  }
+
+  _dividerKey(all) {
+    if (this.dividerAfter === null || this.dividerAfter === undefined) return null;
+    const m = all.find((x) => x.seq && x.seq > this.dividerAfter && x.sender_id !== this.meId);
+    return m ? key(m) : null;
+  }
+
+  _visibleAnchor() {
     const el = this._scroller;
+    if (!el) return null;
+    for (const m of this.renderRoot.querySelectorAll('webchat-message')) {
+      if (m.offsetTop + m.offsetHeight > el.scrollTop) return {key: m.dataset.key, offset: m.offsetTop - el.scrollTop};
+    }
+    return null;
+  }
+
+  _toEnd() {
+    const el = this._scroller;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    this._lastTop = el.scrollTop;
+  }
+
+  scrollToBottom() {
     this.unseen = 0;
-    this._atBottom = true;
+    this._atEnd = true;
     this.shown = WINDOW;
-    this.updateComplete.then(() => { el.scrollTop = el.scrollHeight; });
+    this.updateComplete.then(() => this._toEnd());
   }
 
   _onScroll() {
     const el = this._scroller;
-    const nearBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-    // only the reader scrolls up; our own follow-the-end scrolls go down. Judging "at bottom" from
+    const nearEnd = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
+    // only the reader scrolls up; our own follow-the-end scrolls go down. Judging "at the end" from
     // any scroll event would lose the end during a burst: content grows between our scroll and
-    // its event, which then looks like the reader having left the bottom.
-    if (el.scrollTop < (this._lastTop ?? 0) - 2) this._atBottom = nearBottom;
-    else if (nearBottom) this._atBottom = true;
+    // its event, which then looks like the reader having left the end.
+    if (el.scrollTop < this._lastTop - 2) this._atEnd = nearEnd;
+    else if (nearEnd) this._atEnd = true;
     this._lastTop = el.scrollTop;
-    if (this._atBottom) this.unseen = 0;
-    if (el.scrollTop < 20 && !this._loading) this._older();
+    if (this._atEnd) this.unseen = 0;
+    if (el.scrollTop < NEAR_TOP_PX && !this._atEnd && this._landed) this._older();
   }
 
   async _older() {
-    const el = this._scroller;
     const all = this.messages || [];
-    this._restore = el.scrollHeight - el.scrollTop;
+    if (this._atEnd) this._atEnd = false; // the button: the reader is reading history now
     if (all.length > this.shown) {
       this.shown += STEP;
       return;
     }
-    if (!this.hasOlder) return;
+    if (!this.hasOlder || this._loading || !this.loadOlder) return;
     this._loading = true;
-    this.shown += STEP;
-    this.dispatchEvent(new CustomEvent('webchat-load-older', {bubbles: true, composed: true}));
-    setTimeout(() => { this._loading = false; }, 300);
+    try {
+      const n = await this.loadOlder();
+      this.shown += n;
+    } finally {
+      this._loading = false;
+    }
+  }
+
+  // -- keyboard: the log is one tab stop; arrow keys move between messages (roving tabindex) ----
+  _items() { return [...this.renderRoot.querySelectorAll('webchat-message')]; }
+
+  _focusin(e) {
+    const m = e.composedPath().find((x) => x.localName === 'webchat-message');
+    if (m && m.dataset.key !== this.focusKey) this.focusKey = m.dataset.key;
+  }
+
+  _key(e) {
+    const items = this._items();
+    const current = e.composedPath()[0];
+    const i = items.indexOf(current);
+    if (i < 0) return;
+    const to = {ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: items.length - 1, PageDown: i + 5, PageUp: i - 5}[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    if (to < 0 && (this.hasOlder || this.messages.length > this.shown)) this._older();
+    const next = items[Math.max(0, Math.min(items.length - 1, to))];
+    this.focusKey = next.dataset.key;
+    next.focus();
+    next.scrollIntoView({block: 'nearest'});
   }
 }
 customElements.define('webchat-message-list', WebchatMessageList);

@@ -1,7 +1,10 @@
 // <webchat-message>: one bubble. Text is rendered as text (never HTML); http(s) links are clickable.
+// The message list sets the grouping (first/last of a run by one sender), the day separator, the
+// "New messages" divider and "seen"; the host is focusable (roving) and Enter opens its actions.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
+import './webchat-menu.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
@@ -18,12 +21,25 @@ export function linkify(text) {
   return parts;
 }
 
-function time(ts) {
+export function time(ts) {
   try {
     return new Date(ts).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
   } catch {
     return '';
   }
+}
+
+/** Up to two initials: "Ada Lovelace" -> "AL", "bot" -> "B". */
+export function initials(name) {
+  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  return (words.length > 1 ? words[0][0] + words.at(-1)[0] : (words[0] || '?').slice(0, 1)).toUpperCase();
+}
+
+/** A stable colour per name, dark enough for white initials (4.5:1). */
+function avatarColor(name) {
+  let h = 0;
+  for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return `hsl(${h} 55% 36%)`;
 }
 
 /**
@@ -33,67 +49,164 @@ function time(ts) {
  * @fires webchat-discard - detail {clientId}
  */
 export class WebchatMessage extends LitElement {
-  static properties = {message: {attribute: false}, mine: {type: Boolean, reflect: true}, editing: {state: true}};
+  static properties = {
+    message: {attribute: false},
+    mine: {type: Boolean, reflect: true},
+    first: {type: Boolean, reflect: true}, // first of a run by one sender: name and avatar
+    last: {type: Boolean, reflect: true}, // last of the run: time and delivery state
+    day: {type: String}, // a day separator above ("Today", "Yesterday", a date) or ''
+    divider: {type: Boolean}, // "New messages" above
+    seen: {type: Boolean},
+    editing: {state: true},
+  };
 
   static styles = [controlStyles, css`
-    :host { display: flex; flex-direction: column; align-items: flex-start; margin: 4px 12px; }
-    :host([mine]) { align-items: flex-end; }
-    .bubble { max-width: min(80%, 560px); padding: 8px 12px; border-radius: var(--webchat-radius);
-      background: var(--webchat-bubble-other); color: var(--webchat-bubble-other-fg);
-      overflow-wrap: anywhere; line-height: 1.4; }
+    :host { display: block; margin: 1px 12px; outline: none; }
+    :host([first]) { margin-top: 8px; }
+    .sep { display: flex; align-items: center; gap: 10px; margin: 12px 0 6px; font-size: 12px; color: var(--_muted); }
+    .sep::before, .sep::after { content: ''; flex: 1; border-top: 1px solid var(--_border); }
+    .sep.new { color: var(--_danger); }
+    .sep.new::before, .sep.new::after { border-color: var(--_danger); }
+    .row { display: flex; gap: 8px; align-items: flex-end; min-width: 0; }
+    :host([mine]) .row { justify-content: flex-end; }
+    .avatar { flex: none; width: 32px; height: 32px; border-radius: 50%; color: #fff; font-size: 13px; font-weight: 600;
+      display: grid; place-items: center; align-self: flex-start; }
+    .spacer { flex: none; width: 32px; }
+    .col { display: flex; flex-direction: column; align-items: flex-start; min-width: 0; max-width: min(80%, 560px); }
+    :host([mine]) .col { align-items: flex-end; }
+    .bubble { padding: 8px 12px; border-radius: var(--_radius); max-width: 100%; box-sizing: border-box;
+      background: var(--_bubble-other); color: var(--_bubble-other-fg); overflow-wrap: anywhere; line-height: 1.4; }
     .text { white-space: pre-wrap; }
-    :host([mine]) .bubble { background: var(--webchat-bubble-mine); color: var(--webchat-bubble-mine-fg); }
+    :host([mine]) .bubble { background: var(--_bubble-mine); color: var(--_bubble-mine-fg); }
     :host([mine]) .bubble a { color: inherit; }
-    .meta { font-size: 11px; color: var(--webchat-muted); margin: 2px 4px; display: flex; gap: 6px; align-items: center; }
-    .sender { font-size: 12px; color: var(--webchat-muted); margin: 0 4px 2px; }
-    .deleted { font-style: italic; opacity: 0.7; }
-    .failed { color: var(--webchat-danger); }
+    :host(:focus-visible) .bubble { outline: 2px solid var(--_accent); outline-offset: 2px; }
+    .meta { font-size: 11px; color: var(--_muted); margin: 2px 4px; display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+    .sender { font-size: 12px; color: var(--_muted); margin: 0 4px 2px; overflow-wrap: anywhere; }
+    .deleted { font-style: italic; opacity: 0.8; }
+    .failed { color: var(--_danger); }
     img { display: block; max-width: 100%; max-height: 280px; border-radius: 10px; margin-bottom: 4px; }
     audio { display: block; max-width: 100%; margin-bottom: 4px; }
-    textarea { font: inherit; width: min(70vw, 480px); min-height: 60px; border-radius: 8px; padding: 6px; }
-    .actions { visibility: hidden; }
-    :host(:hover) .actions, :host(:focus-within) .actions { visibility: visible; }
+    textarea { font: inherit; color: inherit; background: var(--_bg); width: min(70vw, 480px); max-width: 100%;
+      min-height: 60px; border-radius: 8px; padding: 6px; box-sizing: border-box; border: 1px solid var(--_control-border); }
+    webchat-menu { align-self: center; opacity: 0; }
+    :host(:hover) webchat-menu, :host(:focus-within) webchat-menu, :host(:focus) webchat-menu, webchat-menu[open] { opacity: 1; }
+    @media (pointer: coarse) { webchat-menu { opacity: 1; } }
   `];
+
+  willUpdate() {
+    const m = this.message;
+    if (!m) return;
+    this.setAttribute('role', 'article');
+    const who = this.mine ? 'You' : m.sender_name;
+    const body = m.deleted ? 'This message was deleted' : (m.text || (m.media_type === 'image' ? 'Image' : m.media_type ? 'Audio' : ''));
+    this.setAttribute('aria-label', `${who}, ${time(m.timestamp)}: ${body.slice(0, 200)}`);
+  }
+
+  connectedCallback() {
+    super.connectedCallback();
+    this.addEventListener('keydown', this._hostKey);
+  }
+
+  disconnectedCallback() {
+    super.disconnectedCallback();
+    this.removeEventListener('keydown', this._hostKey);
+  }
+
+  _actions() {
+    const m = this.message;
+    if (!this.mine || !m || !m.id || m.deleted) return [];
+    return [...(m.media_type ? [] : [{value: 'edit', label: 'Edit'}]), {value: 'delete', label: 'Delete'}];
+  }
 
   render() {
     const m = this.message;
     if (!m) return nothing;
-    if (this.editing) {
-      return html`<div class="bubble">
-        <textarea aria-label="Edit message" .value=${m.text} @keydown=${this._editKey}></textarea>
-        <div><button class="primary" @click=${this._saveEdit}>Save</button>
-          <button @click=${() => { this.editing = false; }}>Cancel</button></div></div>`;
-    }
+    const actions = this._actions();
+    const who = this.mine ? 'You' : m.sender_name;
     return html`
-      ${this.mine ? nothing : html`<div class="sender">${m.sender_name}</div>`}
-      <div class="bubble ${m.deleted ? 'deleted' : ''}" data-seq=${m.seq ?? ''} data-client-id=${m.client_id ?? ''}>
-        ${m.deleted ? 'This message was deleted' : html`
-          ${m.media_type === 'image' && m.media_url ? html`<img src=${m.media_url} alt="Image from ${m.sender_name}" loading="lazy">` : nothing}
-          ${m.media_type === 'audio' && m.media_url ? html`<audio controls preload="none" src=${m.media_url}></audio>` : nothing}
-          <span class="text">${linkify(m.text || '')}</span>`}
-      </div>
-      <div class="meta">
-        <span>${time(m.timestamp)}</span>
-        ${m.edited_at && !m.deleted ? html`<span>edited</span>` : nothing}
-        ${m.status === 'sending' ? html`<span aria-label="sending">Sending…</span>` : nothing}
-        ${m.status === 'failed' ? html`<span class="failed" role="alert">Not sent</span>
-          <button class="link" @click=${() => this._fire('webchat-retry', {clientId: m.client_id})}>Retry</button>
-          <button class="link" @click=${() => this._fire('webchat-discard', {clientId: m.client_id})}>Discard</button>` : nothing}
-        ${this.mine && m.id && !m.deleted ? html`<span class="actions">
-          ${m.media_type ? nothing : html`<button class="link" aria-label="Edit message" @click=${() => { this.editing = true; }}>Edit</button>`}
-          <button class="link" aria-label="Delete message" @click=${() => this._fire('webchat-delete', {id: m.id})}>Delete</button>
-        </span>` : nothing}
+      ${this.day ? html`<div class="sep day">${this.day}</div>` : nothing}
+      ${this.divider ? html`<div class="sep new">New messages</div>` : nothing}
+      <div class="row">
+        ${this.mine ? nothing : this.first
+          ? html`<div class="avatar" aria-hidden="true" style="background:${avatarColor(m.sender_name)}">${initials(m.sender_name)}</div>`
+          : html`<div class="spacer"></div>`}
+        ${this.mine && actions.length ? html`<webchat-menu up label="Message actions" trigger-tabindex="-1"
+          .items=${actions} @webchat-menu-pick=${this._pick}></webchat-menu>` : nothing}
+        <div class="col">
+          ${this.first ? html`<div class="sender" dir="auto">${this.mine ? html`<span class="sr-only">You</span>` : m.sender_name}</div>`
+            : html`<span class="sr-only">${who}</span>`}
+          ${this.editing ? this._editor(m) : html`
+          <div class="bubble ${m.deleted ? 'deleted' : ''}" data-seq=${m.seq ?? ''} data-client-id=${m.client_id ?? ''}>
+            ${m.deleted ? 'This message was deleted' : html`
+              ${m.media_type === 'image' && m.media_url ? html`<img src=${m.media_url} alt="Image from ${who}">` : nothing}
+              ${m.media_type === 'audio' && m.media_url ? html`<audio controls preload="none" src=${m.media_url}></audio>` : nothing}
+              <span class="text" dir="auto">${linkify(m.text || '')}</span>`}
+          </div>`}
+          ${this._meta(m)}
+        </div>
       </div>`;
+  }
+
+  _meta(m) {
+    const failed = m.status === 'failed';
+    if (!this.last && !failed && m.status !== 'sending' && !m.edited_at) return nothing;
+    let state = nothing;
+    if (this.mine && m.status === 'sending') state = html`<span class="state">Sending…</span>`;
+    else if (this.mine && !failed && m.seq && this.last) {
+      state = this.seen ? html`<span class="state" title="Seen">✓✓ Seen</span>` : html`<span class="state" title="Sent">✓ Sent</span>`;
+    }
+    return html`<div class="meta">
+      ${this.last || failed ? html`<span>${time(m.timestamp)}</span>` : nothing}
+      ${m.edited_at && !m.deleted ? html`<span>edited</span>` : nothing}
+      ${state}
+      ${failed ? html`<span class="failed" role="alert">Not sent</span>
+        <button class="link" @click=${() => this._fire('webchat-retry', {clientId: m.client_id})}>Retry</button>
+        <button class="link" @click=${() => this._fire('webchat-discard', {clientId: m.client_id})}>Discard</button>` : nothing}
+    </div>`;
+  }
+
+  _editor(m) {
+    return html`<div class="bubble">
+      <textarea aria-label="Edit message" dir="auto" .value=${m.text} @keydown=${this._editKey}></textarea>
+      <div><button class="primary" @click=${this._saveEdit}>Save</button>
+        <button @click=${this._cancelEdit}>Cancel</button></div></div>`;
+  }
+
+  /** Open the actions menu from the keyboard (Enter, Shift+F10 or the context-menu key on the message). */
+  _hostKey = (e) => {
+    if (e.composedPath()[0] !== this) return;
+    if (e.key === 'Enter' || e.key === 'ContextMenu' || (e.key === 'F10' && e.shiftKey)) {
+      const menu = this.renderRoot.querySelector('webchat-menu');
+      if (menu) { e.preventDefault(); menu.show(this); }
+    }
+  };
+
+  async _pick(e) {
+    const m = this.message;
+    if (e.detail.value === 'delete') this._fire('webchat-delete', {id: m.id});
+    if (e.detail.value === 'edit') {
+      this.editing = true;
+      await this.updateComplete;
+      const ta = this.renderRoot.querySelector('textarea');
+      ta?.focus();
+      ta?.setSelectionRange(ta.value.length, ta.value.length);
+    }
   }
 
   _editKey(e) {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); this._saveEdit(); }
-    if (e.key === 'Escape') this.editing = false;
+    if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); this._cancelEdit(); }
+  }
+
+  _cancelEdit() {
+    this.editing = false;
+    this.focus();
   }
 
   _saveEdit() {
     const text = this.renderRoot.querySelector('textarea').value.trim();
     this.editing = false;
+    this.focus();
     if (text && text !== this.message.text) this._fire('webchat-edit', {id: this.message.id, text});
   }
 

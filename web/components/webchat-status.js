@@ -8,12 +8,12 @@ export class WebchatStatus extends LitElement {
   static properties = {status: {type: String, reflect: true}};
 
   static styles = css`
-    :host { display: inline-flex; align-items: center; gap: 6px; font-size: 12px; color: var(--webchat-muted); }
-    .dot { width: 8px; height: 8px; border-radius: 50%; background: #9aa1ad; }
+    :host { display: inline-flex; align-items: center; gap: 6px; font-size: 12px; color: var(--_muted); }
+    .dot { flex: none; width: 8px; height: 8px; border-radius: 50%; background: #9aa1ad; }
     :host([status='live']) .dot { background: #12b76a; }
     :host([status='polling']) .dot { background: #f79009; }
     :host([status='reconnecting']) .dot, :host([status='connecting']) .dot { background: #f79009; animation: pulse 1s infinite; }
-    :host([status='offline']) .dot { background: var(--webchat-danger); }
+    :host([status='offline']) .dot { background: var(--_danger); }
     @keyframes pulse { 50% { opacity: 0.3; } }
   `;
 

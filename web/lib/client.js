@@ -1,0 +1,308 @@
+// The client every public element uses: start-up (identify, connect), actions, and server events,
+// delegating state to small units (chat list, messages, pending sends, typing, unread).
+// Components subscribe through ClientController (controller.js); changes come as one 'change' event.
+
+import {Api, ApiError} from './api.js';
+import {Transport} from './transport.js';
+import {notifyOnce} from './notify.js';
+import {ChatList} from './chat-list.js';
+import {ChatMessages} from './messages.js';
+import {PendingSends, newClientId} from './pending.js';
+import {Typing} from './typing.js';
+import {Unread} from './unread.js';
+
+const PAGE = 50;
+const OFFLINE = "Can't reach the chat server — retrying…";
+const ERROR_SHOWN_MS = 8000;
+
+/** Words for people: a network failure says so plainly, server errors keep their message. */
+export function plainError(err) {
+  if (!(err instanceof ApiError)) return OFFLINE;
+  if (err.status >= 500) return 'The chat server had a problem — please try again.';
+  return err.message;
+}
+
+export class ChatClient extends EventTarget {
+  /** @param {{base?: string, token?: string}} options token: a user token (JWT) from the embedding site */
+  constructor({base = '', token = ''} = {}) {
+    super();
+    this.token = token;
+    this.api = new Api(base);
+    this.transport = new Transport(this.api);
+    this.me = null;
+    this.limits = {max_text_chars: 10000, max_media_bytes: 5 * 1024 * 1024};
+    this.status = 'connecting';
+    this.error = '';
+    const changed = () => this.changed();
+    this.chats = new ChatList(changed);
+    this.messages = new ChatMessages(changed);
+    this.pending = new PendingSends(changed);
+    this.typing = new Typing(changed, (chatId, on) => this._sendTyping(chatId, on));
+    this.unread = new Unread(changed, this.chats, this.messages, (chatId, seq) => this.api.read(chatId, seq));
+    this._changeQueued = false;
+    this.transport.addEventListener('event', (e) => this._onEvent(e.detail));
+    this.transport.addEventListener('status', (e) => this._onStatus(e.detail));
+  }
+
+  /** Coalesce change notifications: many events in one task cause one render. */
+  changed() {
+    if (this._changeQueued) return;
+    this._changeQueued = true;
+    queueMicrotask(() => {
+      this._changeQueued = false;
+      this.dispatchEvent(new Event('change'));
+    });
+  }
+
+  async start() {
+    try {
+      const me = await this.api.me();
+      this.me = me.account;
+      this.limits = me.limits || this.limits;
+      if (this.token) {
+        // before connecting: the socket then belongs to the signed-in user, with the guest's chats merged
+        this.me = (await this.api.identify(this.token)).account;
+      }
+      this.unread.me = this.me;
+    } catch (err) {
+      this.fail(err);
+      if (!(err instanceof ApiError)) setTimeout(() => this.start(), 3000);
+      return;
+    }
+    // connect first: the first `connection` event loads state, so nothing falls in between
+    this.transport.start();
+  }
+
+  stop() {
+    this.transport.stop();
+    this.typing.stop();
+    this.unread.stop();
+    clearTimeout(this._errorTimer);
+  }
+
+  // -- reading ---------------------------------------------------------------------------------
+  get openChatId() { return this.chats.openChatId; }
+  get active() { return this.unread.active; }
+  set active(value) { this.unread.setActive(value); }
+  setActive(value) { this.unread.setActive(value); }
+
+  messageList(chatId) { return this.messages.list(chatId).concat(this.pending.forChat(chatId)); }
+  typingNames(chatId) { return this.typing.names(chatId); }
+
+  /** Show an error in words people understand; it clears itself. */
+  fail(err) {
+    this.error = typeof err === 'string' ? err : plainError(err);
+    clearTimeout(this._errorTimer);
+    // "can't reach" clears when the connection is back; anything else after a while
+    if (this.error !== OFFLINE) this._errorTimer = setTimeout(() => this.clearError(), ERROR_SHOWN_MS);
+    this.changed();
+  }
+
+  clearError() {
+    clearTimeout(this._errorTimer);
+    if (this.error) { this.error = ''; this.changed(); }
+  }
+
+  // -- actions ---------------------------------------------------------------------------------
+  async openChat(chatId) {
+    if (chatId !== this.chats.openChatId) this.unread.opening(chatId);
+    this.chats.setOpen(chatId);
+    if (chatId && !this.messages.loaded.has(chatId)) await this.loadLatest(chatId);
+    this.unread.read(chatId);
+  }
+
+  async loadLatest(chatId) {
+    try {
+      const data = await this.api.messages(chatId, {limit: PAGE});
+      this.messages.page(chatId, data.messages, data.has_more);
+      for (const m of data.messages) this.chats.sawMessage(m, false);
+    } catch (err) {
+      if (err.status === 404) this._dropChat(chatId);
+      else this.fail(err);
+    }
+  }
+
+  async loadOlder(chatId) {
+    const oldest = this.messages.oldestSeq(chatId);
+    if (!oldest || !this.messages.hasOlder.get(chatId)) return 0;
+    try {
+      const data = await this.api.messages(chatId, {limit: PAGE, before: oldest});
+      this.messages.page(chatId, data.messages, data.has_more);
+      return data.messages.length;
+    } catch (err) {
+      this.fail(err);
+      return 0;
+    }
+  }
+
+  async send(chatId, text, file = null, clientId = newClientId()) {
+    if (chatId && !this.pending.get(clientId)) {
+      this.pending.add({
+        id: null, seq: null, chat_id: chatId, client_id: clientId, text, sender_id: this.me.id,
+        sender_name: this.me.display_name, sender_kind: this.me.kind, timestamp: new Date().toISOString(),
+        media_type: file ? (file.type.startsWith('audio/') ? 'audio' : 'image') : null,
+        media_url: file ? URL.createObjectURL(file) : null, status: 'sending', file,
+      });
+    } else if (chatId) {
+      this.pending.mark(clientId, 'sending');
+    }
+    this.typing.done(chatId);
+    try {
+      const data = await this.api.send({chatId, text, clientId, file});
+      this._upsertMessage(data.message);
+      if (!chatId) {
+        await this.refreshChats();
+        await this.openChat(data.chat_id);
+      }
+      return data;
+    } catch (err) {
+      if (chatId) this.pending.mark(clientId, 'failed', plainError(err));
+      this.fail(err);
+      throw err;
+    }
+  }
+
+  retry(clientId) {
+    const m = this.pending.get(clientId);
+    if (!m) return undefined;
+    return this.send(m.chat_id, m.text, m.file, clientId).catch(() => {});
+  }
+
+  /** Failed sends go again once the connection is back (same client_id: never twice). */
+  retryFailed() {
+    for (const m of this.pending.failed()) this.retry(m.client_id);
+  }
+
+  discard(clientId) { this.pending.confirm(clientId); }
+
+  /** "+ New chat": an empty chat is opened again rather than another one made. */
+  async createChat(title = 'New chat') {
+    const empty = this.chats.emptyChat();
+    if (empty) {
+      await this.openChat(empty.id);
+      return empty;
+    }
+    const {chat} = await this.api.createChat(title);
+    this.chats.upsert(chat);
+    await this.openChat(chat.id);
+    return chat;
+  }
+
+  async renameChat(id, title) { this.chats.upsert((await this.api.updateChat(id, {title})).chat); }
+  async archiveChat(id, archived = true) {
+    this.chats.upsert((await this.api.updateChat(id, {is_archived: archived})).chat);
+  }
+  async deleteChat(id) {
+    await this.api.deleteChat(id, true);
+    this._dropChat(id);
+  }
+  async editMessage(id, text) { this._upsertMessage((await this.api.editMessage(id, text)).message); }
+  async deleteMessage(id) { this._upsertMessage((await this.api.deleteMessage(id)).message); }
+
+  markRead(chatId) { this.unread.read(chatId); }
+  typingNow(chatId) { this.typing.now(chatId); }
+  stopTyping(chatId) { this.typing.done(chatId); }
+
+  _sendTyping(chatId, isTyping) {
+    if (!this.transport.send({type: 'typing', chat_id: chatId, is_typing: isTyping})) {
+      this.api.typing(chatId, isTyping).catch(() => {});
+    }
+  }
+
+  async refreshChats() {
+    const {chats} = await this.api.chats();
+    const ids = new Set(chats.map((c) => c.id));
+    for (const id of this.chats.ids()) if (!ids.has(id)) this._dropChat(id);
+    for (const c of chats) this.chats.upsert(c);
+  }
+
+  // -- events ----------------------------------------------------------------------------------
+  _onStatus(status) {
+    this.status = status;
+    if (status === 'live' || status === 'polling') {
+      if (this.error === OFFLINE) this.clearError();
+      this.retryFailed();
+    } else if (status === 'offline' || (status === 'reconnecting' && !this.error)) {
+      this.fail(OFFLINE);
+    }
+    this.changed();
+  }
+
+  async _onEvent(ev) {
+    switch (ev.type) {
+      case 'connection':
+        try {
+          if (ev.fresh) await this._reloadAll();
+          else await this.refreshChats();
+        } catch (err) {
+          this.fail(err);
+        }
+        break;
+      case 'new_message':
+      case 'message_updated':
+        this._onMessage(ev);
+        break;
+      case 'chat_updated':
+        if (ev.chat.deleted) this._dropChat(ev.chat.id);
+        else this.chats.upsert(ev.chat);
+        break;
+      case 'typing':
+        this.typing.seen(ev);
+        break;
+      case 'read':
+        this.unread.readEvent(ev);
+        break;
+      case 'resync':
+        // the server could not prove we missed nothing: start over from "now" and reload
+        this.transport.resetCursor();
+        this.transport.reconnectNow();
+        break;
+      default:
+    }
+  }
+
+  async _reloadAll() {
+    this.messages.clear();
+    await this.refreshChats();
+    let open = this.chats.openChatId;
+    if (open && !this.chats.has(open)) open = null;
+    if (!open) open = this.chats.firstActive()?.id || null;
+    this.chats.setOpen(null);
+    if (open) await this.openChat(open);
+  }
+
+  _onMessage(ev) {
+    const m = ev.message;
+    const isNew = this._upsertMessage(m);
+    if (m.sender_id === this.me.id || !isNew || ev.type !== 'new_message') return;
+    this.typing.ended(m.chat_id, m.sender_id);
+    this.unread.incoming(m);
+    if (document.visibilityState !== 'visible' || m.chat_id !== this.chats.openChatId) {
+      const chat = this.chats.get(m.chat_id);
+      notifyOnce(m, chat ? chat.title : 'New message', () => this.openChat(m.chat_id));
+    }
+  }
+
+  /** Returns true when the message was not known before. */
+  _upsertMessage(m) {
+    const isNew = this.messages.upsert(m);
+    if (isNew === null) return false;
+    if (m.client_id && m.sender_id === this.me.id) this.pending.confirm(m.client_id);
+    this.chats.sawMessage(m, isNew);
+    return isNew;
+  }
+
+  _dropChat(id) {
+    this.chats.drop(id);
+    this.messages.drop(id);
+    this.pending.dropChat(id);
+    if (this.chats.openChatId === id) this.openChat(this.chats.firstActive()?.id || null);
+  }
+}
+
+/** The one way public elements get a client: `api-base` and `user-token` from their attributes. */
+export function createClient({base = '', token = ''} = {}) {
+  const client = new ChatClient({base, token});
+  client.start();
+  return client;
+}
