@@ -563,6 +563,8 @@ def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(browser: 
         panel = page.get_by_role("dialog", name="Fernwood Bakery")
         expect(panel).to_be_visible()
         expect(page.locator("webchat-launcher webchat-status")).to_have_count(0)  # the panel has its own header
+        # focus goes to the composer, once the conversation has loaded
+        expect(page.locator("webchat-launcher webchat-composer textarea")).to_be_focused()
         send(page, "hello from the launcher")
         expect(bubble(page, "hello from the launcher")).to_have_count(1)
         chat = launcher_chat_id(page)

@@ -207,14 +207,20 @@ export class WebchatLauncher extends LitElement {
     });
   }
 
-  async _focusConversation() {
+  async _focusConversation(tries = 60) {
     const chat = this.renderRoot.querySelector('webchat-chat');
     if (chat && typeof chat.focusComposer === 'function') {
       await chat.updateComplete;
-      if (chat.focusComposer()) return;
+      chat.focusComposer();
+      if (this.renderRoot.activeElement === chat) return;
     }
-    // the conversation may still be loading: start in the panel, the next Tab reaches the composer
-    this.renderRoot.querySelector('button.close')?.focus();
+    // still loading: hold focus in the panel, and move to the composer once it appears, unless
+    // the visitor has moved on by then
+    const close = this.renderRoot.querySelector('button.close');
+    if (tries === 60) close?.focus();
+    if (tries > 0 && this.open && this.renderRoot.activeElement === close) {
+      setTimeout(() => this._focusConversation(tries - 1), 50);
+    }
   }
 
   _key(e) {
