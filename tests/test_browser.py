@@ -664,3 +664,34 @@ def test_launcher_corner_offset_and_chime(context: Any, server: Any) -> None:
     assert page.evaluate("document.querySelector('webchat-launcher').sound") is True
     page.reload()
     assert page.evaluate("document.querySelector('webchat-launcher').sound") is False
+
+
+AXE = Path(__file__).resolve().parent / "engines" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def launcher_axe(page: Page) -> list[str]:
+    """axe-core's violations on the whole page, shadow roots included, as 'rule: target' lines."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations"
+                          ".map((v) => v.id + ': ' + v.nodes.map((n) => JSON.stringify(n.target)).join(' ')))")
+    return list(found)
+
+
+def test_launcher_page_has_no_axe_violations_light_and_dark(context: Any, server: Any) -> None:
+    page = context.new_page()
+    page.goto(server.base + LAUNCHER)
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.querySelector('webchat-launcher').setAttribute('theme', '{theme}')")
+        expect(page.locator("webchat-launcher button.bubble")).to_be_visible()
+        assert launcher_axe(page) == [], f"closed, {theme}"
+        page.locator("webchat-launcher button.bubble").click()
+        if theme == "light":
+            send(page, "axe check")
+            expect(bubble(page, "axe check")).to_have_count(1)
+            chat = launcher_chat_id(page)
+            bot_says(server, chat, make_bot(server, chat, "Axe Bot"), "a reply to check as well")
+        expect(bubble(page, "a reply to check as well")).to_have_count(1)
+        assert launcher_axe(page) == [], f"open, {theme}"
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()

@@ -90,22 +90,23 @@ export class WebchatLauncher extends LitElement {
     button.bubble {
       position: relative; width: var(--_size); height: var(--_size); border-radius: 50%; padding: 0;
       display: grid; place-items: center; border: none;
-      background: var(--webchat-accent); color: var(--webchat-accent-fg);
+      background: var(--_accent); color: var(--_accent-fg);
       box-shadow: 0 6px 20px rgb(0 0 0 / 0.25); transition: transform 0.15s ease;
     }
     button.bubble:hover { transform: scale(1.06); }
-    button.bubble:focus-visible { outline: 3px solid var(--webchat-fg); outline-offset: 3px; }
+    /* dark ring outside a white one: visible on any host page, light or dark */
+    button.bubble:focus-visible { outline: 3px solid #1b1e24; outline-offset: 3px; box-shadow: 0 0 0 3px #fff; }
     .badge {
       position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px;
       box-sizing: border-box; border-radius: 11px; background: #c81e1e; color: #fff;
-      font: 600 12px/22px var(--webchat-font); text-align: center; border: 2px solid #fff;
+      font: 600 12px/22px var(--_font); text-align: center; border: 2px solid #fff;
     }
     .panel {
       position: absolute; display: flex; flex-direction: column; overflow: hidden;
       width: min(380px, calc(100vw - 2 * var(--_x)));
       height: min(600px, calc(100vh - var(--_y) - var(--_size) - 32px));
-      background: var(--webchat-bg); color: var(--webchat-fg);
-      border: 1px solid var(--webchat-border); border-radius: var(--webchat-radius);
+      background: var(--_bg); color: var(--_fg);
+      border: 1px solid var(--_border); border-radius: var(--_radius);
       box-shadow: 0 12px 40px rgb(0 0 0 / 0.28);
     }
     .panel[hidden] { display: none; }
@@ -113,14 +114,14 @@ export class WebchatLauncher extends LitElement {
     :host([position='bottom-left']) .panel { left: 0; bottom: calc(var(--_size) + 14px); }
     :host([position='top-right']) .panel { right: 0; top: calc(var(--_size) + 14px); }
     :host([position='top-left']) .panel { left: 0; top: calc(var(--_size) + 14px); }
-    header {
+    .head {
       display: flex; align-items: center; gap: 8px; padding: 10px 8px 10px 16px;
-      background: var(--webchat-accent); color: var(--webchat-accent-fg);
+      background: var(--_accent); color: var(--_accent-fg);
     }
     h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-    header button { background: none; border: none; color: inherit; width: 44px; height: 44px; padding: 0;
+    .head button { background: none; border: none; color: inherit; width: 44px; height: 44px; padding: 0;
       display: grid; place-items: center; border-radius: 8px; }
-    header button:focus-visible { outline: 2px solid currentColor; outline-offset: -4px; }
+    .head button:focus-visible { outline: 2px solid currentColor; outline-offset: -4px; }
     webchat-chat { flex: 1; min-height: 0; }
     @media (max-width: 600px) {
       /* a phone: the open conversation takes the whole screen, the bubble steps aside */
@@ -178,10 +179,10 @@ export class WebchatLauncher extends LitElement {
     return html`<div class="root" style="--_x: ${Number(x) || 0}px; --_y: ${Number(y) || 0}px"
         @keydown=${this._onKey}>
       <section class="panel" id="panel" role="dialog" aria-label=${this.heading} ?hidden=${!this.open}>
-        <header>
+        <div class="head">
           <h2>${this.heading}</h2>
           <button class="close" aria-label=${`Close ${this.label}`} @click=${() => this.hide()}>${closeIcon(20)}</button>
-        </header>
+        </div>
         ${this._mounted ? html`<webchat-chat embedded .active=${this.open} theme=${this.theme}
             api-base=${this.apiBase || nothing} user-token=${this.userToken || nothing}
             @webchat-unread=${this._onUnread}></webchat-chat>` : nothing}
