@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 
-from .browser_support import bot_says, make_bot, png, sql
+from .browser_support import ServerProcess, bot_says, free_port, make_bot, png, sql
+from .conftest import TEMPLATE, _with_database, admin, run_sync
 
 NOTIFICATION_SPY = """
 window.__notes = [];
@@ -695,3 +702,71 @@ def test_launcher_page_has_no_axe_violations_light_and_dark(context: Any, server
         assert launcher_axe(page) == [], f"open, {theme}"
         page.keyboard.press("Escape")
         expect(page.get_by_role("dialog")).to_be_hidden()
+
+
+@pytest.fixture
+def shop_and_chat(pg_uri: str, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """A shop site on one origin and the chat server on another of the same site (127.0.0.1, two ports)."""
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+    name = f"cross_{os.getpid()}_{shop_port}"
+    run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    chat = ServerProcess(_with_database(pg_uri, name), tmp_path / "chat",
+                         {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
+                          "WEBCHAT_ALLOWED_ORIGINS": shop_origin})
+    chat.start()
+    site = tmp_path / "shop"
+    site.mkdir()
+    # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
+    (site / "index.html").write_text(f"""<!doctype html><html lang="en"><title>Corner Shop</title>
+      <main><h1>Corner Shop</h1></main>
+      <script type="module" src="{chat.base}/web/webchat.js"></script>
+      <webchat-launcher label="chat"></webchat-launcher></html>""")
+    shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
+                             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(shop_origin + "/", timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the shop's server did not start"
+                time.sleep(0.05)
+        yield shop_origin, chat
+    finally:
+        shop.terminate()
+        shop.wait(10)
+        chat.stop()
+        run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def test_one_tag_embed_on_another_origin_of_the_same_site(browser: Any, shop_and_chat: tuple[str, Any]) -> None:
+    shop, chat_server = shop_and_chat
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.goto(shop + "/")
+        page.get_by_role("button", name="Open chat").click()
+        send(page, "hello from the shop")
+        expect(bubble(page, "hello from the shop")).to_have_count(1)
+        chat = launcher_chat_id(page)
+        # the message went to the chat server (api-base came from the script's URL) ...
+        assert sql(chat_server.database_url, "SELECT text FROM webchat.messages WHERE chat_id = $1", chat) == (
+            "hello from the shop")
+        # ... and its socket delivers a reply written there
+        bot = make_bot(chat_server, chat, "Shop Bot")
+        bot_says(chat_server, chat, bot, "hello, shop visitor")
+        expect(bubble(page, "hello, shop visitor")).to_have_count(1)
+        assert page.evaluate("""() => document.querySelector('webchat-launcher').shadowRoot
+          .querySelector('webchat-chat').client.status""") == "live"
+        # the session cookie (SameSite=Lax, same site) survives a reload: the same conversation
+        page.reload()
+        expect(bubble(page, "hello, shop visitor")).to_have_count(1)
+        assert launcher_chat_id(page) == chat
+        assert failed == []
+    finally:
+        ctx.close()

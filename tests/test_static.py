@@ -138,3 +138,44 @@ def test_accept_encoding_parsing() -> None:
     assert not accepts_gzip("gzip;q=0")
     assert not accepts_gzip("br, deflate")
     assert not accepts_gzip("")
+
+
+async def test_static_files_may_be_loaded_as_module_scripts_from_any_origin(web_client: TestClient[Any, Any]) -> None:
+    r = await web_client.get("/web/webchat.js", headers={"Origin": "https://shop.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in r.headers
+
+
+@pytest.fixture
+async def cors_client(settings: Settings, aiohttp_client: Any) -> TestClient[Any, Any]:
+    app = create_app(dataclasses.replace(settings, allowed_origins=("https://www.shop.example",)))
+    return await aiohttp_client(app)  # type: ignore[no-any-return]
+
+
+async def test_cors_for_listed_origins_only(cors_client: TestClient[Any, Any]) -> None:
+    listed = {"Origin": "https://www.shop.example"}
+    asks = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-csrf-token"}
+    r = await cors_client.options("/webchat/send/", headers={**listed, **asks})
+    assert r.status == 204
+    assert r.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "X-CSRF-Token" in r.headers["Access-Control-Allow-Headers"]
+    assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    me = await cors_client.get("/webchat/me", headers=listed)
+    assert me.status == 200
+    assert me.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
+    assert me.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "Origin" in me.headers["Vary"]
+    # the listed origin can then send with the session's CSRF token
+    csrf = (await me.json())["csrf_token"]
+    sent = await cors_client.post("/webchat/send/", json={"text": "from the shop"},
+                                  headers={**listed, "X-CSRF-Token": csrf})
+    assert sent.status == 201 and sent.headers["Access-Control-Allow-Origin"] == "https://www.shop.example"
+    # an origin nobody listed gets no grant, and its writes are refused
+    other = {"Origin": "https://evil.example"}
+    r = await cors_client.options("/webchat/send/", headers={**other, "Access-Control-Request-Method": "POST"})
+    assert r.status == 403 and "Access-Control-Allow-Origin" not in r.headers
+    r = await cors_client.get("/webchat/me", headers=other)
+    assert "Access-Control-Allow-Origin" not in r.headers
+    r = await cors_client.post("/webchat/send/", json={"text": "x"}, headers={**other, "X-CSRF-Token": csrf})
+    assert r.status == 403

@@ -12,6 +12,7 @@ from aiohttp_session import session_middleware
 
 from . import db
 from .auth import session_storage
+from .cors import setup_cors
 from .csp import add_csp
 from .hub import Hub
 from .keys import (
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None) -> web.Application:
     static: Path = settings.static_dir
     if static.is_dir():
         add_static(app, "/web/", static)
+    setup_cors(app)
     return app

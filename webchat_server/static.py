@@ -139,10 +139,14 @@ class StaticFiles:
             raise web.HTTPNotFound()
         entry = await self.entry(path)
         if entry is None:
-            return web.FileResponse(path, headers={hdrs.CACHE_CONTROL: cache_control(path)})
+            return web.FileResponse(path, headers={hdrs.CACHE_CONTROL: cache_control(path),
+                                                   hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*"})
         use_gzip = entry.gzipped is not None and accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
         etag = entry.etag[:-1] + '-gzip"' if use_gzip else entry.etag
         headers = {
+            # public files: a site on another origin loads webchat.js as a module script, which
+            # browsers fetch in CORS mode (without cookies, so "*" is enough)
+            hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*",
             hdrs.CACHE_CONTROL: entry.cache_control,
             hdrs.ETAG: etag,
             hdrs.LAST_MODIFIED: entry.last_modified,
