@@ -150,7 +150,12 @@ export class WebchatLauncher extends LitElement {
     // the conversation (and its session and socket) starts only for visitors who opened the chat
     // once: a drive-by visitor of the host page costs the chat server nothing
     this._mounted = Boolean(state.engaged);
-    this.open = Boolean(state.engaged && state.open);
+    // an `open` attribute written by the page wins over the remembered state
+    this.open = this.hasAttribute('open') || Boolean(state.engaged && state.open);
+  }
+
+  willUpdate(changed) {
+    if (changed.has('open') && this.open) this._mounted = true;
   }
 
   disconnectedCallback() {
