@@ -186,7 +186,7 @@ def scenario(history: int, rate: float, seconds: float) -> dict[str, Any]:
         bot = in_thread(seed)
         page.reload()
         page.wait_for_function(USABLE)
-        page.wait_for_function("document.querySelector('webchat-app').client.loaded.size > 0")
+        page.wait_for_function("document.querySelector('webchat-app').client.messages.loaded.size > 0")
         t0 = time.monotonic()
         page.evaluate("""async (id) => {
           const c = document.querySelector('webchat-app').client;
@@ -198,9 +198,10 @@ def scenario(history: int, rate: float, seconds: float) -> dict[str, Any]:
         page.evaluate(OBSERVE)
         heap0 = page.evaluate("performance.memory.usedJSHeapSize")
         written = Writer(bench.database_url, chat_id, bot).run(rate, seconds)
+        # the last one written has arrived (the store may keep a window of the history, not all)
         page.wait_for_function(
-            f"document.querySelector('webchat-app').client.messageList({chat_id}).length >= {history + 1 + written}",
-            timeout=30000)
+            f"(document.querySelector('webchat-app').client.messageList({chat_id}).at(-1) || {{}}).text"
+            f"?.startsWith('stream {written - 1} ')", timeout=60000)
         long_tasks = page.evaluate("window.__long")
         page.evaluate("window.gc && window.gc()")
         heap1 = page.evaluate("performance.memory.usedJSHeapSize")
