@@ -53,6 +53,15 @@ def bubble(page: Page, text: str) -> Any:
     return page.locator("webchat-message .bubble", has_text=text)
 
 
+def wait_read(server: Any, chat: int, bot: int, seq: int) -> None:
+    """Until the reader (the member that is not the bot) has told the server it read up to seq."""
+    deadline = time.monotonic() + 10
+    while sql(server.database_url, "SELECT max(last_read_seq) FROM webchat.chat_members WHERE chat_id = $1"
+              " AND account_id <> $2", chat, bot) < seq:
+        assert time.monotonic() < deadline, "the open chat was not marked read"
+        time.sleep(0.05)
+
+
 def chat_action(page: Page, item: Any, action: str) -> None:
     """A chat's actions menu (the "⋯" button in its row)."""
     item.get_by_role("button", name="Actions for").click()
@@ -309,6 +318,7 @@ def test_history_pages_in_older_messages_by_scrolling(context: Any, server: Any)
         "INSERT INTO webchat.messages (chat_id, sender_id, text)"
         " SELECT $1, $2, 'old ' || g FROM generate_series(1, 120) g",
         chat, bot)
+    wait_read(server, chat, bot, 121)
     page.reload()
     expect(page.locator("webchat-status")).to_have_attribute("status", "live")
     expect(bubble(page, "old 120")).to_have_count(1)
@@ -673,16 +683,408 @@ def test_launcher_corner_offset_and_chime(context: Any, server: Any) -> None:
     assert page.evaluate("document.querySelector('webchat-launcher').sound") is False
 
 
+# -- pinned to the newest message -------------------------------------------------------------------
+
+IN_VIEW = """(el) => { const box = el.getRootNode().querySelector('.scroller').getBoundingClientRect();
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.bottom <= box.bottom + 1 && r.bottom > box.top
+    && (r.top >= box.top - 1 || r.height > box.height); }"""
+
+
+def message(page: Page, text: str) -> Any:
+    return page.locator("webchat-message", has=page.locator(".bubble", has_text=text))
+
+
+def expect_in_view(page: Page, text: str, timeout: float = 10.0) -> None:
+    """The message is inside the message log's visible box (polled: layout settles after events)."""
+    el = message(page, text).last
+    expect(el).to_have_count(1)
+    deadline = time.monotonic() + timeout
+    while not el.evaluate(IN_VIEW):
+        assert time.monotonic() < deadline, f"{text!r} is not inside the message log's visible box"
+        page.wait_for_timeout(50)
+
+
+def fill_chat(server: Any, chat: int, bot: int, n: int, prefix: str = "filler") -> None:
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text)"
+        " SELECT $1, $2, $3 || ' ' || g || ' ' || repeat('lorem ipsum ', 6) FROM generate_series(0, $4 - 1) g",
+        chat, bot, prefix, n)
+
+
+def bot_image(server: Any, chat: int, bot: int, data: bytes) -> None:
+    sql(server.database_url, """WITH m AS (INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes)
+                                 VALUES ($1, $2, 'image/png', length($3::bytea), $3::bytea) RETURNING id)
+        INSERT INTO webchat.messages (chat_id, sender_id, media_id, media_type) SELECT $1, $2, id, 'image' FROM m""",
+        chat, bot, data)
+
+
+def test_opens_on_newest_and_stays_pinned(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "the first message")
+    bot = make_bot(server, chat, "Pin Bot")
+    fill_chat(server, chat, bot, 60)
+    expect_in_view(page, "filler 59")
+    # a reload lands on the newest message, not on the top of the loaded page
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect_in_view(page, "filler 59")
+    # an incoming reply keeps the view at the end
+    bot_says(server, chat, bot, "an incoming reply")
+    expect_in_view(page, "an incoming reply")
+    # an image that loads after the next message arrived still leaves the newest message in view
+    held: list[Any] = []
+    page.route("**/webchat/media/*", lambda r: held.append(r))
+    bot_image(server, chat, bot, png(40, 600))
+    bot_says(server, chat, bot, "text after the image")
+    expect_in_view(page, "text after the image")
+    page.wait_for_function("true")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline, "the image was never requested"
+        page.wait_for_timeout(50)
+    for r in held:
+        r.continue_()
+    img = page.locator("webchat-message .bubble img").last
+    expect(img).to_have_js_property("complete", True)
+    assert img.evaluate("(el) => el.getBoundingClientRect().height") > 200
+    expect_in_view(page, "text after the image")
+    # a burst keeps the end too
+    fill_chat(server, chat, bot, 30, "burst")
+    expect_in_view(page, "burst 29")
+
+
+def test_opens_on_first_unread_with_divider(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "asked earlier")
+    bot = make_bot(server, chat, "Later Bot")
+    page.get_by_role("button", name="+ New chat").click()
+    page.wait_for_function(f"document.querySelector('webchat-app').client.openChatId !== {chat}")
+    fill_chat(server, chat, bot, 40, "unread")
+    expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_text("40")
+    page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .open").click()
+    divided = page.locator("webchat-message[divider]")
+    expect(divided).to_have_count(1)
+    expect(divided.locator(".sep.new")).to_have_text("New messages")
+    expect(divided.locator(".bubble")).to_contain_text("unread 0 ")
+    expect_in_view(page, "unread 0 ")
+    assert not message(page, "unread 39").evaluate(IN_VIEW)
+    expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_count(0)
+
+
+# -- phone layout -----------------------------------------------------------------------------------
+
+LONG_WORD = "Supercalifragilisticexpialidocious" * 4
+
+DEEP_JS = """const all = (sel, root = document) => {
+  const out = [...root.querySelectorAll(sel)];
+  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) out.push(...all(sel, el.shadowRoot));
+  return out;
+};"""
+
+
+def on_screen(page: Page, selector: str) -> bool:
+    return bool(page.locator(selector).evaluate(
+        "(el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.left >= 0 && r.top >= 0"
+        " && r.right <= innerWidth && r.bottom <= innerHeight; }"))
+
+
+def no_sideways_scroll(page: Page) -> None:
+    widths = page.evaluate(f"""(() => {{ {DEEP_JS}
+      const wide = all('*').filter((el) => el.scrollWidth > el.clientWidth + 1
+        && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX));
+      return {{doc: document.documentElement.scrollWidth, inner: innerWidth,
+               wide: wide.map((el) => el.className || el.localName)}};
+    }})()""")
+    assert widths["doc"] <= widths["inner"] and not widths["wide"], widths
+
+
+def test_phone_layout(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = open_app(ctx, server)
+        # no chat yet: the list view; "+ New chat" opens the conversation view
+        expect(page.locator("webchat-app")).to_have_attribute("view", "list")
+        page.get_by_role("button", name="+ New chat").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "chat")
+        send(page, "short chat")
+        expect(bubble(page, "short chat")).to_have_count(1)
+        page.get_by_role("button", name="Back to chats").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "list")
+        page.get_by_role("button", name="+ New chat").click()
+        send(page, LONG_WORD)
+        expect(page.locator("webchat-chat h2")).to_contain_text("Supercali")
+        chat = int(client(page, "c.openChatId"))
+        bot = make_bot(server, chat, "A bot with a " + LONG_WORD + " name")
+        bot_says(server, chat, bot, LONG_WORD + " " + LONG_WORD)
+        expect(bubble(page, LONG_WORD + " " + LONG_WORD)).to_have_count(1)
+        # long words and titles wrap or ellipsize: the composer and Send are fully on screen
+        for sel in ("webchat-composer textarea", "webchat-composer button[type=submit]", "webchat-chat h2",
+                    "webchat-chat webchat-status" if page.locator("webchat-chat webchat-status").count() else
+                    "webchat-app webchat-status"):
+            assert on_screen(page, sel), sel
+        no_sideways_scroll(page)
+        expect_in_view(page, LONG_WORD + " " + LONG_WORD)
+        # touch targets: every visible control is at least 44 px both ways
+        small = page.evaluate(f"""(() => {{ {DEEP_JS}
+          return all('button, textarea, [role=menuitem]')
+            .map((el) => [el.getAttribute('aria-label') || el.textContent.trim(), el.getBoundingClientRect()])
+            .filter(([, r]) => r.width > 0 && (r.width < 44 || r.height < 44))
+            .map(([name, r]) => `${{name}} ${{r.width}}x${{r.height}}`); }})()""")
+        assert small == [], small
+        # the other chat can be opened from the list
+        page.get_by_role("button", name="Back to chats").click()
+        expect(page.locator("webchat-chat-list li[data-chat-id]")).to_have_count(2)
+        no_sideways_scroll(page)
+        page.locator("webchat-chat-list li[data-chat-id] .open", has_text="short chat").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "chat")
+        expect(page.locator("webchat-chat h2")).to_have_text("short chat")
+        assert on_screen(page, "webchat-composer button[type=submit]")
+    finally:
+        ctx.close()
+
+
+# -- messenger details --------------------------------------------------------------------------------
+
+def test_day_separators_grouping_avatars_and_dir(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "from yesterday")
+    bot = make_bot(server, chat, "Grace Hopper")
+    sql(server.database_url, "UPDATE webchat.messages SET created_at = now() - interval '1 day' WHERE chat_id = $1",
+        chat)
+    bot_says(server, chat, bot, "first of a run")
+    bot_says(server, chat, bot, "second of a run")
+    bot_says(server, chat, bot, "مرحبا، كيف حالك؟")
+    wait_read(server, chat, bot, 4)
+    page.reload()
+    expect(bubble(page, "مرحبا")).to_have_count(1)
+    expect(page.locator("webchat-message .sep.day")).to_have_text(["Yesterday", "Today"])
+    run = [message(page, t) for t in ("first of a run", "second of a run", "مرحبا")]
+    # one name and avatar (initials) for the run, one time at its end
+    expect(run[0].locator(".sender")).to_have_text("Grace Hopper")
+    expect(run[0].locator(".avatar")).to_have_text("GH")
+    for m in run[1:]:
+        expect(m.locator(".sender")).to_have_count(0)
+        expect(m.locator(".avatar")).to_have_count(0)
+    expect(run[0].locator(".meta")).to_have_count(0)
+    expect(run[2].locator(".meta")).to_have_count(1)
+    # text and titles take their direction from their content
+    expect(run[2].locator(".text")).to_have_attribute("dir", "auto")
+    expect(page.locator("webchat-chat h2")).to_have_attribute("dir", "auto")
+    # own messages are announced with "You"
+    expect(message(page, "from yesterday")).to_have_attribute("aria-label", __import__("re").compile(r"^You, "))
+
+
+def test_delivery_state_sending_sent_seen(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "hello there")
+    bot = make_bot(server, chat, "Reader Bot")
+    held: list[Any] = []
+    page.route("**/webchat/send/", lambda r: held.append(r))
+    send(page, "is this delivered?")
+    mine = message(page, "is this delivered?")
+    expect(mine.locator(".state")).to_have_text("Sending…")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    expect(mine.locator(".state")).to_have_text("✓ Sent")
+    # the other member reads it (a `read` event): seen
+    sql(server.database_url, "UPDATE webchat.chat_members SET last_read_seq = 2 WHERE chat_id = $1 AND account_id = $2",
+        chat, bot)
+    expect(mine.locator(".state")).to_have_text("✓✓ Seen")
+
+
+def test_failed_send_retried_when_back_and_banner_clears(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "first")
+    log_top = page.locator("webchat-message-list").evaluate("(el) => el.getBoundingClientRect().top")
+    failing = {"on": True}
+    posts: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.method == "POST":
+            posts.append(r.request.post_data or "")
+        if failing["on"] and r.request.method == "POST":
+            r.abort()
+        else:
+            r.continue_()
+
+    page.route("**/webchat/send/", route)
+    send(page, "sent into the void")
+    expect(message(page, "sent into the void").locator(".failed")).to_have_text("Not sent")
+    banner = page.locator("webchat-app webchat-banner .banner")
+    expect(banner).to_contain_text("Can't reach the chat server — retrying…")
+    # the banner overlays: the conversation did not move
+    assert page.locator("webchat-message-list").evaluate("(el) => el.getBoundingClientRect().top") == log_top
+    failing["on"] = False
+    # the connection drops and comes back: the failed send goes again by itself, once
+    context.set_offline(True)
+    expect(page.locator("webchat-status")).to_have_attribute("status", "offline")
+    context.set_offline(False)
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(message(page, "sent into the void").locator(".failed")).to_have_count(0)
+    expect(message(page, "sent into the void").locator(".state")).to_have_text("✓ Sent")
+    expect(banner).to_have_count(0)
+    page.reload()
+    expect(bubble(page, "sent into the void")).to_have_count(1)
+    assert len({p for p in posts if "sent into the void" in p}) == 1  # the same client_id every time
+
+
+def test_new_chat_reuses_an_empty_chat(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "a real chat")
+    items = page.locator("webchat-chat-list li[data-chat-id]")
+    for _ in range(3):
+        page.get_by_role("button", name="+ New chat").click()
+        expect(items).to_have_count(2)
+    expect(page.locator("webchat-chat h2")).to_have_text("New chat")
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(items).to_have_count(2)
+
+
+def test_theme_properties_reach_every_part(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    start_chat(page, "themed")
+    page.evaluate("""() => { const app = document.querySelector('webchat-app');
+      app.style.setProperty('--webchat-bubble-mine', 'rgb(1, 2, 3)');
+      app.style.setProperty('--webchat-accent', 'rgb(200, 10, 20)');
+      app.style.setProperty('--webchat-font', 'monospace'); }""")
+    expect(page.locator("webchat-message .bubble").first).to_have_css("background-color", "rgb(1, 2, 3)")
+    expect(page.locator("webchat-composer button[type=submit]")).to_have_css("background-color", "rgb(200, 10, 20)")
+    expect(page.get_by_role("button", name="+ New chat")).to_have_css("background-color", "rgb(200, 10, 20)")
+    expect(page.locator("webchat-composer textarea")).to_have_css("font-family", "monospace")
+    # the same on the single-chat element
+    page.goto(server.base + "/web/embed-chat.html")
+    expect(page.locator("webchat-chat webchat-status")).to_have_attribute("status", "live")
+    page.evaluate("document.querySelector('webchat-chat').style.setProperty('--webchat-accent', 'rgb(0, 128, 0)')")
+    expect(page.locator("webchat-composer button[type=submit]")).to_have_css("background-color", "rgb(0, 128, 0)")
+
+
+# -- keyboard and screen reader -------------------------------------------------------------------------
+
+FOCUSED = """(() => { let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  if (!el) return '';
+  const host = el.getRootNode().host;
+  return [host ? host.localName : '', el.localName, el.getAttribute('role') || '', el.className || '',
+          el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40)].join('|'); })()"""
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate(FOCUSED))
+
+
+def test_keyboard_paths(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    for i in range(3):
+        if i:
+            page.get_by_role("button", name="+ New chat").click()
+            expect(page.locator("webchat-chat h2")).to_have_text("New chat")
+        send(page, f"chat {i} message")
+        expect(bubble(page, f"chat {i} message")).to_have_count(1)
+    send(page, "my second line")
+    expect(bubble(page, "my second line")).to_have_count(1)
+    # the chat list is one tab stop: Tab from "Archived" lands on the open chat, Tab again leaves the list
+    page.get_by_role("button", name="Archived").focus()
+    page.keyboard.press("Tab")
+    assert focused(page).startswith("webchat-chat-list|button||open|"), focused(page)
+    assert "chat 2 message" in focused(page)
+    page.keyboard.press("ArrowDown")
+    assert "chat 1 message" in focused(page)
+    page.keyboard.press("Enter")
+    expect(page.locator("webchat-chat h2")).to_have_text("chat 1 message")
+    expect(page.locator("webchat-chat-list .open[aria-current=true]")).to_contain_text("chat 1 message")
+    # ArrowRight reaches the chat's actions menu; Escape closes it and focus goes back
+    page.keyboard.press("ArrowRight")
+    assert focused(page).startswith("webchat-menu|button"), focused(page)
+    page.keyboard.press("Enter")
+    assert "|menuitem|" in focused(page) and "Rename" in focused(page), focused(page)
+    page.keyboard.press("Escape")
+    expect(page.locator("webchat-chat-list webchat-menu[open]")).to_have_count(0)
+    assert focused(page).startswith("webchat-menu|button"), focused(page)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Tab")
+    assert not focused(page).startswith("webchat-chat-list"), focused(page)
+    # the message log: one tab stop on the newest message, arrows move, Enter opens its actions
+    page.locator("webchat-chat-list .open[aria-current=true]").focus()
+    page.keyboard.press("Tab")
+    assert focused(page).startswith("webchat-message-list|webchat-message|article"), focused(page)
+    page.get_by_role("button", name="+ New chat").focus()
+    page.locator("webchat-chat-list li[data-chat-id] .open").first.click()
+    expect(page.locator("webchat-chat h2")).to_have_text("chat 2 message")
+    page.keyboard.press("Tab")
+    assert "my second line" in focused(page), focused(page)
+    page.keyboard.press("ArrowUp")
+    assert "chat 2 message" in focused(page), focused(page)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert "|menuitem|" in focused(page) and "Edit" in focused(page), focused(page)
+    page.keyboard.press("Enter")
+    assert focused(page).startswith("webchat-message|textarea"), focused(page)
+    page.keyboard.press("Escape")
+    assert "my second line" in focused(page) and "|article|" in focused(page), focused(page)
+    # edit for real, from the keyboard
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("my second line, edited")
+    page.keyboard.press("Enter")
+    expect(bubble(page, "my second line, edited")).to_have_count(1)
+    # menus close on Escape and on a click elsewhere
+    page.keyboard.press("Enter")
+    expect(page.locator("webchat-message webchat-menu[open]")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("webchat-message webchat-menu[open]")).to_have_count(0)
+
+
 AXE = Path(__file__).resolve().parent / "engines" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def launcher_axe(page: Page) -> list[str]:
-    """axe-core's violations on the whole page, shadow roots included, as 'rule: target' lines."""
-    if not page.evaluate("typeof window.axe === 'object'"):
-        page.add_script_tag(path=str(AXE))
-    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations"
-                          ".map((v) => v.id + ': ' + v.nodes.map((n) => JSON.stringify(n.target)).join(' ')))")
+def axe_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("""async () => {
+      const r = await axe.run(document, {resultTypes: ['violations']});
+      return r.violations.map((v) => `${v.id}: ${v.nodes.length} x ${v.nodes[0].target.join(' ')}`
+        + `\n${v.nodes[0].failureSummary}`);
+    }""")
     return list(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_axe_reports_no_violations(browser: Any, server: Any, theme: str) -> None:
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True, color_scheme=theme)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.base}/?theme={theme}")
+        expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+        chat = start_chat(page, "Where is my parcel? https://example.com/track")
+        bot = make_bot(server, chat, "Parcel Bot")
+        bot_says(server, chat, bot, "It ships today.")
+        expect(bubble(page, "It ships today.")).to_have_count(1)
+        page.get_by_role("button", name="+ New chat").click()
+        send(page, "second chat")
+        expect(bubble(page, "second chat")).to_have_count(1)
+        bot_says(server, chat, bot, "an unread one")
+        expect(page.locator(f"webchat-chat-list li[data-chat-id='{chat}'] .badge")).to_have_text("1")
+        assert axe_violations(page) == []
+        # a menu open, and the phone layout
+        page.locator("webchat-chat-list li[data-chat-id] webchat-menu").first.get_by_role("button").click()
+        assert axe_violations(page) == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(page.locator("webchat-app")).to_have_attribute("narrow", "")
+        assert axe_violations(page) == []
+        # the single-chat embed page
+        page.goto(server.base + "/web/embed-chat.html")
+        expect(page.locator("webchat-chat webchat-status")).to_have_attribute("status", "live")
+        send(page, "hello from the embed")
+        expect(bubble(page, "hello from the embed")).to_have_count(1)
+        assert axe_violations(page) == []
+    finally:
+        ctx.close()
 
 
 def test_launcher_page_has_no_axe_violations_light_and_dark(context: Any, server: Any) -> None:
@@ -691,7 +1093,7 @@ def test_launcher_page_has_no_axe_violations_light_and_dark(context: Any, server
     for theme in ("light", "dark"):
         page.evaluate(f"document.querySelector('webchat-launcher').setAttribute('theme', '{theme}')")
         expect(page.locator("webchat-launcher button.bubble")).to_be_visible()
-        assert launcher_axe(page) == [], f"closed, {theme}"
+        assert axe_violations(page) == [], f"closed, {theme}"
         page.locator("webchat-launcher button.bubble").click()
         if theme == "light":
             send(page, "axe check")
@@ -699,7 +1101,7 @@ def test_launcher_page_has_no_axe_violations_light_and_dark(context: Any, server
             chat = launcher_chat_id(page)
             bot_says(server, chat, make_bot(server, chat, "Axe Bot"), "a reply to check as well")
         expect(bubble(page, "a reply to check as well")).to_have_count(1)
-        assert launcher_axe(page) == [], f"open, {theme}"
+        assert axe_violations(page) == [], f"open, {theme}"
         page.keyboard.press("Escape")
         expect(page.get_by_role("dialog")).to_be_hidden()
 

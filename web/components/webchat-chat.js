@@ -38,7 +38,7 @@ export class WebchatChat extends LitElement {
     header { display: flex; align-items: center; gap: 8px; padding: 8px 12px; min-height: 28px;
       border-bottom: 1px solid var(--_border); min-width: 0; }
     h2 { font-size: 16px; margin: 0; flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-    .back { flex: none; }
+    .back { flex: none; font-size: 22px; line-height: 1; padding: 2px 12px; }
     webchat-status { flex: none; }
     webchat-message-list { flex: 1; }
     .typing { min-height: 18px; padding: 0 16px 4px; font-size: 12px; color: var(--_muted); font-style: italic; }

@@ -32,6 +32,7 @@ export class WebchatComposer extends LitElement {
     .preview img { max-height: 64px; border-radius: 6px; }
     .error { color: var(--_danger); font-size: 12px; margin-bottom: 4px; }
     input[type=file] { display: none; }
+    @media (max-width: 600px), (pointer: coarse) { textarea { min-height: 26px; } }
   `];
 
   constructor() {

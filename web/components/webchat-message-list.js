@@ -76,7 +76,7 @@ export class WebchatMessageList extends LitElement {
     this._lastCount = 0;
     this._lastTop = 0;
     // content taller or viewport smaller: stay at the end if the reader was there
-    this._resize = new ResizeObserver(() => { if (this._atEnd && this._landed) this._toEnd(); });
+    this._resize = new ResizeObserver(() => this._settle());
   }
 
   disconnectedCallback() {
@@ -94,6 +94,7 @@ export class WebchatMessageList extends LitElement {
       this._landed = false;
       this._lastCount = 0;
       this._lastTop = 0;
+      this._anchor = null;
       this.focusKey = null;
     }
     const all = this.messages || [];
@@ -104,8 +105,6 @@ export class WebchatMessageList extends LitElement {
       if (last && added) this.unseen += added;
     }
     if (changed.has('messages') && this._atEnd && this._landed) this.shown = WINDOW; // trim while following the end
-    // keep the reader's place: remember where the first visible message is before the DOM changes
-    this._anchor = !this._atEnd && this._landed ? this._visibleAnchor() : null;
     this._lastCount = count;
   }
 
@@ -147,30 +146,43 @@ export class WebchatMessageList extends LitElement {
     this._resize.observe(this.renderRoot.querySelector('.content'));
   }
 
-  updated() {
+  async updated() {
+    // the messages render in their own update: measure once they have
+    await Promise.all([...this.renderRoot.querySelectorAll('webchat-message')].map((m) => m.updateComplete));
+    if (!this._landed) this._land();
+    else this._settle();
+  }
+
+  /** The first render of a chat's messages: land on the "New messages" divider, or the newest message. */
+  _land() {
     const el = this._scroller;
-    const all = this.messages || [];
-    if (!this._landed) {
-      if (!all.length) return;
-      // the first render of this chat's messages: land on the divider, or the newest message
-      this._landed = true;
-      const divider = this.renderRoot.querySelector('webchat-message[divider]');
-      if (divider && divider.offsetTop > el.clientHeight / 2) {
-        el.scrollTop = divider.offsetTop - 8;
-        this._atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
-      } else {
-        this._toEnd();
-      }
+    if (!el || !(this.messages || []).length) return;
+    this._landed = true;
+    const divider = this.renderRoot.querySelector('webchat-message[divider]');
+    if (divider) {
+      // the divider at the top, unless the end is reachable with it still in view
+      el.scrollTop = Math.min(divider.offsetTop - 8, el.scrollHeight - el.clientHeight);
       this._lastTop = el.scrollTop;
+      this._atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
+      this._anchor = this._atEnd ? null : this._visibleAnchor();
+    } else {
+      this._toEnd();
+    }
+  }
+
+  /** After any change of size or content: follow the end, or keep the reader's message where it was. */
+  _settle() {
+    const el = this._scroller;
+    if (!el || !this._landed) return;
+    if (this._atEnd) {
+      this._toEnd();
       return;
     }
-    if (this._anchor) {
-      const a = this.renderRoot.querySelector(`webchat-message[data-key="${CSS.escape(this._anchor.key)}"]`);
-      if (a) el.scrollTop = a.offsetTop - this._anchor.offset;
-      this._anchor = null;
+    const anchor = this._anchor;
+    const a = anchor && this.renderRoot.querySelector(`webchat-message[data-key="${CSS.escape(anchor.key)}"]`);
+    if (a) {
+      el.scrollTop = a.offsetTop - anchor.offset;
       this._lastTop = el.scrollTop;
-    } else if (this._atEnd) {
-      this._toEnd();
     }
   }
 
@@ -204,6 +216,7 @@ export class WebchatMessageList extends LitElement {
   scrollToBottom() {
     this.unseen = 0;
     this._atEnd = true;
+    this._anchor = null;
     this.shown = WINDOW;
     this.updateComplete.then(() => this._toEnd());
   }
@@ -217,13 +230,15 @@ export class WebchatMessageList extends LitElement {
     if (el.scrollTop < this._lastTop - 2) this._atEnd = nearEnd;
     else if (nearEnd) this._atEnd = true;
     this._lastTop = el.scrollTop;
+    // the reader's place: the first message in view, and how far it is from the top
+    this._anchor = this._atEnd ? null : this._visibleAnchor();
     if (this._atEnd) this.unseen = 0;
     if (el.scrollTop < NEAR_TOP_PX && !this._atEnd && this._landed) this._older();
   }
 
   async _older() {
     const all = this.messages || [];
-    if (this._atEnd) this._atEnd = false; // the button: the reader is reading history now
+    if (this._atEnd) { this._atEnd = false; this._anchor = this._visibleAnchor(); } // the button: reading history now
     if (all.length > this.shown) {
       this.shown += STEP;
       return;

@@ -222,7 +222,7 @@ export class ChatClient extends EventTarget {
     if (status === 'live' || status === 'polling') {
       if (this.error === OFFLINE) this.clearError();
       this.retryFailed();
-    } else if (status === 'offline' || (status === 'reconnecting' && !this.error)) {
+    } else if (status === 'offline') {
       this.fail(OFFLINE);
     }
     this.changed();
