@@ -34,7 +34,7 @@ def bot_says(bench: Bench, chat: int, *texts: str) -> None:
                                   " ON a.id = m.account_id WHERE m.chat_id = $1 AND a.kind = 'bot'", chat)
         if bot is None:
             bot = await make_bot(conn, chat)
-            await conn.execute("UPDATE webchat.accounts SET display_name = 'Maya (Fernwood)' WHERE id = $1", bot)
+            await conn.execute("UPDATE webchat.accounts SET display_name = 'Maya Lindqvist' WHERE id = $1", bot)
         for text in texts:
             await conn.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)",
                                chat, bot, text)
