@@ -61,12 +61,10 @@ LAUNCHER_FIGURES = """() => {
 
 
 def bundle_js() -> dict[str, Any]:
-    loader = ROOT / "web" / "webchat.js"
-    chunks = sorted((ROOT / "web" / "dist").glob("webchat-*.js"))
-    assert loader.exists() and chunks, "run `make web` first"
-    body = chunks[0].read_bytes()
-    return {"chunk": chunks[0].name, "minified_bytes": len(body), "gzip_bytes": len(gzip.compress(body, 9)),
-            "loader_bytes": loader.stat().st_size}
+    bundle = ROOT / "web" / "webchat.js"
+    assert bundle.exists(), "run `make web` first"
+    body = bundle.read_bytes()
+    return {"file": "web/webchat.js", "minified_bytes": len(body), "gzip_bytes": len(gzip.compress(body, 9))}
 
 
 def launcher_page(browser: Any, base: str, runs: int = 7) -> dict[str, Any]:
