@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: run test lint fmt bench install web engines clean
 
-run: install web  ## serve the widget with an embedded Postgres and the demo bot
-	$(BIN)/webchat-server serve --demo-bot
+run: install web  ## serve the demo page with an embedded Postgres, the demo bot and demo sign-in
+	$(BIN)/webchat-server serve --demo
 
 test: install web engines  ## API, real-time, scale-out and browser tests (Chromium, Firefox, WebKit)
 	$(BIN)/pytest -q

@@ -61,7 +61,11 @@ class Bench:
         await conn.close()
         await db.migrate(self.database_url)
         full_env = {**os.environ, "DATABASE_URL": self.database_url, "WEBCHAT_PORT": str(self.port),
-                    "WEBCHAT_DATA_DIR": str(self.tmp), "WEBCHAT_SENDS_PER_MINUTE": "1000000", **(env or {})}
+                    "WEBCHAT_DATA_DIR": str(self.tmp), "WEBCHAT_SENDS_PER_MINUTE": "1000000",
+                    # load generators run from one address: lift the per-address caps and rate limits
+                    # (bench.flood and bench.ratelimit set their own)
+                    "WEBCHAT_RATE_LIMIT_SCALE": "1000000", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "0",
+                    **(env or {})}
         # a bench setup step, not a request path: blocking here is fine
         self.log = open(self.tmp / "server.log", "wb")  # noqa: SIM115, ASYNC230 - closed in stop()
         self.proc = subprocess.Popen(  # noqa: ASYNC220

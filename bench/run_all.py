@@ -15,6 +15,9 @@ SCENARIOS = [
     ["bench.longpoll", "--waiters", "1000"],
     ["bench.idle_ws", "--connections", "5000"],
     ["bench.browser"],
+    ["bench.notify_commits"],
+    ["bench.flood"],
+    ["bench.ratelimit"],
 ]
 
 

@@ -1,18 +1,28 @@
 -- Named queries, parsed once by webchat_server.db.queries(). One '-- name:' header each.
 
--- name: account_get
-SELECT id, kind, external_id, display_name, created_at, merged_into
-  FROM webchat.accounts WHERE id = $1;
+-- name: session_account
+-- none when the session id was revoked (signed out, or signed in since) or the guest was merged
+-- into a user (a copy of the guest's cookie must not follow the user)
+SELECT id, kind, external_id, display_name, email, avatar_url, created_at, merged_into
+  FROM webchat.accounts
+ WHERE id = $1 AND merged_into IS NULL
+   AND NOT EXISTS (SELECT 1 FROM webchat.revoked_sessions WHERE sid = $2);
+
+-- name: session_revoke
+WITH gone AS (DELETE FROM webchat.revoked_sessions WHERE expires_at < now())
+INSERT INTO webchat.revoked_sessions (sid, expires_at) VALUES ($1, now() + make_interval(secs => $2))
+ON CONFLICT (sid) DO NOTHING;
 
 -- name: account_create_guest
 INSERT INTO webchat.accounts (kind, display_name) VALUES ('guest', $1)
-RETURNING id, kind, external_id, display_name, created_at, merged_into;
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
 
 -- name: account_upsert_user
-INSERT INTO webchat.accounts (kind, external_id, display_name) VALUES ('user', $1, $2)
+-- the token is signed by the embedding site, so its name/email/avatar are the truth each time
+INSERT INTO webchat.accounts (kind, external_id, display_name, email, avatar_url) VALUES ('user', $1, $2, $3, $4)
 ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
-DO UPDATE SET display_name = EXCLUDED.display_name
-RETURNING id, kind, external_id, display_name, created_at, merged_into;
+DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, avatar_url = EXCLUDED.avatar_url
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
 
 -- name: merge_memberships
 INSERT INTO webchat.chat_members (chat_id, account_id, joined_at, last_read_seq)
@@ -169,7 +179,7 @@ VALUES ($1, $2, $3, $4, $5) RETURNING id;
 SELECT md.content_type, md.bytes
   FROM webchat.media md
   JOIN webchat.chat_members m ON m.chat_id = md.chat_id AND m.account_id = $2
- WHERE md.id = $1;
+ WHERE md.id = $1 AND md.deleted_at IS NULL;
 
 -- name: typing
 SELECT webchat.typing($1, $2, $3);
@@ -181,3 +191,24 @@ SELECT r.* FROM unnest($1::bigint[]) AS c(chat_id)
        SELECT v.* FROM webchat.message_view v
         WHERE v.chat_id = c.chat_id ORDER BY v.change_seq DESC LIMIT $2) r
  ORDER BY r.chat_id, r.change_seq;
+
+-- Take tokens from several buckets at once (rate limits, see ratelimit.py): refill each by the
+-- time since its last take, capped at its burst, then subtract the cost. Rows are locked in key
+-- order, so concurrent takers never deadlock; a negative balance means "refused", and the caller
+-- rolls its transaction back, which also undoes this.
+-- name: rate_take
+INSERT INTO webchat.rate_limits AS r (key, tokens, rate, burst, updated_at)
+SELECT k, b - c, p, b, clock_timestamp()
+  FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[]) AS w(k, p, b, c)
+ ORDER BY k
+ON CONFLICT (key) DO UPDATE
+   SET tokens = least(EXCLUDED.burst,
+                      r.tokens + EXCLUDED.rate * greatest(0, extract(epoch FROM EXCLUDED.updated_at - r.updated_at)))
+                - (EXCLUDED.burst - EXCLUDED.tokens),
+       rate = EXCLUDED.rate, burst = EXCLUDED.burst, updated_at = EXCLUDED.updated_at
+RETURNING key, tokens, rate;
+
+-- Buckets that have refilled completely are the same as no row at all.
+-- name: rate_prune
+DELETE FROM webchat.rate_limits
+ WHERE updated_at + make_interval(secs => (burst - tokens) / rate) < clock_timestamp();

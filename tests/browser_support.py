@@ -11,12 +11,13 @@ import sys
 import time
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-IDENTITY_SECRET = "browser-identity-secret"
+IDENTITY_SECRET = "browser-identity-secret-of-at-least-32-bytes"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -63,20 +64,24 @@ def sql(url: str, query: str, *args: Any) -> Any:
 class ServerProcess:
     """`python -m webchat_server serve` on its own port; can be stopped and started again."""
 
-    def __init__(self, database_url: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, database_url: str, data_dir: Path, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.database_url = database_url
+        self.args = args
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": database_url, "WEBCHAT_PORT": str(self.port),
                     "WEBCHAT_DATA_DIR": str(data_dir), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
+        # runs in the child before exec (e.g. to lower its open file limit)
+        self.preexec: Callable[[], None] | None = None
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "webchat_server", "serve"], env=self.env,
-                                         stdout=log, stderr=log)
+            self.proc = subprocess.Popen([sys.executable, "-m", "webchat_server", "serve", *self.args],
+                                         env=self.env, stdout=log, stderr=log, preexec_fn=self.preexec)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

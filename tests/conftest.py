@@ -6,12 +6,15 @@ import asyncio
 import itertools
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import asyncpg
+import jwt
 import pytest
 from aiohttp import ClientResponse, ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
@@ -19,10 +22,11 @@ from cryptography.fernet import Fernet
 
 from webchat_server import db
 from webchat_server.app import create_app
-from webchat_server.auth import identity_signature
 from webchat_server.settings import Settings
 
-IDENTITY_SECRET = "test-identity-secret"
+from .openapi_check import check_response
+
+IDENTITY_SECRET = "test-identity-secret-of-at-least-32-bytes"
 TEMPLATE = "webchat_template"
 T = TypeVar("T")
 _counter = itertools.count()
@@ -39,6 +43,26 @@ def _with_database(uri: str, name: str) -> str:
     head, _, query = uri.partition("?")
     base = head.rsplit("/", 1)[0]
     return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def responses_match_openapi() -> Iterator[None]:
+    """Every HTTP response any test gets through aiohttp (the test client, sessions against real
+    server processes) is checked against the OpenAPI document: a documented status, content type
+    and JSON schema. A test that gets an undocumented answer fails, so the document stays true."""
+    original = aiohttp.ClientSession._request
+
+    async def checked(self: aiohttp.ClientSession, method: str, str_or_url: Any, **kwargs: Any) -> ClientResponse:
+        response = await original(self, method, str_or_url, **kwargs)
+        if response.status == 101 or response.url.host not in ("127.0.0.1", "localhost", "::1"):
+            return response  # a WebSocket upgrade, or not our server
+        body = await response.read()  # kept by the response: the test can still read it
+        check_response(method, response.url.path, response.status, response.content_type, response.headers, body)
+        return response
+
+    aiohttp.ClientSession._request = checked  # type: ignore[method-assign]
+    yield
+    aiohttp.ClientSession._request = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +113,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         probe_interval=0.5,
         max_media_bytes=256 * 1024,
         sends_per_minute=100_000,
+        # every Postgres rate limit stays on, 1000x higher: tests send from one address in bursts
+        rate_limit_scale=1000,
+        # some tests park dozens of polls for one account; test_caps.py tests the caps themselves
+        max_sockets_per_account=1000,
+        max_sockets_per_address=1000,
     )
 
 
@@ -98,6 +127,14 @@ async def sql(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     yield conn
     await conn.close()
+
+
+def identity_token(user_id: str, name: str, secret: str = IDENTITY_SECRET, lifetime: int = 600,
+                   **claims: Any) -> str:
+    """What the embedding site's backend does: a short-lived HS256 JWT naming the user."""
+    now = int(time.time())
+    payload = {"sub": user_id, "name": name, "iat": now, "exp": now + lifetime, **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm="HS256")
 
 
 class Api:
@@ -147,9 +184,12 @@ class Api:
         assert r.status == 200, await r.text()
         return list((await r.json())["messages"])
 
-    async def identify(self, user_id: str, name: str) -> ClientResponse:
-        sig = identity_signature(IDENTITY_SECRET, user_id)
-        return await self.post("/webchat/identify", {"user_id": user_id, "name": name, "signature": sig})
+    async def identify(self, user_id: str, name: str, **claims: Any) -> ClientResponse:
+        r = await self.post("/webchat/identify", {"token": identity_token(user_id, name, **claims)})
+        if r.status == 200:
+            # identify rotates the CSRF token
+            self.csrf = (await r.json())["csrf_token"]
+        return r
 
     async def ws(self, cursor: str | None = None, **kw: Any) -> ClientWebSocketResponse:
         path = "/ws/webchat/" + (f"?cursor={cursor}" if cursor is not None else "")
@@ -227,7 +267,8 @@ def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
     run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("server"),
                         {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
-                         "WEBCHAT_IDENTITY_SECRET": BROWSER_IDENTITY_SECRET})
+                         "WEBCHAT_IDENTITY_SECRET": BROWSER_IDENTITY_SECRET,
+                         "WEBCHAT_RATE_LIMIT_SCALE": "1000"})
     srv.start()
     yield srv
     srv.stop()

@@ -336,21 +336,11 @@ def test_history_pages_in_older_messages_by_scrolling(context: Any, server: Any)
 
 
 def user_token(sub: str, name: str, secret: str | None = None) -> str:
-    """An HS256 JWT as an embedding site would issue it (made by hand: no JWT library needed)."""
-    import base64
-    import hashlib
-    import hmac
-    import json
-
+    """An HS256 JWT as an embedding site's backend issues it, under the browser server's secret."""
     from .browser_support import IDENTITY_SECRET
+    from .conftest import identity_token
 
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"sub": sub, "name": name, "exp": int(time.time()) + 600}).encode())
-    sig = hmac.new((secret or IDENTITY_SECRET).encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(sig)}"
+    return identity_token(sub, name, secret or IDENTITY_SECRET)
 
 
 def open_app_with_token(context: Any, server: Any, token: str) -> Page:
@@ -366,12 +356,6 @@ def open_app_with_token(context: Any, server: Any, token: str) -> Page:
 
 def test_signed_in_user_keeps_guest_chats(context: Any, server: Any) -> None:
     page = open_app(context, server)
-    probe = page.evaluate("""async () => { const me = await (await fetch('/webchat/me')).json();
-      const r = await fetch('/webchat/identify', {method: 'POST', body: '{"token": "x.y.z"}',
-        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token}});
-      return r.text(); }""")
-    if "user_id is required" in probe:
-        pytest.skip("the server does not take identify tokens yet (i8-identity)")
     start_chat(page, "asked as a guest")
     token = user_token("customer-7", "Ada Lovelace")
     page = open_app_with_token(context, server, token)
@@ -387,7 +371,8 @@ def test_signed_in_user_keeps_guest_chats(context: Any, server: Any) -> None:
     # a forged token in a fresh browser is refused, the page says so, and no chat leaks
     stranger = page.context.browser.new_context(bypass_csp=True)
     try:
-        forged = open_app_with_token(stranger, server, user_token("customer-7", "Mallory", "wrong-secret"))
+        wrong = "not-the-secret-but-long-enough-for-hs256"
+        forged = open_app_with_token(stranger, server, user_token("customer-7", "Mallory", wrong))
         expect(forged.locator("webchat-app webchat-banner .banner")).to_be_visible()
         expect(bubble(forged, "asked as a guest")).to_have_count(0)
     finally:
@@ -724,7 +709,8 @@ def test_opens_on_newest_and_stays_pinned(context: Any, server: Any) -> None:
     bot = make_bot(server, chat, "Pin Bot")
     fill_chat(server, chat, bot, 60)
     expect_in_view(page, "filler 59")
-    # a reload lands on the newest message, not on the top of the loaded page
+    # a reload (with everything read) lands on the newest message, not on the top of the loaded page
+    wait_read(server, chat, bot, 61)
     page.reload()
     expect(page.locator("webchat-status")).to_have_attribute("status", "live")
     expect_in_view(page, "filler 59")
@@ -825,9 +811,9 @@ def test_phone_layout(browser: Any, server: Any) -> None:
             assert on_screen(page, sel), sel
         no_sideways_scroll(page)
         expect_in_view(page, LONG_WORD + " " + LONG_WORD)
-        # touch targets: every visible control is at least 44 px both ways
+        # touch targets: every visible control of the widget is at least 44 px both ways
         small = page.evaluate(f"""(() => {{ {DEEP_JS}
-          return all('button, textarea, [role=menuitem]')
+          return all('button, textarea, [role=menuitem]', document.querySelector('webchat-app').shadowRoot)
             .map((el) => [el.getAttribute('aria-label') || el.textContent.trim(), el.getBoundingClientRect()])
             .filter(([, r]) => r.width > 0 && (r.width < 44 || r.height < 44))
             .map(([name, r]) => `${{name}} ${{r.width}}x${{r.height}}`); }})()""")

@@ -268,3 +268,109 @@ def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(engine: E
     wait_launcher(tab, "return opener && !panel.hidden;", "open after reload")
     wait_count(tab, text)
     wait_count(tab, "one")
+
+
+IN_VIEW = """const inView = (el) => { const box = el.getRootNode().querySelector('.scroller').getBoundingClientRect();
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.bottom <= box.bottom + 1 && r.bottom > box.top
+    && (r.top >= box.top - 1 || r.height > box.height); };"""
+
+
+def wait_in_view(tab: Tab, text: str, timeout: float = 15.0) -> None:
+    wait(tab, f"{IN_VIEW} const m = bubbles({json.dumps(text)}); return m.length === 1 && inView(m[0]);",
+         f"{text!r} inside the message log's visible box", timeout)
+
+
+def test_pinned_to_newest_message(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    chat = start_chat(tab, "pin test")
+    bot = make_bot(server, chat, "Engine Bot")
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text)"
+        " SELECT $1, $2, 'filler ' || g || ' ' || repeat('lorem ipsum ', 8) FROM generate_series(0, 59) g", chat, bot)
+    wait_in_view(tab, "filler 59 ")
+    # a reload (with everything read: else it lands on the "New messages" divider) lands on the newest message
+    deadline = time.monotonic() + 15
+    while sql(server.database_url, "SELECT max(last_read_seq) FROM webchat.chat_members WHERE chat_id = $1"
+              " AND account_id <> $2", chat, bot) < 61:
+        assert time.monotonic() < deadline, "the open chat was not marked read"
+        time.sleep(0.05)
+    tab.goto(server.base + "/")
+    wait_status(tab, "live")
+    wait_in_view(tab, "filler 59 ")
+    bot_says(server, chat, bot, f"reply for {engine.name}")
+    wait_in_view(tab, f"reply for {engine.name}")
+
+
+# the app at phone size: a 390 x 844 frame, whose own viewport the layout (and media queries) follow
+IN_FRAME = """const doc = document.querySelector('iframe').contentDocument;
+const win = document.querySelector('iframe').contentWindow;
+const all = (sel, root = doc) => {
+  const out = [...root.querySelectorAll(sel)];
+  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) out.push(...all(sel, el.shadowRoot));
+  return out;
+};
+const one = (sel) => all(sel)[0];
+const fits = (el) => { const r = el.getBoundingClientRect();
+  return r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= win.innerWidth && r.bottom <= win.innerHeight; };"""
+
+
+def frame_js(tab: Tab, body: str) -> Any:
+    return tab.js(f"(() => {{ {IN_FRAME} {body} }})()")
+
+
+def frame_wait(tab: Tab, body: str, what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = frame_js(tab, body)
+        except Exception as e:  # the frame is still loading
+            last = repr(e)[:200]
+        if last is True or (last and not isinstance(last, str)):
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last value {last!r})")
+
+
+def frame_send(tab: Tab, text: str) -> None:
+    frame_js(tab, f"""const ta = one('webchat-composer').shadowRoot.querySelector('textarea');
+      ta.focus(); ta.value = {json.dumps(text)};
+      ta.dispatchEvent(new Event('input', {{bubbles: true, composed: true}}));
+      ta.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true, composed: true, cancelable: true}}));
+      return true;""")
+
+
+def test_phone_layout(engine: Engine, session: Session, server: Any) -> None:
+    tab = session.tab()
+    tab.goto(server.base + "/web/embed-chat.html")
+    tab.js("""(() => { const f = document.createElement('iframe'); f.src = '/';
+      f.style.cssText = 'width:390px;height:844px;border:0;position:absolute;left:0;top:0';
+      document.body.replaceChildren(f); return true; })()""")
+    frame_wait(tab, "return one('webchat-status')?.status === 'live';", "the app in the frame is live")
+    word = "Supercalifragilisticexpialidocious" * 4
+    frame_wait(tab, "return one('webchat-app').getAttribute('view') === 'list';", "the list view")
+    frame_js(tab, "one('webchat-chat-list').shadowRoot.querySelector('.top button').click(); return true;")
+    frame_wait(tab, "return one('webchat-app').getAttribute('view') === 'chat';", "the conversation view")
+    frame_send(tab, "short chat")
+    frame_wait(tab, "return all('webchat-message').some((m) => m.message.seq > 0);", "the first chat's message stored")
+    frame_js(tab, "one('webchat-chat').shadowRoot.querySelector('.back').click(); return true;")
+    frame_wait(tab, "return one('webchat-app').getAttribute('view') === 'list';", "back to the list")
+    frame_js(tab, "one('webchat-chat-list').shadowRoot.querySelector('.top button').click(); return true;")
+    frame_wait(tab, "return one('webchat-app').getAttribute('view') === 'chat';", "a new chat")
+    frame_send(tab, word)
+    frame_wait(tab, "return one('webchat-chat').shadowRoot.querySelector('h2').textContent.startsWith('Supercali');",
+               "the long title")
+    # the composer and Send fit, nothing scrolls sideways
+    frame_wait(tab, """const form = one('webchat-composer').shadowRoot;
+      return fits(form.querySelector('textarea')) && fits(form.querySelector('button[type=submit]'))
+        && doc.documentElement.scrollWidth <= win.innerWidth
+        && all('.scroller').every((s) => s.scrollWidth <= s.clientWidth + 1);""", "composer and Send on screen")
+    # another chat can be opened from the list
+    frame_js(tab, "one('webchat-chat').shadowRoot.querySelector('.back').click(); return true;")
+    frame_wait(tab, "return all('li[data-chat-id]').length === 2;", "two chats listed")
+    frame_js(tab, """all('li[data-chat-id] .open')
+      .find((b) => b.textContent.includes('short chat')).click(); return true;""")
+    frame_wait(tab, "return one('webchat-chat').shadowRoot.querySelector('h2').textContent === 'short chat'"
+               " && one('webchat-app').getAttribute('view') === 'chat'"
+               " && fits(one('webchat-composer').shadowRoot.querySelector('button[type=submit]'));",
+               "the other chat open")

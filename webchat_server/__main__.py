@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import dataclasses
 import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import db
+from . import db, logs
 from .app import create_app
 from .bot import DemoBot
 from .keys import database_url_key
@@ -18,7 +18,8 @@ from .settings import Settings
 
 
 def _database_url(settings: Settings) -> str:
-    return settings.database_url or db.start_embedded_postgres(settings.data_dir)
+    # the direct URL: migrations hold a session lock and the bot LISTENs, neither works through PgBouncer
+    return settings.listen_database_url or settings.database_url or db.start_embedded_postgres(settings.data_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,12 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
     serve.add_argument("--host", help="listen address (WEBCHAT_HOST)")
     serve.add_argument("--port", type=int, help="listen port (WEBCHAT_PORT)")
+    serve.add_argument("--demo", action="store_true",
+                       help="the demo bot plus POST /webchat/demo/token (signs anyone in: never in production)")
     serve.add_argument("--demo-bot", action="store_true", help="also run the demo bot in this process")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    logs.configure(settings.log_format)
 
     if args.command == "migrate":
         applied = asyncio.run(db.migrate(_database_url(settings)))
@@ -45,8 +48,10 @@ def main(argv: list[str] | None = None) -> None:
 
             # run_app makes its loop through the policy
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        if args.demo:
+            settings = dataclasses.replace(settings, demo=True)
         app = create_app(settings)
-        if args.demo_bot:
+        if args.demo or args.demo_bot:
             app.cleanup_ctx.append(_bot_ctx)
         host = args.host or settings.host
         port = args.port or settings.port

@@ -7,12 +7,13 @@ from typing import Any
 import asyncpg
 
 from .db import q
+from .identity import Identity
 
 
-async def identify(pool: asyncpg.Pool, guest: dict[str, Any], user_id: str, name: str) -> dict[str, Any]:
+async def identify(pool: asyncpg.Pool, guest: dict[str, Any], who: Identity) -> dict[str, Any]:
     """Find or create the user; a guest's memberships and messages move to it in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
-        user = await conn.fetchrow(q("account_upsert_user"), user_id, name)
+        user = await conn.fetchrow(q("account_upsert_user"), who.user_id, who.name, who.email, who.avatar)
         assert user is not None
         if guest["kind"] == "guest" and guest["id"] != user["id"]:
             g, u = guest["id"], user["id"]

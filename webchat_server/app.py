@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import WSCloseCode, web
 from aiohttp_session import session_middleware
 
-from . import db
-from .auth import session_storage
+from . import caps, db, ratelimit
+from .auth import SessionStorage, load_secret_key
 from .cors import setup_cors
 from .csp import add_csp
 from .hub import Hub
+from .identity import demo_secret
 from .keys import (
     OpenSockets,
     database_url_key,
@@ -22,18 +25,19 @@ from .keys import (
     listener_key,
     metrics_key,
     pool_key,
-    send_limiter_key,
     settings_key,
     sockets_key,
     typing_limiter_key,
 )
 from .listener import Listener
+from .logs import RequestStats, echo_request_id, request_context, request_stats_key
 from .metrics import Metrics
-from .middleware import api_middleware
+from .middleware import api_middleware, quiet_client_protocol_errors
+from .proxies import proxy_middleware
 from .ratelimit import RateLimiter
 from .settings import Settings
 from .static import add_static
-from .views import api, pages, realtime
+from .views import api, identity, pages, realtime
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +47,44 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     url = settings.database_url
     if url is None:
         url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
-    app[database_url_key] = url
-    await db.migrate(url)
-    async with db.pool_context(url, settings.pool_min, settings.pool_max) as pool:
+    # LISTEN and the migrations' session-level lock need a real session: when DATABASE_URL goes
+    # through PgBouncer in transaction mode they take the direct URL, queries take the pooler
+    direct = settings.listen_database_url or url
+    app[database_url_key] = direct
+    await db.migrate(direct)
+    async with db.pool_context(url, settings.pool_min, settings.pool_max,
+                               statement_cache_size=settings.statement_cache) as pool:
         app[pool_key] = pool
         yield
+
+
+class NotificationSource(Protocol):
+    """What tells this process about committed events and feeds them to the hub.
+
+    Today one LISTEN connection to Postgres (listener.Listener). Past one primary it can be one
+    LISTEN per Citus worker node, or a subscriber to a relay publishing on NATS/Redis with Postgres
+    still the source of truth (docs/scaling.md): the hub, cursors and catch-up do not change.
+    start() returns once nothing committed from then on can be missed; healthy feeds /readyz.
+    """
+
+    healthy: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
     hub = Hub()
     listener = Listener(app[database_url_key], app[pool_key], hub, app[settings_key].probe_interval)
+    source: NotificationSource = listener
     app[hub_key] = hub
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
-    await listener.start()
+    app[metrics_key].registry.register(app[request_stats_key])
+    await source.start()
     yield
-    await listener.stop()
+    await source.stop()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -71,20 +97,38 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
+    session_key = load_secret_key(settings)
+    if settings.demo and not settings.identity_secret:
+        settings = dataclasses.replace(settings, identity_secret=demo_secret(session_key))
+    quiet_client_protocol_errors()
     app = web.Application(
-        # the session is outermost so the API middleware can read the CSRF token from it
-        middlewares=[session_middleware(session_storage(settings)), api_middleware],
+        middlewares=[
+            # first, so that request.remote and request.secure are the client's for everything after
+            proxy_middleware(settings.trusted_proxies),
+            # next, so its request id is on every log line the others write
+            request_context,
+            # the session comes before the API middleware, which reads the CSRF token from it
+            session_middleware(SessionStorage(session_key, settings.session_max_age)),
+            api_middleware,
+            # innermost: its refusals are domain errors the API middleware renders
+            caps.guard,
+        ],
         client_max_size=settings.max_media_bytes + 256 * 1024,
+        handler_args=caps.handler_args(settings),
     )
     app[settings_key] = settings
+    app[request_stats_key] = RequestStats()
     app[sockets_key] = OpenSockets()
-    app[send_limiter_key] = RateLimiter(settings.sends_per_minute, 60.0, burst=max(10, settings.sends_per_minute // 4))
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
+    app.cleanup_ctx.append(ratelimit.pruning)
+    caps.install(app, settings)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(add_csp)
+    app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
+    app.add_routes(identity.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
     static: Path = settings.static_dir

@@ -7,8 +7,9 @@ from typing import Any
 import asyncpg
 
 from .db import Conn, Executor, q
-from .errors import ApiError, not_found
+from .errors import Forbidden, NotFound
 from .model import chat_json
+from .ratelimit import NO_CHARGE, Charge
 
 
 async def is_member(conn: Executor, chat_id: int, account_id: int) -> bool:
@@ -18,7 +19,7 @@ async def is_member(conn: Executor, chat_id: int, account_id: int) -> bool:
 async def require_member(conn: Executor, chat_id: int, account_id: int) -> None:
     # 404, not 403: a chat you are not in does not exist for you
     if not await is_member(conn, chat_id, account_id):
-        raise not_found()
+        raise NotFound()
 
 
 async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]]:
@@ -29,7 +30,7 @@ async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]
 async def get_chat(conn: Executor, account_id: int, chat_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(q("chats_for_account"), account_id, chat_id)
     if row is None:
-        raise not_found()
+        raise NotFound()
     return chat_json(row)
 
 
@@ -39,8 +40,9 @@ async def create_chat_in(conn: Conn, account_id: int, title: str) -> int:
     return chat_id
 
 
-async def create_chat(pool: asyncpg.Pool, account_id: int, title: str) -> dict[str, Any]:
+async def create_chat(pool: asyncpg.Pool, account_id: int, title: str, charge: Charge = NO_CHARGE) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
+        await charge.take(conn)
         chat_id = await create_chat_in(conn, account_id, title)
         return await get_chat(conn, account_id, chat_id)
 
@@ -62,9 +64,9 @@ async def delete_chat(pool: asyncpg.Pool, account_id: int, chat_id: int, hard: b
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(q("chat_lock_for_member"), chat_id, account_id)
         if row is None:
-            raise not_found()
+            raise NotFound()
         if row["created_by"] is not None and row["created_by"] != account_id:
-            raise ApiError(403, "only the chat's creator can delete it")
+            raise Forbidden("only the chat's creator can delete it")
         await conn.execute(q("chat_delete"), chat_id)
     return None
 

@@ -1,4 +1,4 @@
-"""Content-Security-Policy for our HTML pages: only our own scripts, and the inline ones by hash."""
+"""Content-Security-Policy for our HTML pages (our scripts only, framed only by allowed origins), and nosniff."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def policy(request: web.Request, page: Path) -> str:
     # something ever slip through
     hashes = _script_hashes(page, page.stat().st_mtime)
     host = request.host
+    # pages may be framed by us and by the sites allowed to embed the chat, nobody else (clickjacking)
+    ancestors = " ".join(["'self'", *request.app[settings_key].allowed_origins])
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' {hashes}".strip(),
@@ -38,11 +40,14 @@ def policy(request: web.Request, page: Path) -> str:
         f"connect-src 'self' ws://{host} wss://{host}",
         "object-src 'none'",
         "base-uri 'none'",
+        f"frame-ancestors {ancestors}",
     ])
 
 
 async def add_csp(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every HTML page we serve from web/ gets its policy."""
+    """on_response_prepare: every HTML page we serve from web/ gets its policy, every response nosniff."""
+    # browsers must not guess a type other than the one we send (a text upload run as a script)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # decide by path, not by response.content_type: reading that parses and caches the header on
     # every response, WebSockets included, and a WebSocket keeps its response for its whole life
     path = request.path

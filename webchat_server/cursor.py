@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import bad_request
+from .errors import BadInput
 
 MAX_CURSOR_CHARS = 16_000
 EMPTY = "-"
@@ -30,15 +30,17 @@ def parse(raw: str | None) -> dict[int, int] | None:
     if raw is None:
         return None
     if len(raw) > MAX_CURSOR_CHARS:
-        raise bad_request("cursor is too long")
+        raise BadInput("cursor is too long")
     positions: dict[int, int] = {}
     for part in raw.split(","):
         part = part.strip()
         if part in ("", EMPTY):
             continue
         chat, dot, seq = part.partition(".")
-        if not dot or not chat.isdigit() or not seq.isdigit() or len(chat) > 18 or len(seq) > 18:
-            raise bad_request("cursor is malformed")
+        # isascii: str.isdigit() accepts "²", which int() refuses (a 500 before)
+        if (not dot or not (chat + seq).isascii() or not chat.isdigit() or not seq.isdigit()
+                or len(chat) > 18 or len(seq) > 18):
+            raise BadInput("cursor is malformed")
         c, s = int(chat), int(seq)
         if s > positions.get(c, -1):
             positions[c] = s

@@ -63,16 +63,18 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(url: str, min_size: int = 2, max_size: int = 10,
+                      statement_cache_size: int = 100) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection,
-                                     reset=_reset_connection)
+                                     reset=_reset_connection, statement_cache_size=statement_cache_size)
     assert pool is not None
     return pool
 
 
 @asynccontextmanager
-async def pool_context(url: str, min_size: int = 2, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(url, min_size, max_size)
+async def pool_context(url: str, min_size: int = 2, max_size: int = 10,
+                       statement_cache_size: int = 100) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(url, min_size, max_size, statement_cache_size)
     try:
         yield pool
     finally:

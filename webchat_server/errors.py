@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 import asyncpg.exceptions
+import asyncpg.exceptions._base
 from aiohttp import web
 
 CODES = {
@@ -22,13 +23,27 @@ CODES = {
 }
 
 
-# the database is down, restarting or gone: 503, not 500
+# The database is down, restarting, failing over, overloaded or gone: 503 with Retry-After, not
+# 500. Each is a state of the server's surroundings that trying again later can fix, never a bug
+# in the request. OSError covers refused/reset sockets and TimeoutError (a subclass).
 DATABASE_DOWN = (
     OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError ("connection was closed")
+    asyncpg.exceptions.InternalClientError,  # the protocol lost its connection mid-query
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: admin/crash shutdown, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a failover left us on a standby
+    asyncpg.exceptions.InvalidCatalogNameError,  # the database was dropped
+)
+
+# A value the database cannot take (out of range, not valid text, a lone surrogate asyncpg cannot
+# encode): bad input that validation missed, so a 400, not a 500 -- and not a 503: asyncpg's
+# client-side DataError is an InterfaceError, which DATABASE_DOWN would otherwise catch.
+BAD_VALUE = (
+    asyncpg.exceptions._base.DataError,
+    asyncpg.exceptions.DataError,  # SQLSTATE class 22
+    UnicodeEncodeError,
 )
 
 
@@ -99,7 +114,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
 def http_status(error: DomainError) -> int:
     for cls in type(error).__mro__:
         if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]  # type: ignore[index]
+            return HTTP_STATUS[cls]
     return 400
 
 
@@ -114,12 +129,17 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message)
+def bad_request(message: str) -> BadInput:
+    return BadInput(message)
 
 
-def not_found(what: str = "chat") -> ApiError:
-    return ApiError(404, f"{what} not found")
+def not_found(what: str = "chat") -> NotFound:
+    return NotFound(what)
+
+
+def error_frame(e: ApiError | DomainError) -> dict[str, Any]:
+    """A failed WebSocket request as a frame: the same code and message the HTTP API would send."""
+    return {"type": "error", "chat_id": None, "error": {"code": e.code, "message": e.message, **e.extra}}
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import asyncpg
+from prometheus_client import Histogram
 
 from .catchup import changes_since, deliver_changes
 from .db import q
@@ -47,6 +48,12 @@ class Listener:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._listening = asyncio.Event()
+        # arrival of the oldest notification not yet taken for processing (None: queue has none)
+        self._oldest: float | None = None
+        # observed once per batch, not per socket; registered by metrics.Metrics
+        self.delivery_seconds = Histogram(
+            "webchat_delivery_seconds", "From a NOTIFY's arrival until its events are handed to every local reader",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=None)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, wait: float = 10.0) -> None:
@@ -153,6 +160,8 @@ class Listener:
             if note.get("n") == self._probe_nonce:
                 self._probe_seen.set()
             return
+        if self._oldest is None:
+            self._oldest = time.monotonic()
         self._queue.append(note)
         self._wake.set()
 
@@ -163,6 +172,7 @@ class Listener:
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue, []
+                oldest, self._oldest = self._oldest, None
                 try:
                     await self._process(batch)
                 except Exception:
@@ -170,6 +180,8 @@ class Listener:
                     log.exception("failed to process a notification batch; sending resync")
                     self.hub.resync_all("server error while delivering events")
                 self.batches += 1
+                if oldest is not None:
+                    self.delivery_seconds.observe(time.monotonic() - oldest)
 
     async def _process(self, batch: list[Any]) -> None:
         start = 0

@@ -1,4 +1,4 @@
-"""Uploaded media: sniff the real type from the bytes and keep only images and audio."""
+"""Uploaded media: sniff the real type from the bytes, keep only images and audio, serve to members."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import filetype
 
-from .errors import ApiError
+from .db import Executor, q
+from .errors import BadInput, NotFound, TooLarge, Unsupported
 
 # what browsers play and show inline; anything else is refused with 415
 ALLOWED: dict[str, str] = {
@@ -34,11 +35,20 @@ class Upload:
 
 def sniff(data: bytes, max_bytes: int) -> Upload:
     if not data:
-        raise ApiError(400, "media is empty")
+        raise BadInput("media is empty")
     if len(data) > max_bytes:
-        raise ApiError(413, f"media is larger than {max_bytes} bytes")
+        raise TooLarge(f"media is larger than {max_bytes} bytes")
     kind = filetype.guess(data)
     mime = kind.mime if kind is not None else None
     if mime not in ALLOWED:
-        raise ApiError(415, "media must be an image (JPEG, PNG, GIF, WebP) or audio (MP3, OGG, WAV, M4A, WebM)")
+        raise Unsupported("media must be an image (JPEG, PNG, GIF, WebP) or audio (MP3, OGG, WAV, M4A, WebM)")
     return Upload(data, SERVE_AS.get(mime, mime), ALLOWED[mime])
+
+
+async def get(conn: Executor, account_id: int, media_id: int) -> tuple[str, bytes]:
+    """(content type, bytes) for a member of the media's chat. NotFound for strangers, unknown ids
+    and media of deleted messages (its bytes are erased by a trigger, sql/migrations/0003_*)."""
+    row = await conn.fetchrow(q("media_get"), media_id, account_id)
+    if row is None:
+        raise NotFound("media")
+    return str(row["content_type"]), bytes(row["bytes"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -38,6 +38,9 @@ class Metrics:
     def __init__(self, hub: Hub, listener: Listener) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_Collector(hub, listener))
+        self.registry.register(listener.delivery_seconds)
+        # process_open_fds against process_max_fds is what LimitNOFILE has to cover
+        ProcessCollector(registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -71,4 +71,7 @@ def account_json(row: Row) -> dict[str, Any]:
         "kind": row["kind"],
         "display_name": row["display_name"],
         "external_id": row["external_id"],
+        # from the identity token's optional claims; null for guests
+        "email": row.get("email"),
+        "avatar": row.get("avatar_url"),
     }

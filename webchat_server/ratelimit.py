@@ -1,13 +1,129 @@
-"""In-process token buckets: per-account send limits and typing throttles."""
+"""Rate limits: token buckets in Postgres for writes (shared by every process), in-process for typing."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
+import logging
 import time
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .db import Conn, q
+from .errors import DATABASE_DOWN, RateLimited
+from .keys import pool_key, settings_key
+
+log = logging.getLogger(__name__)
+
+# what each limit family counts, for the 429 message
+WHAT = {
+    "guests": "new guest sessions",
+    "sends": "messages",
+    "edits": "edits",
+    "chats": "new chats",
+    "upload_bytes": "upload bytes",
+}
+PRUNE_EVERY = 300.0
+
+
+def address_key(remote: str | None) -> str:
+    """The client address a per-address limit counts against. IPv6 counts per /64: one
+    subscriber usually holds a whole /64, so single addresses would be free to rotate."""
+    if not remote:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What one write takes from which buckets; `take` runs inside the write's transaction."""
+
+    keys: tuple[str, ...] = ()
+    rates: tuple[float, ...] = ()
+    bursts: tuple[float, ...] = ()
+    costs: tuple[float, ...] = ()
+
+    async def take(self, conn: Conn) -> None:
+        """Raise RateLimited (the caller's transaction then rolls back, refunding every bucket)
+        when any bucket cannot pay."""
+        if not self.keys:
+            return
+        rows = await conn.fetch(q("rate_take"), self.keys, self.rates, self.bursts, self.costs)
+        worst, wait = "", 0.0
+        for row in rows:
+            if row["tokens"] < 0:
+                needed = -row["tokens"] / row["rate"]
+                if needed > wait:
+                    worst, wait = row["key"], needed
+        if worst:
+            family, scope, _ = worst.split(":", 2)
+            who = "this account" if scope == "a" else "this address"
+            raise RateLimited(f"too many {WHAT.get(family, family)} from {who}; slow down",
+                              retry_after=wait, limit=f"{family}_per_{'account' if scope == 'a' else 'address'}")
+
+
+NO_CHARGE = Charge()
+
+
+def charge(request: web.Request, account_id: int | None, **costs: float) -> Charge:
+    """The buckets a write by `account_id` from this request's client address pays into, e.g.
+    charge(request, 7, sends=1, upload_bytes=5000). Zero costs and limits switched off are left out."""
+    settings = request.app[settings_key]
+    keys: list[str] = []
+    rates: list[float] = []
+    bursts: list[float] = []
+    amounts: list[float] = []
+    address = address_key(request.remote)
+    for family, cost in costs.items():
+        if cost <= 0:
+            continue
+        for scope, who in (("account", account_id), ("address", address)):
+            rate = settings.rate(f"{family}_per_{scope}")
+            if rate is None or who is None:
+                continue
+            keys.append(f"{family}:{'a' if scope == 'account' else 'ip'}:{who}")
+            rates.append(rate.per_second)
+            bursts.append(rate.burst)
+            amounts.append(float(cost))
+    return Charge(tuple(keys), tuple(rates), tuple(bursts), tuple(amounts))
+
+
+async def pruning(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: delete full buckets now and then, so the table holds only recent writers."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            try:
+                await app[pool_key].execute(q("rate_prune"))
+            except DATABASE_DOWN:
+                log.warning("could not prune rate limit buckets", exc_info=True)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class RateLimiter:
-    """`rate` tokens per `per` seconds with bursts of `burst`; forgets idle keys."""
+    """In-process token buckets: `rate` tokens per `per` seconds with bursts of `burst`; forgets idle keys.
+
+    Only for typing indicators: they are ephemeral and lossy by design, and a Postgres round trip
+    per keystroke burst would cost more than the pg_notify it guards. With N processes a sender
+    could reach N x 1/s by spreading connections, which an indicator that lives 6 s shrugs off.
+    """
 
     def __init__(self, rate: float, per: float, burst: float | None = None, max_keys: int = 100_000) -> None:
         self.fill = rate / per

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 
@@ -24,21 +27,145 @@ def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: s
     return raw
 
 
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = (env.get(name) or "0").strip().lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise SystemExit(f"{name} must be 1 or 0, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
+
+
+def _proxies(env: dict[str, str]) -> tuple[str, ...]:
+    out = []
+    for item in (p.strip() for p in env.get("WEBCHAT_TRUSTED_PROXIES", "").split(",")):
+        if not item:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SystemExit(f"WEBCHAT_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+    return tuple(out)
+_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
+_SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _amount(text: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)(?:i?b)?\s*", text.lower())
+    if m is None:
+        raise ValueError(text)
+    return float(m.group(1)) * _SIZES[m.group(2)]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A token bucket: `count` per `seconds` on average, bursts of up to `burst`."""
+
+    count: float
+    seconds: float
+    burst: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    def scaled(self, factor: float) -> Rate:
+        return Rate(self.count * factor, self.seconds, self.burst * factor)
+
+    @classmethod
+    def parse(cls, text: str) -> Rate | None:
+        """`120/min:30` = 120 a minute, bursts of 30; `100M/h:25M` for bytes; `off` = no limit."""
+        text = text.strip().lower()
+        if text in ("off", "none", "0"):
+            return None
+        rate, _, burst = text.partition(":")
+        count, _, unit = rate.partition("/")
+        seconds = _UNITS.get(unit.strip()) if unit.strip() else 1.0
+        if seconds is None:
+            raise ValueError(text)
+        amount = _amount(count)
+        return cls(amount, seconds, _amount(burst) if burst else amount)
+
+    def __str__(self) -> str:
+        return f"{self.count:g}/{self.seconds:g}s:{self.burst:g}"
+
+
+def _rate(env: dict[str, str], name: str, default: Rate | None) -> Rate | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return Rate.parse(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must look like 120/min:30 (count/period:burst) or off, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
+# Postgres token buckets (ratelimit.py): per account and per client address, shared by every
+# process. Defaults: a person chatting fast sends ~1 message every 2 s; a NAT (office, school,
+# mobile carrier) puts many people behind one address, so address limits are ~5-10x the account's.
+RATE_DEFAULTS: dict[str, Rate | None] = {
+    "guests_per_address": Rate(60, 3600, 30),
+    "sends_per_account": Rate(120, 60, 30),
+    "sends_per_address": Rate(600, 60, 150),
+    "edits_per_account": Rate(60, 60, 20),
+    "edits_per_address": Rate(300, 60, 60),
+    "chats_per_account": Rate(60, 3600, 10),
+    "chats_per_address": Rate(600, 3600, 60),
+    "upload_bytes_per_account": Rate(100 * 1024**2, 3600, 25 * 1024**2),
+    "upload_bytes_per_address": Rate(1024**3, 3600, 200 * 1024**2),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    # a direct Postgres URL for what a transaction pooler (PgBouncer) cannot carry: LISTEN and the
+    # migrations' session-level advisory lock; unset = DATABASE_URL
+    listen_database_url: str | None = None
+    # asyncpg's prepared-statement cache; None = 100, or 0 when listen_database_url is set (docs/deploy.md)
+    statement_cache_size: int | None = None
     data_dir: Path = Path(".webchat-data")
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key: str | None = None
     identity_secret: str | None = None
+    # the pre-JWT {user_id, name, signature} identify form: replayable forever, so off unless asked for
+    legacy_identify: bool = False
     allowed_origins: tuple[str, ...] = ()
+    # addresses/networks whose X-Forwarded-For/-Proto/-Host are believed (a reverse proxy)
+    trusted_proxies: tuple[str, ...] = ()
+    # sliding: a session unused for this long is gone; any use re-issues the cookie
+    session_max_age: int = 30 * 24 * 3600
+    # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only
+    metrics_token: str | None = None
+    # `serve --demo`: the demo bot and POST /webchat/demo/token (never in production)
+    demo: bool = False
     # limits that protect the server; all are user-visible as 4xx errors
     max_text_chars: int = 10_000
     max_media_bytes: int = 5 * 1024 * 1024
     max_title_chars: int = 200
     max_name_chars: int = 100
+    # kept for compatibility: the per-account send rate (a minute's worth, bursts of a quarter)
     sends_per_minute: int = 120
+    # rate limits in Postgres (None = off); names as in RATE_DEFAULTS, env WEBCHAT_LIMIT_<NAME>
+    rate_limits: tuple[tuple[str, Rate | None], ...] = tuple(RATE_DEFAULTS.items())
+    # every rate and burst multiplied by this (tests and benches raise it instead of switching off)
+    rate_limit_scale: float = 1.0
+    # caps on long-lived connections (WebSockets + parked long-polls), per process (caps.py)
+    max_sockets_per_account: int = 20
+    max_sockets_per_address: int = 200
+    # a request's head must arrive within this many seconds of connecting (or of the previous
+    # response on a kept-alive connection), its body within body_timeout of the head
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
     # real-time tuning
     ws_queue_bytes: int = 1024 * 1024
     ws_heartbeat: float = 20.0
@@ -49,21 +176,75 @@ class Settings:
     event_loop: str = "uvloop"
     pool_min: int = 2
     pool_max: int = 10
+    log_format: str = "text"
     static_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
+
+    @property
+    def pooled(self) -> bool:
+        """True when DATABASE_URL is a transaction pooler, i.e. a separate direct URL is configured."""
+        return self.listen_database_url is not None and self.listen_database_url != self.database_url
+
+    @property
+    def statement_cache(self) -> int:
+        # PgBouncer before 1.21 (Debian 12 ships 1.18) cannot follow named prepared statements across
+        # the server connections of transaction pooling; 0 makes asyncpg re-parse unnamed ones
+        if self.statement_cache_size is not None:
+            return self.statement_cache_size
+        return 0 if self.pooled else 100
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         origins = tuple(o.strip().rstrip("/") for o in env.get("WEBCHAT_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        session_max_age = _int(env, "WEBCHAT_SESSION_MAX_AGE", 30 * 24 * 3600)
+        if session_max_age < 60:
+            raise SystemExit(f"WEBCHAT_SESSION_MAX_AGE is in seconds and at least 60, got {session_max_age}")
+        identity_secret = env.get("WEBCHAT_IDENTITY_SECRET") or None
+        if identity_secret is not None and len(identity_secret.encode()) < 32:
+            # RFC 7518 3.2: an HS256 key shorter than the hash can be guessed offline from one token
+            raise SystemExit("WEBCHAT_IDENTITY_SECRET must be at least 32 bytes; make one with:"
+                             " python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            listen_database_url=env.get("WEBCHAT_LISTEN_DATABASE_URL") or None,
+            statement_cache_size=(_int(env, "WEBCHAT_STATEMENT_CACHE_SIZE", 0)
+                                  if env.get("WEBCHAT_STATEMENT_CACHE_SIZE") else None),
+            log_format=_choice(env, "WEBCHAT_LOG_FORMAT", ("text", "json"), "text"),
             data_dir=Path(env.get("WEBCHAT_DATA_DIR") or ".webchat-data"),
             host=env.get("WEBCHAT_HOST") or "127.0.0.1",
             port=_int(env, "WEBCHAT_PORT", 8080),
             secret_key=env.get("WEBCHAT_SECRET_KEY") or None,
-            identity_secret=env.get("WEBCHAT_IDENTITY_SECRET") or None,
+            identity_secret=identity_secret,
+            legacy_identify=_bool(env, "WEBCHAT_LEGACY_IDENTIFY"),
             allowed_origins=origins,
+            trusted_proxies=_proxies(env),
+            session_max_age=session_max_age,
+            metrics_token=env.get("WEBCHAT_METRICS_TOKEN") or None,
             max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),
             sends_per_minute=_int(env, "WEBCHAT_SENDS_PER_MINUTE", 120),
+            # a lower cap (tests, fuzzing) lowers the default wait with it
+            poll_max_timeout=float(_int(env, "WEBCHAT_POLL_MAX_TIMEOUT", 55)),
+            poll_default_timeout=min(25.0, float(_int(env, "WEBCHAT_POLL_MAX_TIMEOUT", 55))),
+            rate_limits=tuple((name, _rate(env, f"WEBCHAT_LIMIT_{name.upper()}", default))
+                              for name, default in RATE_DEFAULTS.items()),
+            rate_limit_scale=_float(env, "WEBCHAT_RATE_LIMIT_SCALE", 1.0),
+            max_sockets_per_account=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT", 20),
+            max_sockets_per_address=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", 200),
+            header_timeout=_float(env, "WEBCHAT_HEADER_TIMEOUT", 10.0),
+            body_timeout=_float(env, "WEBCHAT_BODY_TIMEOUT", 60.0),
             event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
         )
+
+    def rate(self, name: str) -> Rate | None:
+        """The configured limit `name` (see RATE_DEFAULTS), scaled; None when off."""
+        return self._rates.get(name)
+
+    @cached_property
+    def _rates(self) -> dict[str, Rate | None]:
+        rates = {**RATE_DEFAULTS, **dict(self.rate_limits)}
+        if rates["sends_per_account"] == RATE_DEFAULTS["sends_per_account"]:
+            # WEBCHAT_SENDS_PER_MINUTE predates the Postgres limits and still sets this one
+            rates["sends_per_account"] = Rate(self.sends_per_minute, 60, max(10, self.sends_per_minute // 4))
+        if self.rate_limit_scale != 1.0:
+            rates = {k: r.scaled(self.rate_limit_scale) if r else None for k, r in rates.items()}
+        return rates

@@ -22,7 +22,9 @@ export class ChatList {
   firstActive() { return this.sorted().find((c) => !c.is_archived) || null; }
 
   /** An active chat without a single message: "+ New chat" opens it instead of making another. */
-  emptyChat() { return this.sorted().find((c) => !c.is_archived && !c.last_seq && !c.last_message) || null; }
+  emptyChat(busy = () => false) {
+    return this.sorted().find((c) => !c.is_archived && !c.last_seq && !c.last_message && !busy(c.id)) || null;
+  }
 
   setOpen(id) {
     this.openChatId = id || null;

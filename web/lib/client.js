@@ -22,6 +22,16 @@ export function plainError(err) {
   return err.message;
 }
 
+/** The user id a JWT names (read, not verified: the server verifies), to skip signing in twice. */
+function tokenSubject(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part.padEnd(part.length + (4 - part.length % 4) % 4, '='))).sub;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ChatClient extends EventTarget {
   /** @param {{base?: string, token?: string}} options token: a user token (JWT) from the embedding site */
   constructor({base = '', token = ''} = {}) {
@@ -59,7 +69,7 @@ export class ChatClient extends EventTarget {
       const me = await this.api.me();
       this.me = me.account;
       this.limits = me.limits || this.limits;
-      if (this.token) {
+      if (this.token && !(this.me.kind === 'user' && this.me.external_id === tokenSubject(this.token))) {
         // before connecting: the socket then belongs to the signed-in user, with the guest's chats merged
         this.me = (await this.api.identify(this.token)).account;
       }
@@ -177,7 +187,8 @@ export class ChatClient extends EventTarget {
 
   /** "+ New chat": an empty chat is opened again rather than another one made. */
   async createChat(title = 'New chat') {
-    const empty = this.chats.emptyChat();
+    // a chat with a message on its way is not empty
+    const empty = this.chats.emptyChat((id) => this.pending.forChat(id).length > 0);
     if (empty) {
       await this.openChat(empty.id);
       return empty;

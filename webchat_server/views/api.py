@@ -6,14 +6,16 @@ from typing import Any
 
 import aiohttp_session
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import accounts, chats, messages
-from ..auth import check_identity, require_account, session_account
-from ..db import q
-from ..errors import ApiError, bad_request
-from ..keys import pool_key, send_limiter_key, settings_key
+from .. import chats, messages, ratelimit
+from .. import media as media_store
+from ..auth import require_account, session_account
+from ..errors import BadInput, TooLarge
+from ..keys import pool_key, settings_key
 from ..media import Upload, sniff
 from ..model import account_json
+from ..openapi import document
 from ..typing_events import send_typing
 from ..validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
 
@@ -22,6 +24,12 @@ routes = web.RouteTableDef()
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response({"success": True, **body}, status=status)
+
+
+@routes.get("/webchat/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    # built from the settings, so the limits it states (text length, poll timeout) are this server's
+    return web.json_response(document(request.app[settings_key]), headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/webchat/me")
@@ -38,26 +46,18 @@ async def me(request: web.Request) -> web.Response:
     })
 
 
-@routes.post("/webchat/identify")
-async def identify(request: web.Request) -> web.Response:
-    settings = request.app[settings_key]
-    body = await json_body(request)
-    user_id = opt_text(body.get("user_id"), "user_id", 200)
-    name = opt_text(body.get("name"), "name", settings.max_name_chars) or ""
-    signature = opt_text(body.get("signature"), "signature", 128)
-    if not user_id:
-        raise bad_request("user_id is required")
-    if not signature:
-        raise bad_request("signature is required")
-    check_identity(settings, user_id, signature)
-    guest = await require_account(request)
-    user = await accounts.identify(request.app[pool_key], guest, user_id, name or user_id)
-    session = await aiohttp_session.get_session(request)
-    session["account_id"] = user["id"]
-    return ok({"account": account_json(user), "csrf_token": session["csrf"]})
-
-
 async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[str, Any], Upload | None]:
+    """The multipart form of a send. The reader awaits the stream, so a body split over many TCP
+    segments is read whole; a form without a boundary, with a wrong one or cut short is a 400."""
+    try:
+        return await _read_parts(request, max_media)
+    except (HttpProcessingError, ValueError, AssertionError, KeyError, RuntimeError) as e:
+        # what aiohttp's MultipartReader raises on malformed input (missing/invalid boundary,
+        # a part that ends before its closing delimiter, bad headers)
+        raise BadInput(f"malformed multipart body: {e}") from None
+
+
+async def _read_parts(request: web.Request, max_media: int) -> tuple[dict[str, Any], Upload | None]:
     reader = await request.multipart()
     fields: dict[str, Any] = {}
     upload = None
@@ -66,22 +66,24 @@ async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[st
         if part is None:
             break
         if not isinstance(part, BodyPartReader):
-            raise bad_request("nested multipart is not supported")
+            raise BadInput("nested multipart is not supported")
         if part.name == "media":
             data = bytearray()
             while chunk := await part.read_chunk(64 * 1024):
                 data.extend(chunk)
                 if len(data) > max_media:
-                    raise ApiError(413, f"media is larger than {max_media} bytes")
+                    raise TooLarge(f"media is larger than {max_media} bytes")
             upload = sniff(bytes(data), max_media)
         elif part.name in ("text", "chat_id", "client_id", "reply_to"):
-            raw = await part.read(decode=False)
-            if len(raw) > 64 * 1024:
-                raise ApiError(413, f"{part.name} is too large")
+            raw = bytearray()
+            while chunk := await part.read_chunk(16 * 1024):
+                raw.extend(chunk)
+                if len(raw) > 64 * 1024:
+                    raise TooLarge(f"{part.name} is too large")
             try:
                 fields[part.name] = raw.decode()
             except UnicodeDecodeError:
-                raise bad_request(f"{part.name} is not UTF-8") from None
+                raise BadInput(f"{part.name} is not UTF-8") from None
         else:
             await part.release()  # unknown fields are ignored, as in JSON bodies
     return fields, upload
@@ -93,23 +95,25 @@ async def send(request: web.Request) -> web.Response:
     account = await require_account(request)
     if request.content_type.startswith("multipart/"):
         if request.content_length is not None and request.content_length > settings.max_media_bytes + 256 * 1024:
-            raise ApiError(413, f"media is larger than {settings.max_media_bytes} bytes")
+            raise TooLarge(f"media is larger than {settings.max_media_bytes} bytes")
         body, upload = await _read_send_form(request, settings.max_media_bytes)
     else:
         body, upload = await json_body(request), None
     text = opt_text(body.get("text"), "text", settings.max_text_chars) or ""
     if not text and upload is None:
-        raise bad_request("text or media is required")
-    if not request.app[send_limiter_key].allow(account["id"]):
-        raise ApiError(429, "too many messages; slow down", retry_after=1)
+        raise BadInput("text or media is required")
+    chat_id = opt_id(body.get("chat_id"), "chat_id")
+    cost = ratelimit.charge(request, account["id"], sends=1, chats=chat_id is None,
+                            upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
         request.app[pool_key],
         account["id"],
-        chat_id=opt_id(body.get("chat_id"), "chat_id"),
+        chat_id=chat_id,
         text=text,
         client_id=client_id(body.get("client_id")),
         reply_to=opt_id(body.get("reply_to"), "reply_to"),
         upload=upload,
+        charge=cost,
     )
     return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
               status=201 if created else 200)
@@ -138,8 +142,9 @@ async def message_edit(request: web.Request) -> web.Response:
     body = await json_body(request)
     text = opt_text(body.get("text"), "text", request.app[settings_key].max_text_chars)
     if not text:
-        raise bad_request("text is required (delete the message to remove it)")
-    message = await messages.edit(request.app[pool_key], account["id"], message_id, text)
+        raise BadInput("text is required (delete the message to remove it)")
+    message = await messages.edit(request.app[pool_key], account["id"], message_id, text,
+                                  ratelimit.charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -147,7 +152,8 @@ async def message_edit(request: web.Request) -> web.Response:
 async def message_delete(request: web.Request) -> web.Response:
     account = await require_account(request)
     message_id = req_id(request.match_info["message_id"], "message_id")
-    message = await messages.delete(request.app[pool_key], account["id"], message_id)
+    message = await messages.delete(request.app[pool_key], account["id"], message_id,
+                                    ratelimit.charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -162,7 +168,8 @@ async def chat_create(request: web.Request) -> web.Response:
     account = await require_account(request)
     body = await json_body(request)
     title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars) or "New chat"
-    chat = await chats.create_chat(request.app[pool_key], account["id"], title)
+    chat = await chats.create_chat(request.app[pool_key], account["id"], title,
+                                   ratelimit.charge(request, account["id"], chats=1))
     return ok({"chat": chat}, status=201)
 
 
@@ -180,7 +187,7 @@ async def chat_update(request: web.Request) -> web.Response:
     body = await json_body(request)
     title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars)
     if title == "":
-        raise bad_request("title must not be empty")
+        raise BadInput("title must not be empty")
     archived = opt_bool(body.get("is_archived"), "is_archived")
     chat = await chats.update_chat(request.app[pool_key], account["id"], chat_id, title, archived)
     return ok({"chat": chat})
@@ -202,7 +209,7 @@ async def read(request: web.Request) -> web.Response:
     chat_id = req_id(body.get("chat_id"), "chat_id")
     seq = opt_seq(body.get("seq"), "seq")
     if seq is None:
-        raise bad_request("seq is required")
+        raise BadInput("seq is required")
     last_read = await messages.mark_read(request.app[pool_key], account["id"], chat_id, seq)
     return ok({"chat_id": chat_id, "last_read_seq": last_read})
 
@@ -221,12 +228,10 @@ async def typing(request: web.Request) -> web.Response:
 async def media(request: web.Request) -> web.Response:
     account = await require_account(request)
     media_id = req_id(request.match_info["media_id"], "media_id")
-    row = await request.app[pool_key].fetchrow(q("media_get"), media_id, account["id"])
-    if row is None:
-        raise ApiError(404, "media not found")
+    content_type, data = await media_store.get(request.app[pool_key], account["id"], media_id)
     return web.Response(
-        body=row["bytes"],
-        content_type=row["content_type"],
+        body=data,
+        content_type=content_type,
         headers={
             "Cache-Control": "private, max-age=86400",
             "X-Content-Type-Options": "nosniff",

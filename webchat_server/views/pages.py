@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
-from ..keys import listener_key, metrics_key, pool_key, settings_key
+from ..errors import error_response
+from ..keys import listener_key, metrics_key, pool_key, settings_key, via_trusted_proxy_key
 
 routes = web.RouteTableDef()
 
@@ -37,7 +40,34 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
+def _metrics_refusal(request: web.Request) -> web.Response | None:
+    """With WEBCHAT_METRICS_TOKEN: the bearer token, from anywhere. Without: loopback clients only
+    (request.remote is the real client behind a trusted proxy) that did not come through an
+    untrusted proxy: one on this host, not listed in WEBCHAT_TRUSTED_PROXIES, would otherwise make
+    every visitor look like loopback."""
+    token = request.app[settings_key].metrics_token
+    if token:
+        sent = request.headers.get(hdrs.AUTHORIZATION, "")
+        if hmac.compare_digest(sent.encode(errors="replace"), f"Bearer {token}".encode()):
+            return None
+        response = error_response(401, "unauthorized", "/metrics needs Authorization: Bearer <WEBCHAT_METRICS_TOKEN>")
+        response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="metrics"'
+        return response
+    try:
+        loopback = ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        loopback = False
+    forwarded = hdrs.X_FORWARDED_FOR in request.headers or hdrs.FORWARDED in request.headers
+    if loopback and (not forwarded or request.get(via_trusted_proxy_key, False)):
+        return None
+    return error_response(403, "forbidden",
+                          "/metrics answers loopback clients only unless WEBCHAT_METRICS_TOKEN is set")
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    refusal = _metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     return web.Response(body=request.app[metrics_key].render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

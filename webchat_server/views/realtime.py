@@ -14,7 +14,7 @@ from .. import cursor
 from ..auth import origin_allowed, require_account
 from ..catchup import attach
 from ..db import q
-from ..errors import DATABASE_DOWN, ApiError, bad_request
+from ..errors import DATABASE_DOWN, ApiError, DomainError, bad_request, error_frame
 from ..events import dumps, make_event
 from ..hub import PollWaiter, WsSubscriber
 from ..keys import hub_key, pool_key, settings_key, sockets_key
@@ -72,7 +72,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
             continue
         try:
             frame = json.loads(msg.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # [[[[... nested past the recursion limit
             await ws.send_str(json.dumps(_error("bad_request", "frame is not JSON")))
             continue
         if not isinstance(frame, dict):
@@ -87,8 +87,8 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
                 if chat_id is None:
                     raise bad_request("chat_id is required")
                 await send_typing(request.app, sub.account_id, chat_id, bool(frame.get("is_typing", True)))
-            except ApiError as e:
-                await ws.send_str(json.dumps(_error(e.code, e.message)))
+            except (ApiError, DomainError) as e:
+                await ws.send_str(json.dumps(error_frame(e)))
             except DATABASE_DOWN:
                 await ws.send_str(json.dumps(_error("unavailable", "the database is unavailable")))
 

@@ -1,0 +1,304 @@
+"""The OpenAPI 3.1 document of the whole HTTP API, served at /webchat/openapi.json and kept true by tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .media import ALLOWED, SERVE_AS
+from .settings import Settings
+
+MAX_ID = 2**63 - 1
+JSON = "application/json"
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
+         description: str | None = None) -> Schema:
+    """An object with these properties. Extra properties are allowed: adding a field is not a
+    breaking change (Stripe's and GitHub's rule), so clients must ignore fields they do not know."""
+    schema: Schema = {"type": "object", "required": list(required),
+                      "properties": {**required, **(optional or {})}}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _ok(**fields: Schema) -> Schema:
+    return _obj({"success": {"const": True}, **fields})
+
+
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+SEQ: Schema = {"type": "integer", "minimum": 0}
+TIME: Schema = {"type": "string", "format": "date-time"}
+STR: Schema = {"type": "string"}
+BOOL: Schema = {"type": "boolean"}
+
+
+def _schemas(settings: Settings) -> dict[str, Schema]:
+    message = _obj({
+        "id": ID, "chat_id": ID, "seq": SEQ, "change_seq": SEQ, "text": STR, "sender_id": ID,
+        "sender_name": STR, "sender_kind": {"enum": ["guest", "user", "bot", "agent"]},
+        "is_outgoing": BOOL, "timestamp": TIME, "media_type": _nullable({"enum": ["image", "audio"]}),
+        "media_url": _nullable(STR), "client_id": _nullable(STR), "reply_to": _nullable(ID),
+        "edited_at": _nullable(TIME), "deleted": BOOL,
+    })
+    chat = _obj({
+        "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
+        "last_message": _nullable(_ref("Message")), "updated_at": TIME, "created_at": TIME,
+        "created_by": _nullable(ID),
+    }, {"unread_count": {"type": "integer", "minimum": 0}, "last_read_seq": SEQ})
+    account = _obj({"id": ID, "kind": {"enum": ["guest", "user", "bot", "agent"]}, "display_name": STR,
+                    "external_id": _nullable(STR)},
+                   {"email": _nullable(STR), "avatar": _nullable(STR)})
+    error = _obj({
+        "success": {"const": False},
+        "error": _obj({"code": STR, "message": STR},
+                      {"retry_after": {"type": "integer", "minimum": 1}}),
+    }, description="Every failure: a stable machine-readable `code` and a human `message`.")
+    event = _obj({"type": STR, "chat_id": _nullable(ID)}, {"cursor": STR},
+                 description="A WebSocket frame / long-poll event; see README 'Events' for each type.")
+    health = _obj({"status": {"enum": ["ok", "degraded", "draining"]}, "database": STR,
+                   "listener": {"enum": ["ok", "connected", "down"]}},
+                  {"last_probe_age_s": _nullable({"type": "number"}), "listener_reconnects": {"type": "integer"}})
+    return {
+        "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
+        "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(
+            {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"}})),
+        "Session": _ok(account=_ref("Account"), csrf_token=STR),
+        "SendResult": _ok(chat_id=ID, message=_ref("Message"), duplicate=BOOL),
+        "MessageResult": _ok(message=_ref("Message")),
+        "MessagePage": _ok(chat_id=ID, messages={"type": "array", "items": _ref("Message")}, has_more=BOOL),
+        "ChatResult": _ok(chat=_ref("Chat")),
+        "ChatList": _ok(chats={"type": "array", "items": _ref("Chat")}),
+        "ChatDeleted": _ok(chat=_nullable(_ref("Chat")), deleted=BOOL),
+        "ReadResult": _ok(chat_id=ID, last_read_seq=SEQ),
+        "TypingResult": _ok(sent=BOOL),
+        "PollResult": _ok(cursor=_nullable(STR), events={"type": "array", "items": _ref("Event")}),
+        "SeedPollResult": _ok(messages={"type": "array", "items": _ref("Message")}, has_more=BOOL),
+        "DemoToken": _ok(token=STR),
+    }
+
+
+ERRORS = {
+    400: "Bad input: a field is missing, of the wrong type or out of range; malformed JSON or multipart.",
+    401: "No session: call `GET /webchat/me` first.",
+    403: "CSRF token or Origin refused, signature refused, or not yours to change.",
+    404: "Not found, or a chat you are not a member of (existence is not leaked).",
+    409: "Conflict with the stored state (message deleted, client_id reused, inconsistent data).",
+    413: "Body, text or media larger than its cap.",
+    415: "Media that is neither a supported image nor audio.",
+    429: "Over a rate limit; `Retry-After` says how many seconds to wait.",
+    503: "The database is unreachable (or the process is draining); `Retry-After` says when to try again.",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _responses(ok_status: int | dict[int, str], ok_schema: str | None, *errors: int,
+               content: dict[str, Schema] | None = None) -> dict[str, Any]:
+    oks = ok_status if isinstance(ok_status, dict) else {ok_status: "OK"}
+    out: dict[str, Any] = {}
+    for status, description in oks.items():
+        body = content if content is not None else {JSON: {"schema": _ref(ok_schema)}} if ok_schema else None
+        out[str(status)] = {"description": description, **({"content": body} if body else {})}
+    for status in sorted(errors):
+        response: dict[str, Any] = {"description": ERRORS[status],
+                                    "content": {JSON: {"schema": _ref("Error")}}}
+        if status in (429, 503):
+            response["headers"] = RETRY_AFTER
+        out[str(status)] = response
+    return out
+
+
+def _json_body(schema: Schema, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def _query(name: str, schema: Schema, description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+# a read of the signed-in session; writes add CSRF (403), body caps (413) and the rate limit (429)
+READ = (400, 401, 503)
+WRITE = (400, 401, 403, 413, 429, 503)
+
+
+def document(settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or Settings()
+    text = {"type": "string", "maxLength": settings.max_text_chars}
+    title = {"type": "string", "maxLength": settings.max_title_chars}
+    client_id = {"type": ["string", "null"], "maxLength": 100, "pattern": "^[A-Za-z0-9_.:-]*$"}
+    timeout = {"type": "number", "minimum": 0, "maximum": settings.poll_max_timeout}
+    # a request line over 8 kB is refused (400) before any route runs: bigger cursors go in a body
+    cursor = {"type": "string", "maxLength": 6000,
+              "description": "Opaque per-chat tokens joined with commas (README 'Cursors and guarantees'); "
+                             "one that does not fit in a URL goes in the body of POST /webchat/poll/."}
+    send_fields: dict[str, Schema] = {
+        "text": text, "chat_id": _nullable(ID), "client_id": client_id, "reply_to": _nullable(ID)}
+    media_types = sorted({SERVE_AS.get(m, m) for m in ALLOWED})
+    sends = {JSON: {"schema": _obj({"text": {**text, "minLength": 1, "pattern": "\\S"}},
+                                   {k: v for k, v in send_fields.items() if k != "text"})},
+             # multipart: text, media or both
+             "multipart/form-data": {"schema": _obj({}, {**send_fields, "chat_id": ID, "reply_to": ID,
+                                                         "media": {"type": "string",
+                                                                   "contentMediaType": "application/octet-stream"}}),
+                                     "encoding": {"media": {"contentType": "application/octet-stream"}}}}
+    cookie: list[dict[str, list[str]]] = [{"session": []}]
+    write: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]
+    paths: dict[str, Any] = {
+        "/webchat/me": {"get": {
+            "operationId": "me", "summary": "The session's account and CSRF token; a first visit creates a guest.",
+            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 503)}},
+        "/webchat/identify": {"post": {
+            "operationId": "identify", "security": write,
+            "summary": "Sign the session in with a token (JWT HS256) issued by the embedding site's backend.",
+            "description": "Rotates the session id and the CSRF token. The `{user_id, name, signature}` "
+                           "form is legacy, accepted only when enabled by setting.",
+            "requestBody": _json_body({"anyOf": [
+                _obj({"token": {"type": "string", "maxLength": 8192}}),
+                _obj({"user_id": STR, "signature": STR}, {"name": STR}),
+            ]}),
+            "responses": _responses(200, "Session", *WRITE)}},
+        "/webchat/logout": {"post": {
+            "operationId": "logout", "security": write,
+            "summary": "The session becomes a fresh guest, with a new session cookie and CSRF token.",
+            "responses": _responses(200, "Session", 401, 403, 429, 503)}},
+        "/webchat/demo/token": {"post": {
+            "operationId": "demoToken", "security": write,
+            "summary": "Only under `serve --demo`: a short-lived identify token for any name (404 otherwise).",
+            "requestBody": _json_body(_obj({"name": {"type": "string",
+                                                     "maxLength": settings.max_name_chars}})),
+            "responses": _responses(200, "DemoToken", 404, *WRITE)}},
+        "/webchat/send/": {"post": {
+            "operationId": "send", "security": write,
+            "summary": "Store a message (idempotent by client_id); without chat_id a new chat is created.",
+            "requestBody": {"required": True, "content": sends},
+            "responses": _responses({201: "Stored", 200: "A repeated client_id: the first message"},
+                                    "SendResult", 404, 409, 415, *WRITE)}},
+        "/webchat/messages/": {"get": {
+            "operationId": "messages", "security": cookie, "summary": "A page of a chat's messages, oldest first.",
+            "parameters": [_query("chat_id", ID, "the chat", required=True),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size (50)"),
+                           _query("before", SEQ, "messages with seq below this"),
+                           _query("after", SEQ, "messages with seq above this (not with before)")],
+            "responses": _responses(200, "MessagePage", 404, *READ)}},
+        "/webchat/messages/{message_id}/": {
+            "parameters": [_path_id("message_id")],
+            "patch": {"operationId": "editMessage", "security": write, "summary": "Edit your own message.",
+                      "requestBody": _json_body(_obj({"text": text})),
+                      "responses": _responses(200, "MessageResult", 404, 409, *WRITE)},
+            "delete": {"operationId": "deleteMessage", "security": write,
+                       "summary": "Delete your own message (a placeholder stays; its media is erased).",
+                       "responses": _responses(200, "MessageResult", 404, 409, *WRITE)}},
+        "/webchat/chats/": {
+            "get": {"operationId": "chats", "security": cookie, "summary": "Your chats, newest activity first.",
+                    "responses": _responses(200, "ChatList", *READ)},
+            "post": {"operationId": "createChat", "security": write, "summary": "Create a chat.",
+                     "requestBody": _json_body(_obj({}, {"title": title}), required=False),
+                     "responses": _responses(201, "ChatResult", *WRITE)}},
+        "/webchat/chats/{chat_id}/": {
+            "parameters": [_path_id("chat_id")],
+            "get": {"operationId": "chat", "security": cookie, "summary": "One chat.",
+                    "responses": _responses(200, "ChatResult", 404, *READ)},
+            "patch": {"operationId": "updateChat", "security": write, "summary": "Rename, archive or unarchive.",
+                      "requestBody": _json_body(_obj({}, {"title": title, "is_archived": BOOL})),
+                      "responses": _responses(200, "ChatResult", 404, *WRITE)},
+            "delete": {"operationId": "deleteChat", "security": write,
+                       "summary": "Archive (default) or delete for good with hard=true (creator only).",
+                       "parameters": [_query("hard", BOOL, "delete for good")],
+                       "responses": _responses(200, "ChatDeleted", 404, *WRITE)}},
+        "/webchat/read/": {"post": {
+            "operationId": "read", "security": write, "summary": "Move your read position (never backwards).",
+            "requestBody": _json_body(_obj({"chat_id": ID, "seq": SEQ})),
+            "responses": _responses(200, "ReadResult", 404, *WRITE)}},
+        "/webchat/typing/": {"post": {
+            "operationId": "typing", "security": write, "summary": "Tell the chat you are (not) typing.",
+            "requestBody": _json_body(_obj({"chat_id": ID}, {"is_typing": BOOL})),
+            "responses": _responses(200, "TypingResult", 404, *WRITE)}},
+        "/webchat/media/{media_id}": {"get": {
+            "operationId": "media", "security": cookie,
+            "summary": "An uploaded file, to members of its chat; 404 once its message is deleted.",
+            "parameters": [_path_id("media_id")],
+            "responses": _responses(200, None, 404, *READ,
+                                    content={t: {"schema": {"type": "string", "contentMediaType": t}}
+                                             for t in media_types})}},
+        "/webchat/poll/": {
+            "get": {"operationId": "poll", "security": cookie,
+                    "summary": "Long-poll: events after `cursor` (or, the seed's form, messages after "
+                               "`last_message_id` of `chat_id`).",
+                    "parameters": [_query("cursor", cursor, "where to resume; none: answer now with the "
+                                                            "current cursor"),
+                                   _query("timeout", timeout, "seconds to wait for an event"),
+                                   _query("chat_id", ID, "the seed's form: one chat"),
+                                   _query("last_message_id", SEQ, "the seed's form: after this message")],
+                    "responses": _responses(200, None, 404, *READ, content={JSON: {"schema": {
+                        "oneOf": [_ref("PollResult"), _ref("SeedPollResult")]}}})},
+            "post": {"operationId": "pollPost", "security": write,
+                     "summary": "Long-poll with the cursor in the body (cursors of any size); same answer as GET.",
+                     "requestBody": _json_body(_obj({}, {"cursor": _nullable({"type": "string"}),
+                                                         "timeout": timeout})),
+                     "responses": _responses(200, "PollResult", *WRITE)}},
+        "/ws/webchat/": {"get": {
+            "operationId": "websocket", "security": cookie,
+            "summary": "The WebSocket (README 'Events'); a plain GET without the upgrade headers is a 400.",
+            "parameters": [_query("cursor", cursor, "where to resume"),
+                           _query("resume", {"enum": ["1"]}, "the cursor comes in a first {type: resume} frame")],
+            "responses": {"101": {"description": "Switching Protocols"}, **_responses(400, None, 401, 403, 503)}}},
+        "/webchat/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document.", "security": [{}],
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}}}},
+        "/livez": {"get": {
+            "operationId": "livez", "summary": "The process runs (always 200 while it answers).", "security": [{}],
+            "responses": {"200": {"description": "alive", "content": {JSON: {"schema": _obj({"status": STR})}}}}}},
+        "/readyz": {"get": {
+            "operationId": "readyz", "security": [{}],
+            "summary": "Ready for traffic: the database answers and the listener's probe came back; 503 while "
+                       "draining.",
+            "responses": {s: {"description": d, "content": {JSON: {"schema": _ref("Health")}}}
+                          for s, d in (("200", "ready"), ("503", "not ready"))}}},
+        "/healthz": {"get": {
+            "operationId": "healthz", "security": [{}], "summary": "Alias of /readyz.",
+            "responses": {s: {"description": d, "content": {JSON: {"schema": _ref("Health")}}}
+                          for s, d in (("200", "ready"), ("503", "not ready"))}}},
+        "/metrics": {"get": {
+            "operationId": "metrics", "security": [{}, {"metricsToken": []}],
+            "summary": "Prometheus text; loopback only unless a bearer token is configured.",
+            "responses": {"200": {"description": "Prometheus exposition format",
+                                  "content": {"text/plain": {"schema": STR}}},
+                          **_responses(401, None, 403)}}},
+        "/": {"get": {
+            "operationId": "demoPage", "security": [{}], "summary": "The demo page.",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "webchat-server HTTP API", "version": "1",
+            "description": "JSON everywhere. Errors are `{success: false, error: {code, message}}`; the "
+                           "server never answers 5xx for bad input (503 only when the database is down). "
+                           "State-changing calls need the session cookie and the `X-CSRF-Token` header from "
+                           "`GET /webchat/me`. Objects may gain fields: ignore the ones you do not know.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(settings),
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "webchat_session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+                "metricsToken": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

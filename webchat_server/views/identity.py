@@ -1,0 +1,86 @@
+"""Signing in and out: identify with the embedding site's token, logout, the demo token endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .. import accounts
+from ..auth import new_guest, require_account, rotate_session
+from ..errors import ApiError, bad_request
+from ..identity import (
+    MAX_USER_ID_CHARS,
+    Identity,
+    Refused,
+    check_legacy_signature,
+    issue_token,
+    verify_token,
+)
+from ..keys import pool_key, settings_key
+from ..model import account_json
+from ..validate import json_body, opt_text
+
+routes = web.RouteTableDef()
+
+# a demo token is used by the page right after it is issued
+DEMO_TOKEN_LIFETIME = 300
+
+
+def ok(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response({"success": True, **body}, status=status)
+
+
+@routes.post("/webchat/identify")
+async def identify(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+    body = await json_body(request)
+    secret = settings.identity_secret
+    if not secret:
+        raise Refused("identify is disabled (WEBCHAT_IDENTITY_SECRET is not set)", "identify_disabled")
+    token = body.get("token")
+    if token is None and "signature" in body:
+        who = _legacy_identity(body, secret, settings.legacy_identify, settings.max_name_chars)
+    elif not isinstance(token, str) or not token:
+        raise bad_request("token is required (a JWT signed by the embedding site's backend)")
+    else:
+        who = verify_token(secret, token, settings.max_name_chars)
+    guest = await require_account(request)
+    user = await accounts.identify(request.app[pool_key], guest, who)
+    csrf = await rotate_session(request, user["id"])
+    return ok({"account": account_json(user), "csrf_token": csrf})
+
+
+def _legacy_identity(body: dict[str, Any], secret: str, enabled: bool, max_name: int) -> Identity:
+    if not enabled:
+        raise Refused("the {user_id, name, signature} form is disabled; send {token} (see the README)",
+                      "legacy_identify_disabled")
+    user_id = opt_text(body.get("user_id"), "user_id", MAX_USER_ID_CHARS)
+    signature = opt_text(body.get("signature"), "signature", 128)
+    name = opt_text(body.get("name"), "name", max_name) or ""
+    if not user_id or not signature:
+        raise bad_request("user_id and signature are required")
+    check_legacy_signature(secret, user_id, signature)
+    return Identity(user_id=user_id, name=name or user_id)
+
+
+@routes.post("/webchat/logout")
+async def logout(request: web.Request) -> web.Response:
+    """The session becomes a new guest under a new session id and CSRF token; the old id is refused."""
+    guest = await new_guest(request)
+    csrf = await rotate_session(request, guest["id"])
+    return ok({"account": account_json(guest), "csrf_token": csrf})
+
+
+@routes.post("/webchat/demo/token")
+async def demo_token(request: web.Request) -> web.Response:
+    """Only under `serve --demo`: a short-lived token for any name, as an embedding site would issue."""
+    settings = request.app[settings_key]
+    if not settings.demo or not settings.identity_secret:
+        raise ApiError(404, "not found (the demo token endpoint exists only under `serve --demo`)")
+    body = await json_body(request)
+    name = opt_text(body.get("name"), "name", settings.max_name_chars)
+    if not name:
+        raise bad_request("name is required")
+    token = issue_token(settings.identity_secret, f"demo:{name.lower()}", name, DEMO_TOKEN_LIFETIME)
+    return ok({"token": token})
