@@ -374,3 +374,32 @@ def test_phone_layout(engine: Engine, session: Session, server: Any) -> None:
                " && one('webchat-app').getAttribute('view') === 'chat'"
                " && fits(one('webchat-composer').shadowRoot.querySelector('button[type=submit]'));",
                "the other chat open")
+
+
+def test_launcher_full_screen_on_a_phone(engine: Engine, session: Session, server: Any) -> None:
+    tab = session.tab()
+    tab.goto(server.base + "/web/embed-chat.html")
+    tab.js("""(() => { const f = document.createElement('iframe'); f.src = '/web/embed-launcher.html';
+      f.style.cssText = 'width:390px;height:844px;border:0;position:absolute;left:0;top:0';
+      document.body.replaceChildren(f); return true; })()""")
+    opener = "one('webchat-launcher').shadowRoot.querySelector('button.bubble')"
+    frame_wait(tab, f"return Boolean({opener}) && fits({opener});", "the launcher button on screen")
+    frame_js(tab, f"{opener}.click(); return true;")
+    frame_wait(tab, "return one('webchat-chat')?.client?.status === 'live';", "the conversation live")
+    # the panel is the whole phone screen; the bubble steps aside for the panel's close button
+    frame_wait(tab, """const r = one('webchat-launcher').shadowRoot.querySelector('.panel').getBoundingClientRect();
+      // WebKit lays 100dvh out as 843.98 px of 844: within a pixel is the whole screen
+      const near = (a, b) => Math.abs(a - b) < 1;
+      return (near(r.left, 0) && near(r.top, 0) && near(r.width, win.innerWidth) && near(r.height, win.innerHeight))
+        || [r.left, r.top, r.width, r.height, win.innerWidth, win.innerHeight].join(' ');""",
+               "a full-screen panel")
+    assert frame_js(tab, f"return {opener}.getBoundingClientRect().width;") == 0
+    frame_send(tab, f"phone launcher on {engine.name}")
+    frame_wait(tab, f"""return all('webchat-message').some((m) => m.message.seq > 0
+      && m.message.text === {json.dumps(f'phone launcher on {engine.name}')});""", "the message stored")
+    frame_wait(tab, """const form = one('webchat-composer').shadowRoot;
+      return fits(form.querySelector('textarea')) && fits(form.querySelector('button[type=submit]'))
+        && doc.documentElement.scrollWidth <= win.innerWidth;""", "composer and Send on screen")
+    frame_js(tab, "one('webchat-launcher').shadowRoot.querySelector('button.close').click(); return true;")
+    frame_wait(tab, f"return one('webchat-launcher').shadowRoot.querySelector('.panel').hidden && fits({opener});",
+               "closed, the button back")
