@@ -73,7 +73,7 @@ export class WebchatApp extends LitElement {
         <webchat-status status=${c.status}></webchat-status>
       </div>
       <webchat-banner .message=${c.error} @webchat-dismiss=${() => c.clearError()}></webchat-banner>
-      ${c.me ? html`<webchat-chat-list .client=${c} @webchat-open=${this._opened}></webchat-chat-list>
+      ${c.me ? html`<webchat-chat-list .client=${c} @webchat-chat-open=${this._opened}></webchat-chat-list>
         <webchat-chat .client=${c} .chatId=${c.openChatId} theme=${this.theme || 'auto'} ?back=${this.narrow}
           @webchat-back=${this._back}></webchat-chat>` : html`<div>Loading…</div>`}`;
   }

@@ -7,7 +7,7 @@ import {controlStyles} from '../lib/theme.js';
 import {ClientController} from '../lib/controller.js';
 import './webchat-menu.js';
 
-/** @fires webchat-open - the reader opened a chat (detail {id}) */
+/** @fires webchat-chat-open - the reader opened a chat (detail {id}); for the host app, so not composed */
 export class WebchatChatList extends LitElement {
   static properties = {
     client: {attribute: false}, showArchived: {state: true}, renaming: {state: true}, focusId: {state: true},
@@ -101,7 +101,7 @@ export class WebchatChatList extends LitElement {
 
   _opened(id) {
     this.focusId = id;
-    this.dispatchEvent(new CustomEvent('webchat-open', {detail: {id}, bubbles: true, composed: true}));
+    this.dispatchEvent(new CustomEvent('webchat-chat-open', {detail: {id}}));
   }
 
   _key(e) {
