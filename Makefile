@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint fmt bench install web engines clean
+.PHONY: run test lint fmt bench install web engines clean test-deploy wheel-smoke
 
 run: install web  ## serve the demo page with an embedded Postgres, the demo bot and demo sign-in
 	$(BIN)/webchat-server serve --demo
@@ -14,6 +14,13 @@ test: install web engines  ## API, real-time, scale-out and browser tests (Chrom
 lint: install  ## mypy --strict and ruff
 	$(BIN)/mypy webchat_server
 	$(BIN)/ruff check webchat_server tests bench docs
+	$(BIN)/ruff check setup.py .ci/wheel_smoke.py
+
+test-deploy: install web  ## nginx + TLS in front of two servers, Gunicorn workers, rolling restart (in make test too)
+	$(BIN)/pytest -q tests/test_deploy.py
+
+wheel-smoke:  ## build wheel + sdist from a clean clone of HEAD, install outside the repo, smoke-test (CI runs it)
+	PYTHON=$(PYTHON) bash .ci/wheel-smoke
 
 fmt: install  ## apply ruff's fixes
 	$(BIN)/ruff check --fix webchat_server tests bench docs

@@ -46,8 +46,9 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
 class Bench:
     """A fresh database on an embedded Postgres and one `webchat-server serve` process."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
         raise_fd_limit()
+        self.workers = workers
         self.tmp = Path(tempfile.mkdtemp(prefix="webchat-bench-"))
         self.pg_uri = db.start_embedded_postgres(self.tmp)
         self.database_url = self.pg_uri
@@ -65,11 +66,13 @@ class Bench:
                     # load generators run from one address: lift the per-address caps and rate limits
                     # (bench.flood and bench.ratelimit set their own)
                     "WEBCHAT_RATE_LIMIT_SCALE": "1000000", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "0",
+                    "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "0",
                     **(env or {})}
         # a bench setup step, not a request path: blocking here is fine
         self.log = open(self.tmp / "server.log", "wb")  # noqa: SIM115, ASYNC230 - closed in stop()
         self.proc = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "webchat_server", "serve"], env=full_env, stdout=self.log, stderr=self.log)
+            [sys.executable, "-m", "webchat_server", "serve", "--workers", str(self.workers)], env=full_env,
+            stdout=self.log, stderr=self.log)
         async with aiohttp.ClientSession() as s:
             for _ in range(400):
                 try:
@@ -84,17 +87,29 @@ class Bench:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:  # closing tens of thousands of sockets takes a while
+                self.proc.kill()
+                self.proc.wait()
             self.log.close()
 
-    def server_rss(self) -> int:
+    def _processes(self) -> list[psutil.Process]:
+        # with --workers N: Gunicorn's master and its workers (not Postgres: started beforehand)
         assert self.proc is not None
-        return int(psutil.Process(self.proc.pid).memory_info().rss)
+        master = psutil.Process(self.proc.pid)
+        return [master, *master.children()]
+
+    def connections_per_process(self) -> list[int]:
+        """Established client connections each server process holds (how the kernel spread them)."""
+        return [sum(1 for c in p.net_connections("tcp") if c.laddr and c.laddr.port == self.port
+                    and c.status == psutil.CONN_ESTABLISHED) for p in self._processes()]
+
+    def server_rss(self) -> int:
+        return sum(int(p.memory_info().rss) for p in self._processes())
 
     def server_cpu(self) -> float:
-        assert self.proc is not None
-        t = psutil.Process(self.proc.pid).cpu_times()
-        return float(t.user + t.system)
+        return sum(float(p.cpu_times().user + p.cpu_times().system) for p in self._processes())
 
     async def xact_commits(self, conn: asyncpg.Connection) -> int:
         await conn.execute("SELECT pg_stat_clear_snapshot()")

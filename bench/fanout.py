@@ -57,8 +57,8 @@ async def write(bench: Bench, chat_id: int, sender: int, rate: float, seconds: f
 
 
 async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql",
-                   procs: int = 2) -> list[dict[str, Any]]:
-    bench = Bench()
+                   procs: int = 2, workers: int = 1) -> list[dict[str, Any]]:
+    bench = Bench(workers)
     await bench.start()
     owner = await Guest(bench.base).start()
     chat_id = (await owner.send("0:bench chat"))["chat_id"]
@@ -101,12 +101,14 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
             "sockets_closed": sum(part["sockets_closed"] for part in parts),
             "latency_ms": percentiles([x for part in parts for x in part["latencies_ms"]]),
         }
-        report.update({"write_until_committed_ms": percentiles(commit_ms), "rate_msgs_per_s": rate,
+        report.update({"server_workers": workers,
+                       "write_until_committed_ms": percentiles(commit_ms), "rate_msgs_per_s": rate,
                        "seconds": seconds, "writer": via,
                        "achieved_write_rate": round(written / elapsed, 1),
                        "deliveries_per_s": round(report["delivered"] / elapsed, 1),
                        "server_cpu_percent": round(100 * (bench.server_cpu() - cpu0) / elapsed, 1),
-                       "server_rss_mb": round(bench.server_rss() / 2**20, 1)})
+                       "server_rss_mb": round(bench.server_rss() / 2**20, 1),
+                       "connections_per_server_process": bench.connections_per_process()})
         results.append(report)
     for parent, proc in children:
         parent.send("stop")
@@ -125,11 +127,12 @@ def main() -> None:
     parser.add_argument("--via", choices=["sql", "api"], default="sql")
     parser.add_argument("--name", default=None)
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the subscribers")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers N)")
     args = parser.parse_args()
     rates = args.rate or [50]
     phases = [(r, args.seconds) for r in rates]
-    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs))
-    name = args.name or f"fanout_{args.subscribers}subs_{args.via}"
+    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs, args.workers))
+    name = args.name or f"fanout_{args.subscribers}subs_{args.via}" + (f"_{args.workers}w" if args.workers > 1 else "")
     emit(name, {"phases": results})
 
 

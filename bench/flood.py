@@ -156,7 +156,7 @@ async def scenario(clients: int, rate: float, attempts: int, slow: int, calm: fl
     bench = Bench()
     # the defaults that protect a real deployment, not the lifted ones other benches use
     await bench.start({"WEBCHAT_RATE_LIMIT_SCALE": "1", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "200",
-                       "WEBCHAT_SENDS_PER_MINUTE": "120"})
+                       "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "20", "WEBCHAT_SENDS_PER_MINUTE": "120"})
     people = [Client(bench.base, i) for i in range(clients)]
     for c in people:
         await c.guest.start()
@@ -230,6 +230,7 @@ async def scenario(clients: int, rate: float, attempts: int, slow: int, calm: fl
     await asyncio.sleep(calm)
     baseline = bench.server_rss()
     flood_started = time.time()
+    cpu0 = bench.server_cpu()
     cmd = [sys.executable, "-m", "bench.flood", "--role"]
     procs = [
         await asyncio.create_subprocess_exec(*cmd, "flood", "--base", bench.base, "--attempts", str(attempts),
@@ -239,6 +240,7 @@ async def scenario(clients: int, rate: float, attempts: int, slow: int, calm: fl
     ]
     outputs = [json.loads((await p.communicate())[0]) for p in procs]
     flood_ended = time.time()
+    flood_cpu = (bench.server_cpu() - cpu0) / (flood_ended - flood_started)
     t_end = time.monotonic()
     await asyncio.sleep(after)
     after_rss = bench.server_rss()
@@ -271,6 +273,8 @@ async def scenario(clients: int, rate: float, attempts: int, slow: int, calm: fl
         "peak_open_websockets_flood_included": max(sockets),
         "latency_ms_during_flood": percentiles(during),
         "latency_ms_outside_flood": percentiles(outside),
+        "server_cpu_percent_during_flood": round(100 * flood_cpu, 1),
+        "machine_load_average_1min": round(os.getloadavg()[0], 1),
         "flood": outputs[0],
         "slowloris": outputs[1],
         "server_rss_mb": {"baseline": round(baseline / 2**20, 1), "peak_during_flood": round(peak / 2**20, 1),

@@ -105,6 +105,10 @@ UPDATE webchat.chats SET title = $2 WHERE id = $1 AND title = 'New chat';
 -- name: chat_delete
 DELETE FROM webchat.chats WHERE id = $1;
 
+-- Who is in which chat, for the accounts a process has readers for (reconcile after a listener outage).
+-- name: memberships_of_accounts
+SELECT account_id, chat_id FROM webchat.chat_members WHERE account_id = ANY($1::bigint[]);
+
 -- name: memberships_with_seq
 SELECT m.chat_id, c.last_seq
   FROM webchat.chat_members m JOIN webchat.chats c ON c.id = m.chat_id

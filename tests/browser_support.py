@@ -71,7 +71,11 @@ class ServerProcess:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": database_url, "WEBCHAT_PORT": str(self.port),
-                    "WEBCHAT_DATA_DIR": str(data_dir), **(env or {})}
+                    "WEBCHAT_DATA_DIR": str(data_dir),
+                    # tests make guests and sockets in bursts from one address: limits 1000x and
+                    # caps of 1000, unless a test sets its own (test_limits, test_caps)
+                    "WEBCHAT_RATE_LIMIT_SCALE": "1000", "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "1000",
+                    "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "1000", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
         # runs in the child before exec (e.g. to lower its open file limit)

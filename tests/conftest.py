@@ -191,8 +191,9 @@ class Api:
             self.csrf = (await r.json())["csrf_token"]
         return r
 
-    async def ws(self, cursor: str | None = None, **kw: Any) -> ClientWebSocketResponse:
-        path = "/ws/webchat/" + (f"?cursor={cursor}" if cursor is not None else "")
+    async def ws(self, cursor: str | None = None, resume: bool = False, **kw: Any) -> ClientWebSocketResponse:
+        """resume=True: the caller sends the cursor as the first frame (webchat_server/protocol.py)."""
+        path = "/ws/webchat/" + ("?resume=1" if resume else f"?cursor={cursor}" if cursor is not None else "")
         return await self.client.ws_connect(path, **kw)
 
 

@@ -238,9 +238,13 @@ async def test_malformed_multipart_is_400(server: ServerProcess, visitor: Api) -
         assert json.loads(answer)["error"]["code"] == "bad_request", name
 
 
-async def test_url_over_8kb_is_400_without_a_traceback(server: ServerProcess, visitor: Api) -> None:
+async def test_overlong_url_is_400_without_a_traceback(server: ServerProcess, visitor: Api) -> None:
     before = server.log.read_text()
-    for path in ("/webchat/me?x=" + "a" * 9000, "/webchat/chats/" + "1" * 9000 + "/"):
+    # 9 kB reaches the routes (the request line may be up to 64 KiB): JSON answers, no 5xx
+    status, _ = await raw_request(server, "GET /webchat/chats/" + "1" * 9000 + "/ HTTP/1.1\nHost: x\n", b"", [])
+    assert status in (400, 404)
+    # past the cap the HTTP parser refuses the request line itself
+    for path in ("/webchat/me?x=" + "a" * 70_000, "/webchat/chats/" + "1" * 70_000 + "/"):
         status, _ = await raw_request(server, f"GET {path} HTTP/1.1\nHost: x\n", b"", [])
         assert status in (400, 414)
     await asyncio.sleep(0.2)  # let the server write its log line

@@ -114,7 +114,7 @@ async def test_edits_chats_and_upload_bytes(settings: Settings, aiohttp_client: 
 @pytest.fixture
 def two_processes(database_url: str, tmp_path: Path) -> Iterator[list[ServerProcess]]:
     env = {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(), "WEBCHAT_LIMIT_SENDS_PER_ACCOUNT": "1/h:10",
-           "WEBCHAT_LIMIT_SENDS_PER_ADDRESS": "1/h:1000"}
+           "WEBCHAT_LIMIT_SENDS_PER_ADDRESS": "1/h:1000", "WEBCHAT_RATE_LIMIT_SCALE": "1"}
     servers = [ServerProcess(database_url, tmp_path / f"s{i}", env) for i in range(2)]
     for s in servers:
         s.start()
@@ -153,3 +153,20 @@ def test_rate_parse() -> None:
     assert settings.rate("edits_per_account") == Rate(120, 60, 40)
     with pytest.raises(SystemExit):
         Settings.from_env({"WEBCHAT_LIMIT_SENDS_PER_ACCOUNT": "lots"})
+
+
+async def test_full_buckets_are_pruned(settings: Settings, aiohttp_client: Any, sql: Any) -> None:
+    from webchat_server.db import q
+
+    client = await aiohttp_client(create_app(limited(settings, sends_per_account=Rate(60, 60, 10),
+                                                     sends_per_address=far_apart(100))))
+    api = await Api(client).start()
+    await api.send("one")
+    keys = {r["key"] for r in await sql.fetch("SELECT key FROM webchat.rate_limits")}
+    assert f"sends:a:{api.id}" in keys and "sends:ip:127.0.0.1" in keys
+    # a bucket that has had time to refill completely is the same as no row: it goes
+    await sql.execute("UPDATE webchat.rate_limits SET updated_at = updated_at - interval '1 hour'"
+                      " WHERE key = $1", f"sends:a:{api.id}")
+    await sql.execute(q("rate_prune"))
+    keys = {r["key"] for r in await sql.fetch("SELECT key FROM webchat.rate_limits")}
+    assert f"sends:a:{api.id}" not in keys and "sends:ip:127.0.0.1" in keys

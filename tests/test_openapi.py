@@ -26,13 +26,10 @@ from .browser_support import ServerProcess
 from .conftest import TEMPLATE, _counter, _with_database, admin, run_sync
 from .openapi_check import check_response, find_operation
 
-# Documented by the contract (CONTRACTS.md) and routed by other branches; fuzzed once they are here.
-PENDING = {("POST", "/webchat/logout"), ("POST", "/webchat/demo/token"), ("POST", "/webchat/poll/"),
-           ("GET", "/livez"), ("GET", "/readyz")}
 # Schemathesis bounds: examples per operation and a hard wall-clock cap for the whole run
-FUZZ_EXAMPLES = int(os.environ.get("WEBCHAT_FUZZ_EXAMPLES", "25"))
+FUZZ_EXAMPLES = int(os.environ.get("WEBCHAT_FUZZ_EXAMPLES", "15"))
 FUZZ_SEED = int(os.environ.get("WEBCHAT_FUZZ_SEED", "20261126"))
-FUZZ_WALL_SECONDS = 240
+FUZZ_WALL_SECONDS = 300
 
 
 def _routes(settings: Settings) -> set[tuple[str, str]]:
@@ -51,7 +48,7 @@ def test_every_route_is_documented_and_every_operation_routed(settings: Settings
     documented = {(m.upper(), p) for p, item in document()["paths"].items() for m in item if m != "parameters"}
     routed = _routes(settings)
     assert routed - documented == set(), "routes missing from webchat_server/openapi.py"
-    assert documented - routed <= PENDING, "documented operations that nothing serves"
+    assert documented - routed == set(), "documented operations that nothing serves"
 
 
 async def test_document_is_served_and_states_this_servers_limits(client: TestClient[Any, Any],
@@ -109,6 +106,8 @@ def fuzz_server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # long-polls answer within a second, and the fuzzer's sends are not rate limited
         "WEBCHAT_POLL_MAX_TIMEOUT": "1",
         "WEBCHAT_SENDS_PER_MINUTE": "1000000",
+        # the Postgres rate limits stay on, 1000x higher: the fuzzer is one account on one address
+        "WEBCHAT_RATE_LIMIT_SCALE": "1000",
     })
     srv.start()
     yield srv
@@ -159,14 +158,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(fuzz_serv
                                                                       tmp_path: Path) -> None:
     """Property-based fuzzing of every routed operation against a real server process: positive and
     negative examples, with the session cookie and CSRF header of a real visitor."""
-    paths = document()["paths"]
-    # operations of other branches not merged yet: documented, but nothing to fuzz here
-    missing = PENDING - _routes(Settings())
-    skip = [paths[path][method.lower()]["operationId"] for method, path in sorted(missing)]
     # logout retires the session the fuzzer holds (every later call would be a 401): it gets its own run
-    _schemathesis(fuzz_server.base, tmp_path / "main",
-                  *(arg for op in [*skip, "logout"] for arg in ("--exclude-operation-id", op)))
-    if "logout" not in skip:
-        _schemathesis(fuzz_server.base, tmp_path / "logout", "--include-operation-id", "logout", examples=5)
+    _schemathesis(fuzz_server.base, tmp_path / "main", "--exclude-operation-id", "logout")
+    _schemathesis(fuzz_server.base, tmp_path / "logout", "--include-operation-id", "logout", examples=5)
     logged = fuzz_server.log.read_text()
     assert "unhandled error" not in logged and "Traceback" not in logged, logged[-5000:]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
+import struct
 from typing import Any
 
 import aiohttp
@@ -302,42 +304,112 @@ async def test_cross_origin_and_unauthenticated_ws_refused(api: Api, client: Any
         assert e.value.status == 401
 
 
-async def test_slow_consumer_is_cut_off_others_unaffected(settings: Any, sql: asyncpg.Connection,
-                                                          aiohttp_client: Any) -> None:
+async def raw_ws(client: Any, path: str = "/ws/webchat/") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw socket that completes the upgrade with the client's cookie; reads only when told to."""
+    cookie = "; ".join(f"{c.key}={c.value}" for c in client.session.cookie_jar)
+    # a small receive window (set before connecting), so the server's writes back up sooner
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (client.host, client.port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+    writer.write((f"GET {path} HTTP/1.1\r\nHost: {client.host}:{client.port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  f"Sec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n").encode())
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def read_frames(reader: asyncio.StreamReader) -> dict[str, Any]:
+    """One server frame (unmasked text) from a raw socket."""
+    head = await reader.readexactly(2)
+    n = head[1] & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", await reader.readexactly(8))[0]
+    data = await reader.readexactly(n)
+    if head[0] & 0x0F == 8:
+        return {"type": "close", "code": struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None}
+    return dict(json.loads(data))
+
+
+async def test_slow_reader_pages_then_rejoins_live(settings: Any, sql: asyncpg.Connection,
+                                                  aiohttp_client: Any) -> None:
     from dataclasses import replace
 
     from webchat_server.app import create_app
 
-    client = await aiohttp_client(create_app(replace(settings, ws_queue_bytes=64 * 1024)))
+    client = await aiohttp_client(create_app(replace(settings, ws_high_water=32 * 1024)))
     api = await Api(client).start()
     chat = (await api.send("hi"))["chat_id"]
     bot = await make_bot(sql, chat)
     good = await api.ws()
     await next_event(good)
-    # a raw socket that completes the upgrade and then never reads
-    cookie = "; ".join(f"{c.key}={c.value}" for c in client.session.cookie_jar)
-    reader, writer = await asyncio.open_connection(client.host, client.port, limit=1024)
-    writer.write((f"GET /ws/webchat/ HTTP/1.1\r\nHost: {client.host}:{client.port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  f"Sec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n").encode())
-    await writer.drain()
-    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    reader, writer = await raw_ws(client)
+    assert (await read_frames(reader))["type"] == "connection"
     hub = client.server.app[hub_key]
-    text = "y" * 20_000
-    reading = asyncio.create_task(collect(good, 400, timeout=30))
-    for i in range(400):
-        await insert(sql, chat, bot, f"{i}:{text}")
+    text = "y" * 9_000
+    reading = asyncio.create_task(collect(good, 1000, timeout=60))
+    # one statement, 1000 rows of 9 kB: more than the kernel buffers and the slow socket's 32 kB
+    # high-water mark can take
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) "
+                      "SELECT $1, $2, i || ':' || $3 FROM generate_series(0, 999) i", chat, bot, text)
     got = await reading
-    assert [e["message"]["seq"] for e in got] == list(range(2, 402))
-    assert hub.slow_consumers == 1
-    # the slow socket ends: it is no longer subscribed, and the server closes its connection
-    assert sum(1 for s in hub.subscribers() if s.kind == "ws") == 1
-    sockets = client.server.app[sockets_key].items
-    for _ in range(150):
-        if len(sockets) == 1:
+    assert [e["message"]["seq"] for e in got] == list(range(2, 1002))
+    assert hub.paging_started >= 1  # the slow socket stopped taking live frames ...
+    slow = [s for s in hub.subscribers() if s.kind == "ws" and s.paging]
+    assert len(slow) == 1
+    # ... and, read now at last, gets every row once, in order, from the database
+    seqs = []
+    while len(seqs) < 1000:
+        ev = await asyncio.wait_for(read_frames(reader), 20)
+        if ev["type"] == "new_message":
+            seqs.append(ev["message"]["seq"])
+    assert seqs == list(range(2, 1002))
+    # then it is live again: a new row comes as a live frame
+    await insert(sql, chat, bot, "live again")
+    ev = await asyncio.wait_for(read_frames(reader), 10)
+    assert ev["type"] == "new_message" and ev["message"]["text"] == "live again"
+    assert not any(s.paging for s in hub.subscribers())
+    assert hub.slow_consumers == 0
+    writer.close()
+    await good.close()
+
+
+async def test_stalled_socket_is_closed_with_resync(settings: Any, sql: asyncpg.Connection,
+                                                   aiohttp_client: Any) -> None:
+    from dataclasses import replace
+
+    from webchat_server.app import create_app
+
+    client = await aiohttp_client(create_app(replace(settings, ws_high_water=16 * 1024, ws_stall_timeout=1.0)))
+    api = await Api(client).start()
+    chat = (await api.send("hi"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    good = await api.ws()
+    await next_event(good)
+    reader, writer = await raw_ws(client)
+    hub = client.server.app[hub_key]
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) "
+                      "SELECT $1, $2, repeat('z', 9000) FROM generate_series(1, 1000)", chat, bot)
+    assert [e["message"]["seq"] for e in await collect(good, 1000, timeout=60)] == list(range(2, 1002))
+    for _ in range(100):
+        if hub.slow_consumers:
             break
         await asyncio.sleep(0.1)
-    assert len(sockets) == 1
+    assert hub.slow_consumers == 1
+    assert sum(1 for s in hub.subscribers() if s.kind == "ws") == 1
+    # the server gave up on it: after what was buffered (resync and close 4008 if they got
+    # through before the server aborted the stalled connection), the connection ends
+    try:
+        while (last := await asyncio.wait_for(read_frames(reader), 10))["type"] != "close":
+            pass
+        assert last["code"] == 4008
+    except asyncio.IncompleteReadError:
+        pass
+    assert len(client.server.app[sockets_key].items) == 1
     writer.close()
     await good.close()
 

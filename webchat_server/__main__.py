@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -31,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--demo", action="store_true",
                        help="the demo bot plus POST /webchat/demo/token (signs anyone in: never in production)")
     serve.add_argument("--demo-bot", action="store_true", help="also run the demo bot in this process")
+    serve.add_argument("--workers", help="server processes: N or 'auto' = one per core (WEBCHAT_WORKERS, default 1)")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
     args = parser.parse_args(argv)
@@ -43,20 +43,21 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "bot-demo":
         asyncio.run(DemoBot(_database_url(settings)).run())
     else:
-        if settings.event_loop == "uvloop":
-            import uvloop
+        from .serve import run_single, run_workers, worker_count
 
-            # run_app makes its loop through the policy
-            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         if args.demo:
             settings = dataclasses.replace(settings, demo=True)
+        host = args.host or settings.host
+        port = args.port or settings.port
+        workers = worker_count(args.workers or settings.workers)
+        if workers > 1:
+            # Gunicorn's master: migrates once, forks the workers, replaces any that dies
+            run_workers(settings, host, port, workers, bot=args.demo or args.demo_bot)
+            return
         app = create_app(settings)
         if args.demo or args.demo_bot:
             app.cleanup_ctx.append(_bot_ctx)
-        host = args.host or settings.host
-        port = args.port or settings.port
-        # parked long-polls are answered on shutdown, so a short grace period is enough
-        web.run_app(app, host=host, port=port, shutdown_timeout=5, print=lambda s: print(s, file=sys.stderr))
+        run_single(app, host, port)
 
 
 async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -9,18 +9,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 from aiohttp_session import session_middleware
 
-from . import caps, db, ratelimit
+from . import caps, db, health, ratelimit
 from .auth import SessionStorage, load_secret_key
 from .cors import setup_cors
 from .csp import add_csp
+from .delivery import Delivery
+from .health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
 from .hub import Hub
 from .identity import demo_secret
 from .keys import (
     OpenSockets,
     database_url_key,
+    delivery_key,
     hub_key,
     listener_key,
     metrics_key,
@@ -51,7 +54,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     # through PgBouncer in transaction mode they take the direct URL, queries take the pooler
     direct = settings.listen_database_url or url
     app[database_url_key] = direct
-    await db.migrate(direct)
+    if settings.migrate_on_start:  # off in workers: the master migrated once before forking
+        await db.migrate(direct)
     async with db.pool_context(url, settings.pool_min, settings.pool_max,
                                statement_cache_size=settings.statement_cache) as pool:
         app[pool_key] = pool
@@ -75,24 +79,20 @@ class NotificationSource(Protocol):
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
     hub = Hub()
-    listener = Listener(app[database_url_key], app[pool_key], hub, app[settings_key].probe_interval)
+    delivery = Delivery(app[pool_key], hub, stall_timeout=settings.ws_stall_timeout,
+                        low_water=settings.ws_high_water // 4)
+    listener = Listener(app[database_url_key], app[pool_key], hub, settings.probe_interval, delivery)
     source: NotificationSource = listener
     app[hub_key] = hub
+    app[delivery_key] = delivery
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
     app[metrics_key].registry.register(app[request_stats_key])
     await source.start()
     yield
     await source.stop()
-
-
-async def _close_sockets(app: web.Application) -> None:
-    # on shutdown tell browsers we are going away so they reconnect (to us or another process),
-    # and answer parked long-polls rather than keep the process alive for their timeout
-    app[hub_key].release_waiters()
-    for ws in set(app[sockets_key].items):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -124,13 +124,17 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_realtime)
     app.cleanup_ctx.append(ratelimit.pruning)
     caps.install(app, settings)
-    app.on_shutdown.append(_close_sockets)
+    app[lifecycle_key] = Lifecycle()
+    app.cleanup_ctx.append(lifecycle_ctx)
+    # on shutdown: readiness false, parked polls answered, sockets closed with GOING_AWAY
+    app.on_shutdown.append(drain)
     app.on_response_prepare.append(add_csp)
     app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
     app.add_routes(identity.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
+    app.add_routes(health.routes)
     static: Path = settings.static_dir
     if static.is_dir():
         add_static(app, "/web/", static)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import resource
@@ -141,14 +142,21 @@ def _decrement(counts: dict[Any, int], key: Any) -> None:
         del counts[key]  # idle keys go, so a flood of addresses leaves nothing behind
 
 
+MAX_REQUEST_LINE = 64 * 1024
+
+
 def handler_args(settings: Settings) -> dict[str, Any]:
     """Arguments for aiohttp's per-connection protocol, through web.Application(handler_args=...)
     so they apply under web.run_app, the test server and gunicorn's aiohttp worker alike.
 
     aiohttp starts its keep-alive timer when a connection opens and restarts it after each response;
     it fires only while no complete request head has arrived. So the keep-alive timeout is also the
-    header read timeout: a slowloris connection trickling headers is closed when it runs out."""
-    return {"keepalive_timeout": settings.header_timeout}
+    header read timeout: a slowloris connection trickling headers is closed when it runs out.
+
+    The request line may be up to 64 KiB (aiohttp's default is 8 KiB): a long resume cursor in a
+    URL then reaches the route and gets a JSON error saying to use POST, instead of a text/plain
+    400 from the parser that no client can act on. Still bounded, and the head timeout holds."""
+    return {"keepalive_timeout": settings.header_timeout, "max_line_size": MAX_REQUEST_LINE}
 
 
 def _malloc_trim() -> Callable[[], object] | None:
@@ -163,18 +171,22 @@ def _malloc_trim() -> Callable[[], object] | None:
 async def give_back_memory(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: after a surge of connections has passed, hand freed heap pages back to the OS.
 
-    Each connection's buffers come from malloc; once a flood's sockets are gone their pages stay
-    in the process (RSS does not come down) until malloc_trim releases them. It walks the heap in
-    a few milliseconds, so it runs at most every TRIM_EVERY seconds and only after churn."""
+    A connection's request and response objects hold reference cycles, which only the full
+    collection frees (and that runs rarely on its own); then its buffers' pages stay in the process
+    until malloc_trim releases them. A full collection takes time in proportion to the objects
+    alive, so it runs at most every TRIM_EVERY seconds, and only once the connections that came
+    and went since the last one outnumber those still open."""
     trim = _malloc_trim()
     caps = app[caps_key]
 
     async def loop() -> None:
         while True:
             await asyncio.sleep(TRIM_EVERY)
-            if trim is not None and caps.churn >= TRIM_AFTER_CHURN:
+            if caps.churn >= max(TRIM_AFTER_CHURN, caps.held):
                 caps.churn = 0
-                trim()
+                gc.collect()
+                if trim is not None:
+                    trim()
 
     task = asyncio.create_task(loop())
     yield

@@ -25,12 +25,16 @@ def encode(positions: Mapping[int, int | None]) -> str:
     return ",".join(parts) or EMPTY
 
 
-def parse(raw: str | None) -> dict[int, int] | None:
-    """None when no cursor was given (start from now); else the merged positions."""
+def parse(raw: str | None, max_chars: int = MAX_CURSOR_CHARS) -> dict[int, int] | None:
+    """None when no cursor was given (start from now); else the merged positions.
+
+    max_chars: URLs keep the default; a cursor in a POST body or a WebSocket resume frame may be
+    larger (views/realtime.py)."""
     if raw is None:
         return None
-    if len(raw) > MAX_CURSOR_CHARS:
-        raise BadInput("cursor is too long")
+    if len(raw) > max_chars:
+        raise BadInput(f"cursor is too long (over {max_chars} characters): send it in the body of "
+                       "POST /webchat/poll/ or in a WebSocket resume frame")
     positions: dict[int, int] = {}
     for part in raw.split(","):
         part = part.strip()

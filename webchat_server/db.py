@@ -13,13 +13,15 @@ from pathlib import Path
 import asyncpg
 import asyncpg.pool
 
+from .resources import data_path
+
 log = logging.getLogger(__name__)
 
 # what a query helper may run on: the pool itself, a plain connection or one checked out of the pool
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Executor = asyncpg.Pool | asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = data_path("sql")
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 # any constant works; it only has to be the same in every process migrating one database
 MIGRATION_LOCK_ID = 0x77656263686174  # "webchat"
@@ -83,6 +85,9 @@ async def pool_context(url: str, min_size: int = 2, max_size: int = 10,
 
 def migration_files() -> list[tuple[str, Path]]:
     files = sorted(MIGRATIONS_DIR.glob("*.sql"))
+    if not files:
+        # an install without sql/ must not start against an empty schema
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return [(f.stem, f) for f in files]
 
 

@@ -1,4 +1,4 @@
-"""The event envelope: built and serialized once, then shared by every recipient."""
+"""Every event the server sends: built and serialized once, then shared by every recipient."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from asyncpg import Record
 
 from .cursor import token
-from .model import message_json
+from .model import chat_json, message_json
+from .protocol import TYPING_TTL_MS
 from .wsframe import text_frame
 
 
@@ -47,3 +48,36 @@ def message_event(row: Record, is_new: bool, seq: int) -> Event:
 
 def resync_event(reason: str, chat_id: int | None = None) -> Event:
     return make_event("resync", chat_id, {"reason": reason})
+
+
+def connection_event(account_id: int, cursor: str) -> Event:
+    """A WebSocket's first frame: who you are and where you start."""
+    return make_event("connection", None, {"status": "connected", "account_id": account_id, "cursor": cursor})
+
+
+def chat_event(row: Record) -> Event:
+    return make_event("chat_updated", row["id"], {"chat": chat_json(row)})
+
+
+def removed_event(chat_id: int) -> Event:
+    """A chat the reader no longer has: deleted, or the reader left or was removed."""
+    return make_event("chat_updated", chat_id, {"chat": {"id": chat_id, "deleted": True}})
+
+
+def read_event(chat_id: int, account_id: int, seq: int) -> Event:
+    return make_event("read", chat_id, {"account_id": account_id, "seq": seq})
+
+
+def typing_event(chat_id: int, account_id: int, name: str, on: bool) -> Event:
+    return make_event("typing", chat_id,
+                      {"is_typing": on, "user_name": name, "account_id": account_id, "ttl_ms": TYPING_TTL_MS},
+                      skip_account=account_id)
+
+
+def pong_event(timestamp: Any) -> Event:
+    return make_event("pong", None, {"timestamp": timestamp})
+
+
+def error_event(code: str, message: str, **extra: Any) -> Event:
+    """A failed WebSocket request: the same code and message the HTTP API would send."""
+    return make_event("error", None, {"error": {"code": code, "message": message, **extra}})

@@ -1,36 +1,48 @@
-"""Who listens to what: chat -> live sockets and poll waiters, with bounded buffers."""
+"""Who listens to what: chat -> live sockets and poll waiters, each with bounded memory."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
 from .events import Event, resync_event
+from .protocol import CLOSE_RESYNC
 
 log = logging.getLogger(__name__)
 
-# events a subscriber may buffer while its catch-up query runs, and a poll waiter may hold
+# live events a subscriber may buffer while one replay query runs; past it, it keeps paging
 PENDING_MAX = 10_000
 
 
 class Subscriber:
-    """One WebSocket or one parked long-poll; tracks its per-chat positions to drop duplicates."""
+    """One WebSocket or one parked long-poll; tracks its per-chat positions to drop duplicates.
+
+    Three states. Live: events are written as they are fanned out. Buffering (`pending` is a
+    list): a replay query is running, live events wait behind it. Paging (`paging`): the socket
+    could not take more, so live message events are dropped here and re-read from the database
+    by position when it drains (per-chat seqs are gap-free, so this is exact); unsequenced events
+    (chat updates, read positions) are held, latest per key, which bounds them by the chat count.
+    """
 
     kind = "subscriber"
     # thousands of these live at once: no per-instance __dict__
-    __slots__ = ("account_id", "closed", "hub", "pending", "positions")
+    __slots__ = ("account_id", "closed", "held", "hub", "paging", "pending", "positions", "replayed_bytes",
+                 "replayed_rows", "replaying")
 
     def __init__(self, hub: Hub, account_id: int) -> None:
         self.hub = hub
         self.account_id = account_id
         # chat -> highest sequence delivered; None = joined without a known position
         self.positions: dict[int, int | None] = {}
-        # live events are held here until the catch-up has been delivered (subscribe before read)
         self.pending: list[Event] | None = []
+        self.paging = False
+        self.held: dict[tuple[str, int | None, Any], Event] | None = None  # made when first needed
+        self.replaying = False  # a replay task runs for it (owned by delivery)
+        self.replayed_rows = self.replayed_bytes = 0  # sizes the next page
         self.closed = False
 
     def offer(self, ev: Event) -> None:
@@ -39,27 +51,76 @@ class Subscriber:
         if self.pending is not None:
             self.pending.append(ev)
             if len(self.pending) > PENDING_MAX:
-                self.overflow("too many events while catching up")
+                self.stop_buffering()
+            return
+        if self.paging:
+            self._hold(ev)
             return
         self.accept(ev)
 
+    def _hold(self, ev: Event) -> None:
+        # sequenced events are read again from the database; typing is ephemeral
+        if ev.seq or ev.type == "typing":
+            return
+        key = (ev.type, ev.chat_id, ev.obj.get("account_id"))
+        if self.held is None:
+            self.held = {}
+        self.held.pop(key, None)
+        self.held[key] = ev
+
     def accept(self, ev: Event) -> None:
-        """Deliver unless already delivered: a (chat, seq) goes out at most once."""
+        """A live event: taken now, or, if the reader cannot take it, the reader starts paging."""
+        if not self.replay(ev):
+            self.start_paging()
+            self._hold(ev)
+
+    def replay(self, ev: Event) -> bool:
+        """Deliver unless already delivered: a (chat, seq) goes out at most once, in order.
+
+        Returns False (and delivers nothing) when the reader cannot take it now.
+        """
         if ev.seq:
-            pos = self.positions.get(ev.chat_id)  # type: ignore[arg-type]
+            if ev.chat_id not in self.positions:
+                return True  # a chat it left meanwhile
+            pos = self.positions[ev.chat_id]
             if pos is not None and ev.seq <= pos:
-                return
+                return True
+        if not self.write(ev):
+            return False
+        if ev.seq:
             self.positions[ev.chat_id] = ev.seq  # type: ignore[index]
-        self.push(ev)
+        return True
+
+    def stop_buffering(self) -> None:
+        """Give up the live events buffered behind a replay query: page instead."""
+        pending, self.pending = self.pending or [], None
+        self.paging = True
+        for ev in pending:
+            self._hold(ev)
+
+    def start_paging(self) -> None:
+        if self.closed:
+            return
+        self.paging = True
+        self.hub.paging_started += 1
+        if self.hub.pager is not None:
+            self.hub.pager(self)
 
     def go_live(self) -> None:
+        """After the last replayed page: held and buffered events, then live frames."""
         pending, self.pending = self.pending or [], None
-        for ev in pending:
+        held, self.held = self.held or {}, None
+        self.paging = False
+        for ev in (*held.values(), *pending):
             if self.closed:
                 break
-            self.accept(ev)
+            self.offer(ev)
 
-    def push(self, ev: Event) -> None:
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the reader."""
+        return 0
+
+    def write(self, ev: Event) -> bool:
         raise NotImplementedError
 
     def overflow(self, reason: str) -> None:
@@ -69,30 +130,34 @@ class Subscriber:
 class WsSubscriber(Subscriber):
     """Writes prebuilt frames straight to the socket's transport: no task or queue per event.
 
-    The transport's write buffer is the bounded queue: past `limit` bytes the peer is not
-    reading, so it gets `resync` and is closed rather than silently losing events.
+    The transport's write buffer is the only queue; past `high_water` bytes the subscriber stops
+    taking live frames and pages from the database as the socket drains.
     """
 
     kind = "ws"
-    __slots__ = ("limit", "transport", "ws")
+    __slots__ = ("high_water", "transport", "ws")
 
     def __init__(self, hub: Hub, account_id: int, ws: web.WebSocketResponse, transport: asyncio.Transport,
-                 limit: int) -> None:
+                 high_water: int) -> None:
         super().__init__(hub, account_id)
         self.ws = ws
         self.transport = transport
-        self.limit = limit
+        self.high_water = high_water
 
-    def push(self, ev: Event) -> None:
+    def buffered(self) -> int:
+        t = self.transport
+        return 0 if t.is_closing() else t.get_write_buffer_size()
+
+    def write(self, ev: Event) -> bool:
         t = self.transport
         if t.is_closing():
             self.closed = True
-            return
-        if t.get_write_buffer_size() > self.limit:
-            self.overflow("slow consumer")
-            return
+            return True
+        if t.get_write_buffer_size() > self.high_water:
+            return False
         t.write(ev.frame)
         self.hub.delivered += 1
+        return True
 
     def overflow(self, reason: str) -> None:
         if self.closed:
@@ -109,7 +174,7 @@ class WsSubscriber(Subscriber):
 
     async def _close(self) -> None:
         try:
-            await asyncio.wait_for(self.ws.close(code=4008, message=b"resync"), 2.0)
+            await asyncio.wait_for(self.ws.close(code=CLOSE_RESYNC, message=b"resync"), 2.0)
         except (TimeoutError, ConnectionError):
             pass
         finally:
@@ -117,26 +182,43 @@ class WsSubscriber(Subscriber):
 
 
 class PollWaiter(Subscriber):
-    """A parked long-poll request: collects events and wakes its handler on the first one."""
+    """A parked long-poll request: collects events and wakes its handler on the first one.
+
+    Past `max_bytes` it takes nothing more and answers; its cursor stops at the last event it
+    took, so the next poll continues from the database where this one stopped.
+    """
 
     kind = "poll"
-    __slots__ = ("events", "only_chat", "resynced", "wake")
+    __slots__ = ("events", "max_bytes", "only_chat", "resynced", "size", "wake")
 
-    def __init__(self, hub: Hub, account_id: int, only_chat: int | None = None) -> None:
+    def __init__(self, hub: Hub, account_id: int, only_chat: int | None = None, max_bytes: int = 256 * 1024) -> None:
         super().__init__(hub, account_id)
         self.events: list[Event] = []
         self.wake = asyncio.Event()
         self.only_chat = only_chat
         self.resynced = False
+        self.size = 0
+        self.max_bytes = max_bytes
 
-    def push(self, ev: Event) -> None:
+    def write(self, ev: Event) -> bool:
         if self.only_chat is not None and ev.chat_id != self.only_chat:
-            return
+            return True
+        if self.size >= self.max_bytes:
+            return False
         self.events.append(ev)
+        self.size += len(ev.data)
         self.hub.delivered += 1
         self.wake.set()
-        if len(self.events) > PENDING_MAX:
-            self.overflow("too many events for one poll")
+        return True
+
+    def start_paging(self) -> None:
+        # a poll answers now; the client's next poll pages on from its cursor
+        self.paging = True
+        self.wake.set()
+
+    def answer(self) -> list[Event]:
+        """What this poll returns: its events, then what was held for it."""
+        return [*self.events, *(self.held or {}).values()]
 
     def overflow(self, reason: str) -> None:
         if self.closed:
@@ -151,13 +233,12 @@ class Hub:
     def __init__(self) -> None:
         self.by_chat: dict[int, set[Subscriber]] = {}
         self.by_account: dict[int, set[Subscriber]] = {}
-        # bumped whenever notifications are consumed (delivered or dropped) and whenever an event
-        # is fanned out; a subscriber that saw it unchanged across its membership read knows it
-        # missed nothing and can skip the catch-up query
-        self.epoch = 0
         self.delivered = 0
         self.slow_consumers = 0
+        self.paging_started = 0
         self.background: set[asyncio.Task[Any]] = set()
+        # set by delivery: starts replaying a subscriber that stopped taking live frames
+        self.pager: Callable[[Subscriber], None] | None = None
 
     # -- registration -------------------------------------------------------------------------
     def register(self, sub: Subscriber) -> None:
@@ -167,6 +248,14 @@ class Hub:
         if chat_id not in sub.positions:
             sub.positions[chat_id] = position
         self.by_chat.setdefault(chat_id, set()).add(sub)
+
+    def unsubscribe(self, sub: Subscriber, chat_id: int) -> None:
+        sub.positions.pop(chat_id, None)
+        chat_subs = self.by_chat.get(chat_id)
+        if chat_subs is not None:
+            chat_subs.discard(sub)
+            if not chat_subs:
+                del self.by_chat[chat_id]
 
     def unregister(self, sub: Subscriber) -> None:
         subs = self.by_account.get(sub.account_id)
@@ -192,21 +281,15 @@ class Hub:
         """Subscribe the account's live sessions to a chat it joined; returns the new ones."""
         added = []
         for sub in tuple(self.by_account.get(account_id, ())):
-            if chat_id not in sub.positions:
+            if chat_id not in sub.positions and (not isinstance(sub, PollWaiter) or sub.only_chat is None):
                 self.subscribe(sub, chat_id, None)
                 added.append(sub)
         return added
 
     def leave(self, account_id: int, chat_id: int) -> list[Subscriber]:
-        gone = []
-        chat_subs = self.by_chat.get(chat_id, set())
-        for sub in tuple(self.by_account.get(account_id, ())):
-            if chat_id in sub.positions:
-                del sub.positions[chat_id]
-                chat_subs.discard(sub)
-                gone.append(sub)
-        if not chat_subs:
-            self.by_chat.pop(chat_id, None)
+        gone = [s for s in tuple(self.by_account.get(account_id, ())) if chat_id in s.positions]
+        for sub in gone:
+            self.unsubscribe(sub, chat_id)
         return gone
 
     def drop_chat(self, chat_id: int) -> None:
@@ -216,17 +299,13 @@ class Hub:
 
     # -- fan-out ------------------------------------------------------------------------------
     def publish(self, ev: Event) -> None:
-        if ev.chat_id is None:
-            return
-        self.epoch += 1
-        subs = self.by_chat.get(ev.chat_id)
+        subs = self.by_chat.get(ev.chat_id) if ev.chat_id is not None else None
         if subs:
-            # a copy: an overflowing subscriber unregisters itself mid-loop
+            # a copy: a closing subscriber unregisters itself mid-loop
             for sub in tuple(subs):
                 sub.offer(ev)
 
     def publish_to(self, subs: Iterable[Subscriber], ev: Event) -> None:
-        self.epoch += 1
         for sub in tuple(subs):
             sub.offer(ev)
 

@@ -12,6 +12,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .caps import Caps
+    from .delivery import Delivery
     from .hub import Hub
     from .listener import Listener
     from .metrics import Metrics
@@ -22,6 +23,7 @@ settings_key = web.AppKey("settings", Settings)
 database_url_key = web.AppKey("database_url", str)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 hub_key: web.AppKey[Hub] = web.AppKey("hub")
+delivery_key: web.AppKey[Delivery] = web.AppKey("delivery")
 listener_key: web.AppKey[Listener] = web.AppKey("listener")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
 typing_limiter_key: web.AppKey[RateLimiter] = web.AppKey("typing_limiter")

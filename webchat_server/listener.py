@@ -1,4 +1,4 @@
-"""The one LISTEN connection per process: batching, fan-out, health probe, reconnect + catch-up."""
+"""The one LISTEN connection per process: receive, decode and batch notifications, probe health."""
 
 from __future__ import annotations
 
@@ -9,41 +9,47 @@ import logging
 import random
 import secrets
 import time
+from collections import Counter
 from typing import Any
 
 import asyncpg
 from prometheus_client import Histogram
 
-from .catchup import changes_since, deliver_changes
-from .db import q
-from .events import Event, make_event, message_event
+from .delivery import Delivery
 from .hub import Hub
-from .model import chat_json
+from .notifications import BadNotification, Notification, Probe, decode
+from .protocol import CHANNEL
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "webchat"
-_CATCH_UP = object()  # queued after a reconnect so it runs in order with notifications
+_RECONCILE = object()  # queued after a reconnect so it runs in order with notifications
 
 
 class Listener:
-    def __init__(self, url: str, pool: asyncpg.Pool, hub: Hub, probe_interval: float = 5.0) -> None:
+    def __init__(self, url: str, pool: asyncpg.Pool, hub: Hub, probe_interval: float = 5.0,
+                 delivery: Delivery | None = None) -> None:
         self.url = url
         self.pool = pool
         self.hub = hub
+        self.delivery = delivery or Delivery(pool, hub)
         self.probe_interval = probe_interval
         self.connected = False
         self.healthy = False
         self.last_probe_ok = 0.0
         self.reconnects = 0
         self.notifications = 0
+        # payloads that are not one of the known kinds, by the kind they claimed
+        self.rejected: Counter[str] = Counter()
         self.batches = 0
-        self.queries = 0
+        self.probe_queries = 0
         self._queue: list[Any] = []
         self._wake = asyncio.Event()
         self._dead = asyncio.Event()
         self._probe_nonce = ""
         self._probe_seen = asyncio.Event()
+        # set once whatever happened while the listener was away has been reconciled
+        self._reconciled = asyncio.Event()
+        self._reconciled.set()
         self._conn: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -54,6 +60,10 @@ class Listener:
         self.delivery_seconds = Histogram(
             "webchat_delivery_seconds", "From a NOTIFY's arrival until its events are handed to every local reader",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=None)
+
+    @property
+    def queries(self) -> int:
+        return self.probe_queries + self.delivery.queries
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, wait: float = 10.0) -> None:
@@ -73,6 +83,7 @@ class Listener:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        await self.delivery.stop()
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close(timeout=2)
 
@@ -103,9 +114,10 @@ class Listener:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 if not first:
                     self.reconnects += 1
-                    # LISTEN is active again: whatever committed while we were away is now read
-                    # from the table, in order with the notifications that follow
-                    self._queue.append(_CATCH_UP)
+                    # LISTEN is active again: memberships and whatever committed while we were
+                    # away are now read from the tables, in order with the notifications that follow
+                    self._reconciled.clear()
+                    self._queue.append(_RECONCILE)
                     self._wake.set()
                 first = False
                 self.connected = True
@@ -132,7 +144,7 @@ class Listener:
                 await self.pool.execute(
                     "SELECT pg_notify($1, $2)", CHANNEL, json.dumps({"t": "p", "n": self._probe_nonce})
                 )
-                self.queries += 1
+                self.probe_queries += 1
                 await asyncio.wait_for(self._probe_seen.wait(), timeout=max(self.probe_interval, 1.0))
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
                 if self._dead.is_set() or conn.is_closed():
@@ -140,8 +152,10 @@ class Listener:
                 log.warning("listener probe failed: %r", e)
                 self.healthy = False
                 return
-            self.healthy = True
-            self.last_probe_ok = time.time()
+            # healthy only once what happened while we were away has been reconciled
+            self.healthy = self._reconciled.is_set()
+            if self.healthy:
+                self.last_probe_ok = time.time()
             try:
                 await asyncio.wait_for(self._dead.wait(), timeout=self.probe_interval)
                 return
@@ -152,12 +166,16 @@ class Listener:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self.notifications += 1
         try:
-            note = json.loads(str(payload))
-        except ValueError:
-            log.warning("ignoring malformed notification %r", str(payload)[:200])
+            note = decode(str(payload))
+        except BadNotification as e:
+            # any database user can NOTIFY: a bad payload is counted and skipped, never acted on
+            self.rejected[e.kind] += 1
+            if self.rejected[e.kind] == 1:
+                log.warning("ignoring a malformed notification (%s): %r; later ones of this kind are "
+                            "only counted in webchat_notifications_rejected_total", e, str(payload)[:200])
             return
-        if note.get("t") == "p":
-            if note.get("n") == self._probe_nonce:
+        if isinstance(note, Probe):
+            if note.nonce == self._probe_nonce:
                 self._probe_seen.set()
             return
         if self._oldest is None:
@@ -179,133 +197,19 @@ class Listener:
                     # we cannot prove who missed what: everyone reloads
                     log.exception("failed to process a notification batch; sending resync")
                     self.hub.resync_all("server error while delivering events")
+                    self._reconciled.set()
                 self.batches += 1
                 if oldest is not None:
                     self.delivery_seconds.observe(time.monotonic() - oldest)
 
     async def _process(self, batch: list[Any]) -> None:
-        start = 0
-        for i, note in enumerate(batch):
-            if note is _CATCH_UP:
-                await self._process_notes(batch[start:i])
-                await self._catch_up_all()
-                start = i + 1
-        await self._process_notes(batch[start:])
-
-    async def _catch_up_all(self) -> None:
-        subs = self.hub.subscribers()
-        positions: dict[int, int | None] = {}
-        for sub in subs:
-            for chat_id, pos in sub.positions.items():
-                if chat_id not in positions:
-                    positions[chat_id] = pos
-                else:
-                    cur = positions[chat_id]
-                    positions[chat_id] = None if cur is None or pos is None else min(cur, pos)
-        if not positions:
-            return
-        rows = await changes_since(self.pool, positions)
-        self.queries += 1
-        if rows is None:
-            self.hub.resync_all("too many events missed during a database outage")
-            return
-        deliver_changes(subs, rows, self.hub)
-
-    async def _process_notes(self, notes: list[dict[str, Any]]) -> None:
-        if not notes:
-            return
-        hub = self.hub
-        # These notifications are about to be delivered or, for chats nobody here listens to yet,
-        # dropped. A subscriber attaching right now may be about to listen to one of those chats
-        # with a membership snapshot taken just before the commit: bumping the epoch tells it to
-        # run its catch-up query. (Publishing bumps it too, but a dropped notification publishes
-        # nothing.)
-        hub.epoch += 1
-        chat_ids: set[int] = set()
-        joined: dict[int, list[Any]] = {}
-        # membership first, so a chat's first events reach the members who just joined it
-        for note in notes:
-            t = note.get("t")
-            rows = note.get("r", ())
-            if t == "c":
-                chat_ids.update(r[0] for r in rows)
-            elif t == "j":
-                for chat_id, account_id in rows:
-                    for sub in hub.join(account_id, chat_id):
-                        joined.setdefault(chat_id, []).append(sub)
-                    chat_ids.add(chat_id)
-            elif t == "l":
-                for chat_id, account_id in rows:
-                    gone = hub.leave(account_id, chat_id)
-                    hub.publish_to(gone, removed_event(chat_id))
-            elif t == "d":
-                for (chat_id,) in rows:
-                    hub.publish(removed_event(chat_id))
-                    hub.drop_chat(chat_id)
-        # fetch only rows someone here listens to: one query per batch, never one per subscriber
-        message_ids = {
-            r[1] for n in notes if n.get("t") in ("m", "u") for r in n["r"] if r[0] in hub.by_chat
-        }
-        messages: dict[int, asyncpg.Record] = {}
-        chats: dict[int, asyncpg.Record] = {}
-        if message_ids:
-            for row in await self.pool.fetch(q("messages_by_ids"), list(message_ids)):
-                messages[row["id"]] = row
-            self.queries += 1
-        chat_ids = {c for c in chat_ids if c in hub.by_chat}
-        if chat_ids:
-            for row in await self.pool.fetch(q("chats_by_ids"), list(chat_ids)):
-                chats[row["id"]] = row
-            self.queries += 1
-        if joined:
-            recent = await changes_since(self.pool, dict.fromkeys(joined))
-            self.queries += 1
-            changed = {r[0] for n in notes if n.get("t") == "c" for r in n["r"]}
-            for chat_id, subs in joined.items():
-                # a chat created in this batch is announced by its own 'c' event below
-                if chat_id in chats and chat_id not in changed:
-                    hub.publish_to(subs, make_event("chat_updated", chat_id, {"chat": chat_json(chats[chat_id])}))
-            deliver_changes([s for subs in joined.values() for s in subs], recent or [], hub)
-        for note in notes:
-            for ev in self._events(note, messages, chats):
-                hub.publish(ev)
-
-    def _events(self, note: dict[str, Any], messages: dict[int, asyncpg.Record],
-                chats: dict[int, asyncpg.Record]) -> list[Event]:
-        t = note.get("t")
-        if t in ("m", "u"):
-            out = []
-            for chat_id, message_id, seq, _sender in note["r"]:
-                row = messages.get(message_id)
-                if row is not None:
-                    out.append(message_event(row, t == "m", seq))
-                else:
-                    # the row is gone (chat deleted since); the position still advances
-                    log.debug("message %s of chat %s vanished before delivery", message_id, chat_id)
-            return out
-        if t == "c":
-            return [
-                make_event("chat_updated", r[0], {"chat": chat_json(chats[r[0]])}) for r in note["r"] if r[0] in chats
-            ]
-        if t == "r":
-            return [
-                make_event("read", chat_id, {"account_id": account_id, "seq": seq})
-                for chat_id, account_id, seq in note["r"]
-                if chat_id in self.hub.by_chat
-            ]
-        if t == "y" and note["c"] in self.hub.by_chat:
-            return [
-                make_event(
-                    "typing",
-                    note["c"],
-                    {"is_typing": bool(note["on"]), "user_name": note["n"], "account_id": note["a"], "ttl_ms": 6000},
-                    skip_account=note["a"],
-                )
-            ]
-        return []
-
-
-
-def removed_event(chat_id: int) -> Event:
-    """A chat the reader no longer has: deleted, or the reader left it."""
-    return make_event("chat_updated", chat_id, {"chat": {"id": chat_id, "deleted": True}})
+        notes: list[Notification] = []
+        for item in batch:
+            if item is _RECONCILE:
+                await self.delivery.deliver(notes)
+                notes = []
+                await self.delivery.reconcile()
+                self._reconciled.set()
+            else:
+                notes.append(item)
+        await self.delivery.deliver(notes)

@@ -23,9 +23,16 @@ class _Collector(Collector):
         yield GaugeMetricFamily("webchat_poll_waiters", "Parked long-poll requests", hub.count("poll"))
         yield GaugeMetricFamily("webchat_subscribed_chats", "Chats with at least one live reader", len(hub.by_chat))
         yield CounterMetricFamily("webchat_events_delivered", "Events written to sockets and waiters", hub.delivered)
-        yield CounterMetricFamily("webchat_slow_consumers", "Readers closed with resync for not keeping up",
+        yield CounterMetricFamily("webchat_slow_consumers", "Readers closed with resync (socket stalled)",
                                   hub.slow_consumers)
+        yield CounterMetricFamily("webchat_paging", "Times a reader stopped taking live frames and paged "
+                                  "from the database (flow control)", hub.paging_started)
         yield CounterMetricFamily("webchat_notifications", "NOTIFY payloads received", lst.notifications)
+        rejected = CounterMetricFamily("webchat_notifications_rejected",
+                                       "NOTIFY payloads ignored as malformed or of an unknown kind", labels=["kind"])
+        for kind, n in sorted(lst.rejected.items()):
+            rejected.add_metric([kind], n)
+        yield rejected
         yield CounterMetricFamily("webchat_listener_batches", "Notification batches processed", lst.batches)
         yield CounterMetricFamily("webchat_listener_queries", "Queries run by the listener", lst.queries)
         yield CounterMetricFamily("webchat_listener_reconnects", "Listener reconnections", lst.reconnects)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cursor import MAX_CURSOR_CHARS
 from .media import ALLOWED, SERVE_AS
 from .settings import Settings
 
@@ -142,8 +143,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     title = {"type": "string", "maxLength": settings.max_title_chars}
     client_id = {"type": ["string", "null"], "maxLength": 100, "pattern": "^[A-Za-z0-9_.:-]*$"}
     timeout = {"type": "number", "minimum": 0, "maximum": settings.poll_max_timeout}
-    # a request line over 8 kB is refused (400) before any route runs: bigger cursors go in a body
-    cursor = {"type": "string", "maxLength": 6000,
+    # longer URL cursors are refused by the route (400 JSON): bigger cursors go in a POST body
+    cursor = {"type": "string", "maxLength": MAX_CURSOR_CHARS,
               "description": "Opaque per-chat tokens joined with commas (README 'Cursors and guarantees'); "
                              "one that does not fit in a URL goes in the body of POST /webchat/poll/."}
     send_fields: dict[str, Schema] = {
@@ -161,7 +162,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/webchat/me": {"get": {
             "operationId": "me", "summary": "The session's account and CSRF token; a first visit creates a guest.",
-            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 503)}},
+            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 429, 503)}},
         "/webchat/identify": {"post": {
             "operationId": "identify", "security": write,
             "summary": "Sign the session in with a token (JWT HS256) issued by the embedding site's backend.",
@@ -244,7 +245,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                                    _query("timeout", timeout, "seconds to wait for an event"),
                                    _query("chat_id", ID, "the seed's form: one chat"),
                                    _query("last_message_id", SEQ, "the seed's form: after this message")],
-                    "responses": _responses(200, None, 404, *READ, content={JSON: {"schema": {
+                    "responses": _responses(200, None, 404, 429, *READ, content={JSON: {"schema": {
                         "oneOf": [_ref("PollResult"), _ref("SeedPollResult")]}}})},
             "post": {"operationId": "pollPost", "security": write,
                      "summary": "Long-poll with the cursor in the body (cursors of any size); same answer as GET.",
@@ -256,7 +257,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "The WebSocket (README 'Events'); a plain GET without the upgrade headers is a 400.",
             "parameters": [_query("cursor", cursor, "where to resume"),
                            _query("resume", {"enum": ["1"]}, "the cursor comes in a first {type: resume} frame")],
-            "responses": {"101": {"description": "Switching Protocols"}, **_responses(400, None, 401, 403, 503)}}},
+            "responses": {"101": {"description": "Switching Protocols"}, **_responses(400, None, 401, 403, 429, 503)}}},
         "/webchat/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [{}],
             "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}}}},

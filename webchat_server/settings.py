@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from .resources import data_path
+
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -18,6 +20,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
 def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -98,16 +110,6 @@ def _rate(env: dict[str, str], name: str, default: Rate | None) -> Rate | None:
         raise SystemExit(f"{name} must look like 120/min:30 (count/period:burst) or off, got {raw!r}") from None
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
-
-
 # Postgres token buckets (ratelimit.py): per account and per client address, shared by every
 # process. Defaults: a person chatting fast sends ~1 message every 2 s; a NAT (office, school,
 # mobile carrier) puts many people behind one address, so address limits are ~5-10x the account's.
@@ -167,7 +169,12 @@ class Settings:
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     # real-time tuning
-    ws_queue_bytes: int = 1024 * 1024
+    # flow control (README "Flow control"): past ws_high_water unsent bytes a socket stops taking
+    # live frames and is fed from the database as it drains; a socket that takes nothing for
+    # ws_stall_timeout seconds is closed with resync
+    ws_high_water: int = 256 * 1024
+    ws_stall_timeout: float = 60.0
+    poll_max_bytes: int = 256 * 1024
     ws_heartbeat: float = 20.0
     poll_default_timeout: float = 25.0
     poll_max_timeout: float = 55.0
@@ -177,7 +184,12 @@ class Settings:
     pool_min: int = 2
     pool_max: int = 10
     log_format: str = "text"
-    static_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "web")
+    # serving: processes, and how a stopping one drains (SIGTERM)
+    workers: str = "1"
+    migrate_on_start: bool = True
+    shutdown_timeout: float = 10.0
+    drain_delay: float = 0.0
+    static_dir: Path = field(default_factory=lambda: data_path("web"))
 
     @property
     def pooled(self) -> bool:
@@ -232,7 +244,13 @@ class Settings:
             max_sockets_per_address=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", 200),
             header_timeout=_float(env, "WEBCHAT_HEADER_TIMEOUT", 10.0),
             body_timeout=_float(env, "WEBCHAT_BODY_TIMEOUT", 60.0),
+            ws_high_water=_int(env, "WEBCHAT_WS_HIGH_WATER", 256 * 1024),
+            ws_stall_timeout=float(_int(env, "WEBCHAT_WS_STALL_TIMEOUT", 60)),
             event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
+            workers=env.get("WEBCHAT_WORKERS") or "1",
+            migrate_on_start=_choice(env, "WEBCHAT_MIGRATE_ON_START", ("1", "0"), "1") == "1",
+            shutdown_timeout=_float(env, "WEBCHAT_SHUTDOWN_TIMEOUT", 10.0),
+            drain_delay=_float(env, "WEBCHAT_DRAIN_DELAY", 0.0),
         )
 
     def rate(self, name: str) -> Rate | None:

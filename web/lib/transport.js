@@ -2,6 +2,12 @@
 //
 // status: 'connecting' | 'live' | 'reconnecting' | 'polling' | 'offline'
 // Emits 'event' (detail: server event) and 'status' (detail: status).
+//
+// The cursor never goes into a URL (it grows with the number of chats: ~20 characters each):
+// a socket is opened with ?resume=1 and sends {type: 'resume', cursor} as its first frame, and a
+// long-poll is a POST with {cursor, timeout} in its body.
+
+import {CLOSE_CLIENT_RECONNECT, CLOSE_PONG_TIMEOUT, CLOSE_RESYNC, RESUME_PARAM} from './protocol.js';
 
 const PING_EVERY_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
@@ -78,7 +84,7 @@ export class Transport extends EventTarget {
     this.attempt = 0;
     this._clearTimers();
     if (this.mode === 'poll') { this._tryUpgrade(); this._pollLoop(); return; }
-    if (this.ws) { this.ws.onclose = null; this.ws.close(4000); this.ws = null; }
+    if (this.ws) { this.ws.onclose = null; this.ws.close(CLOSE_CLIENT_RECONNECT); this.ws = null; }
     this._connectWs();
   }
 
@@ -91,9 +97,8 @@ export class Transport extends EventTarget {
     return false;
   }
 
-  _url() {
-    const cursor = this.cursor.value;
-    return cursor === null ? this.wsUrl : `${this.wsUrl}?cursor=${encodeURIComponent(cursor)}`;
+  _url(cursor) {
+    return cursor === null ? this.wsUrl : `${this.wsUrl}?${RESUME_PARAM}=1`;
   }
 
   _setStatus(status) {
@@ -120,14 +125,16 @@ export class Transport extends EventTarget {
 
   _openSocket(onLive, onFail) {
     let ws;
+    const cursor = this.cursor.value;
     try {
-      ws = new WebSocket(this._url());
+      ws = new WebSocket(this._url(cursor));
     } catch {
       onFail(false);
       return null;
     }
+    if (cursor !== null) ws.onopen = () => ws.send(JSON.stringify({type: 'resume', cursor}));
     let live = false;
-    const fresh = this.cursor.value === null;
+    const fresh = cursor === null;
     let pingTimer = null;
     let pongTimer = null;
     const clearPing = () => { clearInterval(pingTimer); clearTimeout(pongTimer); };
@@ -144,7 +151,7 @@ export class Transport extends EventTarget {
           if (ws.readyState !== WebSocket.OPEN) return;
           ws.send(JSON.stringify({type: 'ping', timestamp: Date.now()}));
           clearTimeout(pongTimer);
-          pongTimer = setTimeout(() => ws.close(4001, 'pong timeout'), PONG_TIMEOUT_MS);
+          pongTimer = setTimeout(() => ws.close(CLOSE_PONG_TIMEOUT, 'pong timeout'), PONG_TIMEOUT_MS);
         }, PING_EVERY_MS);
       }
       if (this.ws === ws || ev.type === 'connection') this._emit(ev);
@@ -169,7 +176,7 @@ export class Transport extends EventTarget {
       (wasLive, code) => {
         this.ws = null;
         if (this.stopped) return;
-        if (code === 4008) this.dispatchEvent(new CustomEvent('event', {detail: {type: 'resync'}}));
+        if (code === CLOSE_RESYNC) this.dispatchEvent(new CustomEvent('event', {detail: {type: 'resync'}}));
         if (!wasLive) this.wsFailures += 1;
         this._setStatus(navigator.onLine ? 'reconnecting' : 'offline');
         const retry = (ms) => this._later(() => this._connectWs(), ms);
@@ -241,8 +248,10 @@ export class Transport extends EventTarget {
       while (this.mode === 'poll' && !this.stopped && document.visibilityState === 'visible') {
         this.pollAbort = new AbortController();
         try {
-          const data = await this.api.poll(this.cursor.value, this.cursor.value === null ? 0 : 25,
-                                           this.pollAbort.signal);
+          const cursor = this.cursor.value;
+          const data = await this.api.request('POST', '/webchat/poll/',
+                                              {json: {cursor, timeout: cursor === null ? 0 : 25},
+                                               signal: this.pollAbort.signal});
           this.attempt = 0;
           this._setStatus('polling');
           if (this.cursor.value === null) {

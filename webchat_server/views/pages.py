@@ -1,15 +1,14 @@
-"""The demo page, health check and Prometheus metrics."""
+"""The demo page and Prometheus metrics (health checks: health.py)."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
 
 from aiohttp import hdrs, web
 
 from ..errors import error_response
-from ..keys import listener_key, metrics_key, pool_key, settings_key, via_trusted_proxy_key
+from ..keys import metrics_key, settings_key, via_trusted_proxy_key
 
 routes = web.RouteTableDef()
 
@@ -18,26 +17,6 @@ routes = web.RouteTableDef()
 async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(request.app[settings_key].static_dir / "index.html",
                             headers={"Cache-Control": "no-cache"})
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    listener = request.app[listener_key]
-    try:
-        await request.app[pool_key].fetchval("SELECT 1", timeout=2)
-        database = "ok"
-    except Exception as e:  # any failure is "down", and the reason is worth showing
-        database = f"down: {e.__class__.__name__}"
-    age = time.time() - listener.last_probe_ok
-    fresh = listener.healthy and age < 3 * max(listener.probe_interval, 1.0)
-    body = {
-        "status": "ok" if database == "ok" and fresh else "degraded",
-        "database": database,
-        "listener": "ok" if fresh else ("connected" if listener.connected else "down"),
-        "last_probe_age_s": round(age, 3) if listener.last_probe_ok else None,
-        "listener_reconnects": listener.reconnects,
-    }
-    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 def _metrics_refusal(request: web.Request) -> web.Response | None:

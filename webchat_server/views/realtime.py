@@ -1,4 +1,4 @@
-"""Live delivery endpoints: the WebSocket and both long-poll forms."""
+"""Live delivery endpoints: the WebSocket and the long-poll forms (GET, POST, seed form)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,27 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import cursor
 from ..auth import origin_allowed, require_account
-from ..catchup import attach
 from ..db import q
-from ..errors import DATABASE_DOWN, ApiError, DomainError, bad_request, error_frame
-from ..events import dumps, make_event
+from ..errors import DATABASE_DOWN, ApiError, DomainError, bad_request
+from ..events import connection_event, dumps, error_event, pong_event
 from ..hub import PollWaiter, WsSubscriber
-from ..keys import hub_key, pool_key, settings_key, sockets_key
+from ..keys import delivery_key, hub_key, pool_key, settings_key, sockets_key
 from ..model import message_json
+from ..protocol import CLOSE_BAD_RESUME, RESUME_FRAME_TIMEOUT, RESUME_PARAM
 from ..typing_events import send_typing
-from ..validate import opt_float, opt_id, opt_seq
+from ..validate import json_body, opt_float, opt_id, opt_seq
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 MAX_CLIENT_FRAME = 16 * 1024
+# a cursor sent in a resume frame or a POST body: ~20 characters a chat, so 12,000+ chats
+MAX_BODY_CURSOR = 256 * 1024
 
 
 @routes.get("/ws/webchat/")
@@ -34,24 +35,31 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
         raise ApiError(403, "cross-origin WebSocket refused", "bad_origin")
     account_id = (await require_account(request))["id"]
-    given = cursor.parse(request.query.get("cursor"))
+    by_frame = request.query.get(RESUME_PARAM) == "1"
+    given = None if by_frame else cursor.parse(request.query.get("cursor"))
     app = request.app
     settings, hub = app[settings_key], app[hub_key]
-    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, max_msg_size=MAX_CLIENT_FRAME, compress=False)
+    # the resume frame may be large; every later frame is held to MAX_CLIENT_FRAME by the read loop
+    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, compress=False,
+                               max_msg_size=MAX_BODY_CURSOR + 1024 if by_frame else MAX_CLIENT_FRAME)
     await ws.prepare(request)
     transport = request.transport
     assert transport is not None
-    sub = WsSubscriber(hub, account_id, ws, transport, settings.ws_queue_bytes)
+    if by_frame:
+        try:
+            given = await _resume_frame(ws)
+        except (ApiError, DomainError) as e:
+            await ws.close(code=CLOSE_BAD_RESUME, message=e.message.encode()[:120])
+            return ws
+    sub = WsSubscriber(hub, account_id, ws, transport, settings.ws_high_water)
     app[sockets_key].items.add(ws)
 
     def hello() -> None:
-        # first frame: who you are and where you start; catch-up and live events follow
-        transport.write(make_event("connection", None, {
-            "status": "connected", "account_id": account_id, "cursor": cursor.encode(sub.positions),
-        }).frame)
+        # first frame: who you are and where you start; replay and live events follow
+        transport.write(connection_event(account_id, cursor.encode(sub.positions)).frame)
 
     try:
-        if await attach(app[pool_key], hub, sub, given, on_ready=hello):
+        if await app[delivery_key].attach(sub, given, on_ready=hello):
             await _read_loop(request, ws, sub)
     except DATABASE_DOWN:
         # after the upgrade an HTTP error is no longer possible: close with "try again later",
@@ -59,6 +67,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         log.warning("database unavailable during a WebSocket session", exc_info=True)
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
     finally:
+        sub.closed = True
         hub.unregister(sub)
         app[sockets_key].items.discard(ws)
         if not ws.closed:
@@ -66,21 +75,43 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def _resume_frame(ws: web.WebSocketResponse) -> dict[int, int] | None:
+    """The first frame of a ?resume=1 socket: {"type": "resume", "cursor": "..." | null}."""
+    try:
+        msg = await ws.receive(timeout=RESUME_FRAME_TIMEOUT)
+    except TimeoutError:
+        raise bad_request("no resume frame") from None
+    if msg.type != WSMsgType.TEXT:
+        raise bad_request("the first frame must be a resume frame")
+    try:
+        frame = json.loads(msg.data)
+    except ValueError:
+        raise bad_request("resume frame is not JSON") from None
+    if not isinstance(frame, dict) or frame.get("type") != "resume":
+        raise bad_request("the first frame must be {\"type\": \"resume\", \"cursor\": ...}")
+    raw = frame.get("cursor")
+    if raw is not None and not isinstance(raw, str):
+        raise bad_request("cursor must be a string or null")
+    return cursor.parse(raw, MAX_BODY_CURSOR)
+
+
 async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSubscriber) -> None:
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
             continue
+        if len(msg.data) > MAX_CLIENT_FRAME:
+            await ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=b"frame too big")
+            return
         try:
             frame = json.loads(msg.data)
         except (ValueError, RecursionError):  # [[[[... nested past the recursion limit
-            await ws.send_str(json.dumps(_error("bad_request", "frame is not JSON")))
+            await _send(ws, error_event("bad_request", "frame is not JSON").data)
             continue
         if not isinstance(frame, dict):
             continue
         kind = frame.get("type")
         if kind == "ping":
-            ts = frame.get("timestamp")
-            await ws.send_str(json.dumps({"type": "pong", "chat_id": None, "timestamp": ts}))
+            await _send(ws, pong_event(frame.get("timestamp")).data)
         elif kind == "typing":
             try:
                 chat_id = opt_id(frame.get("chat_id"), "chat_id")
@@ -88,13 +119,13 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
                     raise bad_request("chat_id is required")
                 await send_typing(request.app, sub.account_id, chat_id, bool(frame.get("is_typing", True)))
             except (ApiError, DomainError) as e:
-                await ws.send_str(json.dumps(error_frame(e)))
+                await _send(ws, error_event(e.code, e.message, **e.extra).data)
             except DATABASE_DOWN:
-                await ws.send_str(json.dumps(_error("unavailable", "the database is unavailable")))
+                await _send(ws, error_event("unavailable", "the database is unavailable").data)
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "chat_id": None, "error": {"code": code, "message": message}}
+async def _send(ws: web.WebSocketResponse, data: bytes) -> None:
+    await ws.send_str(data.decode())
 
 
 @routes.get("/webchat/poll/")
@@ -106,21 +137,41 @@ async def poll(request: web.Request) -> web.StreamResponse:
                         settings.poll_default_timeout)
     if "chat_id" in query:
         return await _poll_chat(request, account["id"], timeout)
-    given = cursor.parse(query.get("cursor"))
-    hub = request.app[hub_key]
-    waiter = PollWaiter(hub, account["id"])
+    return await _poll(request, account["id"], cursor.parse(query.get("cursor")), timeout)
+
+
+@routes.post("/webchat/poll/")
+async def poll_post(request: web.Request) -> web.StreamResponse:
+    """The same answer as GET, for cursors too long for a URL: {"cursor": ..., "timeout": ...}."""
+    account = await require_account(request)
+    settings = request.app[settings_key]
+    body = await json_body(request)
+    timeout = opt_float(body.get("timeout"), "timeout", 0, settings.poll_max_timeout, settings.poll_default_timeout)
+    raw = body.get("cursor")
+    if raw is not None and not isinstance(raw, str):
+        raise bad_request("cursor must be a string or null")
+    return await _poll(request, account["id"], cursor.parse(raw, MAX_BODY_CURSOR), timeout)
+
+
+async def _poll(request: web.Request, account_id: int, given: dict[int, int] | None,
+                timeout: float) -> web.Response:
+    app = request.app
+    hub = app[hub_key]
+    waiter = PollWaiter(hub, account_id, max_bytes=app[settings_key].poll_max_bytes)
     try:
-        ok = await attach(request.app[pool_key], hub, waiter, given)
-        if ok and not waiter.events and given is not None:
+        ok = await app[delivery_key].attach(waiter, given)
+        if ok and not waiter.events and not waiter.paging and given is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wake.wait(), timeout)
     finally:
+        waiter.closed = True
         hub.unregister(waiter)
     if waiter.resynced:
         body = b'{"success":true,"cursor":null,"events":[' + waiter.events[0].data + b"]}"
     else:
         cur = dumps(cursor.encode(waiter.positions))
-        body = b'{"success":true,"cursor":' + cur + b',"events":[' + b",".join(e.data for e in waiter.events) + b"]}"
+        events = waiter.answer()
+        body = b'{"success":true,"cursor":' + cur + b',"events":[' + b",".join(e.data for e in events) + b"]}"
     return web.Response(body=body, content_type="application/json")
 
 
@@ -145,7 +196,7 @@ async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> w
     if not rows and timeout > 0:
         waiter = PollWaiter(hub, account_id, only_chat=chat_id)
         try:
-            await attach(pool, hub, waiter, {chat_id: after}, only_chat=chat_id)
+            await request.app[delivery_key].attach(waiter, {chat_id: after}, only_chat=chat_id)
             deadline = asyncio.get_running_loop().time() + timeout
             while not any(e.type == "new_message" for e in waiter.events):
                 waiter.wake.clear()
@@ -157,6 +208,7 @@ async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> w
                 except TimeoutError:
                     break
         finally:
+            waiter.closed = True
             hub.unregister(waiter)
         new = [e.obj["message"] for e in waiter.events if e.type == "new_message"]
         return web.json_response({"success": True, "messages": new, "has_more": False})

@@ -1,0 +1,22 @@
+"""Exactly-once under random interleavings (tests/stress.py): a bounded number of seeds."""
+
+from __future__ import annotations
+
+import os
+
+from webchat_server.settings import Settings
+
+from .stress import run_seed
+
+SEEDS = int(os.environ.get("WEBCHAT_STRESS_SEEDS", "10"))
+
+
+async def test_every_reader_gets_every_message_once_in_order(database_url: str, settings: Settings) -> None:
+    outcomes = [await run_seed(seed, database_url, settings) for seed in range(SEEDS)]
+    problems = [p for o in outcomes for p in o.problems]
+    assert problems == []
+    assert sum(o.resyncs for o in outcomes) == 0
+    # the seeds did exercise what they are meant to
+    assert sum(o.listener_kills for o in outcomes) > 0
+    assert sum(o.reconnects for o in outcomes) > SEEDS
+    assert sum(o.paging for o in outcomes) > 0
