@@ -30,7 +30,8 @@ bench: install web  ## load generators; each prints one JSON summary
 
 install: $(VENV)/.installed  ## virtualenv with pinned dependencies
 
-web: web/node_modules/.installed  ## Lit from npm, pinned by web/package-lock.json
+web: web/node_modules/.installed  ## Lit + esbuild from npm (pinned by web/package-lock.json); bundles web/webchat.js
+	npm --prefix web run build --silent
 
 engines: tests/engines/node_modules/.installed  ## puppeteer-core (drives Firefox in tests), pinned
 

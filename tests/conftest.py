@@ -261,8 +261,9 @@ def new_api(aiohttp_client: Any, client: TestClient[Any, Any]) -> Any:
 def server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real server process on its own database, shared by one test module."""
     from .browser_support import IDENTITY_SECRET as BROWSER_IDENTITY_SECRET
-    from .browser_support import ServerProcess
+    from .browser_support import ServerProcess, ensure_bundle
 
+    ensure_bundle()
     name = f"browser_{os.getpid()}_{next(_counter)}"
     run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("server"),

@@ -39,6 +39,8 @@ def _templates() -> list[tuple[re.Pattern[str], str]]:
 
 def find_operation(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
     """(path template, operation) for a request, or None when the path is not part of the API."""
+    if method.upper() == "OPTIONS":
+        return None  # CORS preflights (webchat_server/cors.py) are the browser's protocol, not operations
     for pattern, template in _templates():
         if pattern.match(path):
             item = spec()["paths"][template]

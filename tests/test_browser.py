@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 
-from .browser_support import bot_says, make_bot, png, sql
+from .browser_support import ServerProcess, bot_says, free_port, make_bot, png, sql
+from .conftest import TEMPLATE, _with_database, admin, run_sync
 
 NOTIFICATION_SPY = """
 window.__notes = [];
@@ -519,6 +526,148 @@ def test_inactive_chat_counts_unread_and_reads_when_active(context: Any, server:
         time.sleep(0.05)
 
 
+# -- <webchat-launcher> on the sample host page (the one-tag bundle, no import map) -------------
+LAUNCHER = "/web/embed-launcher.html"
+SITE_TITLE = "Fernwood Bakery · Sourdough, pastries and coffee"
+
+
+def launcher_chat_id(page: Page) -> int:
+    return int(page.evaluate("""() => new Promise((done) => {
+      const tick = () => {
+        const chat = document.querySelector('webchat-launcher').shadowRoot.querySelector('webchat-chat');
+        const id = chat && chat.client && chat.client.openChatId;
+        if (id) done(id); else setTimeout(tick, 20);
+      };
+      tick();
+    })"""))
+
+
+def focused_in_launcher(page: Page) -> str:
+    return str(page.evaluate("""() => { const root = document.querySelector('webchat-launcher').shadowRoot;
+      const el = document.activeElement === root.host ? root.activeElement : null;
+      return el ? el.className : ''; }"""))
+
+
+def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(browser: Any, server: Any) -> None:
+    # honours our pages' CSP: the bundle is one self-hosted module, nothing inline, no import map
+    ctx = browser.new_context(viewport={"width": 1100, "height": 700})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(server.base + LAUNCHER)
+        assert page.locator("script[type=importmap]").count() == 0
+        opener = page.get_by_role("button", name="Open chat with Fernwood Bakery")
+        expect(opener).to_be_visible()
+        expect(opener).to_have_attribute("aria-expanded", "false")
+        # a visitor who never opened the chat costs the server nothing: no conversation yet
+        assert page.locator("webchat-launcher webchat-chat").count() == 0
+        opener.click()
+        panel = page.get_by_role("dialog", name="Fernwood Bakery")
+        expect(panel).to_be_visible()
+        expect(page.locator("webchat-launcher webchat-status")).to_have_count(0)  # the panel has its own header
+        # focus goes to the composer, once the conversation has loaded
+        expect(page.locator("webchat-launcher webchat-composer textarea")).to_be_focused()
+        send(page, "hello from the launcher")
+        expect(bubble(page, "hello from the launcher")).to_have_count(1)
+        chat = launcher_chat_id(page)
+        # Escape closes, and focus goes back to the button
+        page.locator("webchat-composer textarea").focus()
+        page.keyboard.press("Escape")
+        expect(panel).to_be_hidden()
+        assert focused_in_launcher(page) == "bubble"
+        closed = page.get_by_role("button", name="Open chat with Fernwood Bakery")
+        expect(closed).to_have_attribute("aria-expanded", "false")
+        # replies while closed: a badge on the button, the count in its name and in the page title
+        bot = make_bot(server, chat, "Baker Bot")
+        bot_says(server, chat, bot, "Fresh loaves at 7!")
+        bot_says(server, chat, bot, "Want one saved?")
+        badge = page.locator("webchat-launcher .badge")
+        expect(badge).to_have_text("2")
+        expect(page.get_by_role("button", name="Open chat with Fernwood Bakery, 2 unread messages")).to_be_visible()
+        expect(page).to_have_title("(2) " + SITE_TITLE)
+        assert sql(server.database_url, "SELECT last_read_seq FROM webchat.chat_members WHERE chat_id = $1"
+                   " AND account_id <> $2", chat, bot) == 1
+        # a reload keeps it closed, with the count from the server
+        page.reload()
+        expect(badge).to_have_text("2")
+        expect(page).to_have_title("(2) " + SITE_TITLE)
+        expect(panel).to_be_hidden()
+        # opening reads them: badge and title prefix go away
+        page.get_by_role("button", name="Open chat with Fernwood Bakery, 2 unread messages").click()
+        expect(bubble(page, "Want one saved?")).to_have_count(1)
+        expect(badge).to_have_count(0)
+        expect(page).to_have_title(SITE_TITLE)
+        expect(page.get_by_role("button", name="Close chat with Fernwood Bakery").first).to_be_visible()
+        # open is remembered across a reload too
+        page.reload()
+        expect(panel).to_be_visible()
+        expect(bubble(page, "Fresh loaves at 7!")).to_have_count(1)
+        expect(bubble(page, "hello from the launcher")).to_have_count(1)
+        # and closing with the bubble button is remembered
+        page.locator("webchat-launcher button.bubble").click()
+        expect(panel).to_be_hidden()
+        page.reload()
+        expect(page.get_by_role("button", name="Open chat with Fernwood Bakery")).to_be_visible()
+        expect(panel).to_be_hidden()
+    finally:
+        ctx.close()
+
+
+def test_launcher_full_screen_on_a_phone(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(server.base + LAUNCHER)
+        bubble_button = page.locator("webchat-launcher button.bubble")
+        box = bubble_button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+        bubble_button.click()
+        panel = page.get_by_role("dialog", name="Fernwood Bakery")
+        expect(panel).to_be_visible()
+        assert panel.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
+        expect(bubble_button).to_be_hidden()  # the panel's own close button takes over
+        send(page, "from my phone")
+        expect(bubble(page, "from my phone")).to_have_count(1)
+        for part in ("webchat-composer textarea", "webchat-composer button.primary"):
+            b = page.locator(part).bounding_box()
+            assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390 and b["y"] + b["height"] <= 844, part
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        close = page.locator("webchat-launcher button.close")
+        cb = close.bounding_box()
+        assert cb is not None and cb["width"] >= 44 and cb["height"] >= 44
+        close.click()
+        expect(panel).to_be_hidden()
+        expect(bubble_button).to_be_visible()
+    finally:
+        ctx.close()
+
+
+def test_launcher_corner_offset_and_chime(context: Any, server: Any) -> None:
+    page = context.new_page()
+    page.goto(server.base + LAUNCHER)
+    page.evaluate("""() => { const l = document.querySelector('webchat-launcher');
+      l.setAttribute('position', 'top-left'); l.setAttribute('offset', '32'); l.setAttribute('sound', '');
+      window.__chimes = 0; l.addEventListener('webchat-chime', () => { window.__chimes += 1; }); }""")
+    button = page.locator("webchat-launcher button.bubble")
+    expect(page.locator("webchat-launcher .root")).to_have_css("left", "32px")
+    box = button.bounding_box()
+    assert box is not None and (box["x"], box["y"]) == (32, 32)
+    button.click()
+    send(page, "ring me")
+    expect(bubble(page, "ring me")).to_have_count(1)
+    chat = launcher_chat_id(page)
+    page.keyboard.press("Escape")
+    bot = make_bot(server, chat, "Bell Bot")
+    bot_says(server, chat, bot, "ding")
+    expect(page.locator("webchat-launcher .badge")).to_have_text("1")
+    page.wait_for_function("window.__chimes === 1")
+    # off by default: the sample page's launcher has no `sound` attribute
+    assert page.evaluate("document.querySelector('webchat-launcher').sound") is True
+    page.reload()
+    assert page.evaluate("document.querySelector('webchat-launcher').sound") is False
+
+
 # -- pinned to the newest message -------------------------------------------------------------------
 
 IN_VIEW = """(el) => { const box = el.getRootNode().querySelector('.scroller').getBoundingClientRect();
@@ -920,5 +1069,92 @@ def test_axe_reports_no_violations(browser: Any, server: Any, theme: str) -> Non
         send(page, "hello from the embed")
         expect(bubble(page, "hello from the embed")).to_have_count(1)
         assert axe_violations(page) == []
+    finally:
+        ctx.close()
+
+
+def test_launcher_page_has_no_axe_violations_light_and_dark(context: Any, server: Any) -> None:
+    page = context.new_page()
+    page.goto(server.base + LAUNCHER)
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.querySelector('webchat-launcher').setAttribute('theme', '{theme}')")
+        expect(page.locator("webchat-launcher button.bubble")).to_be_visible()
+        assert axe_violations(page) == [], f"closed, {theme}"
+        page.locator("webchat-launcher button.bubble").click()
+        if theme == "light":
+            send(page, "axe check")
+            expect(bubble(page, "axe check")).to_have_count(1)
+            chat = launcher_chat_id(page)
+            bot_says(server, chat, make_bot(server, chat, "Axe Bot"), "a reply to check as well")
+        expect(bubble(page, "a reply to check as well")).to_have_count(1)
+        assert axe_violations(page) == [], f"open, {theme}"
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+
+
+@pytest.fixture
+def shop_and_chat(pg_uri: str, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """A shop site on one origin and the chat server on another of the same site (127.0.0.1, two ports)."""
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+    name = f"cross_{os.getpid()}_{shop_port}"
+    run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    chat = ServerProcess(_with_database(pg_uri, name), tmp_path / "chat",
+                         {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
+                          "WEBCHAT_ALLOWED_ORIGINS": shop_origin})
+    chat.start()
+    site = tmp_path / "shop"
+    site.mkdir()
+    # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
+    (site / "index.html").write_text(f"""<!doctype html><html lang="en"><title>Corner Shop</title>
+      <main><h1>Corner Shop</h1></main>
+      <script type="module" src="{chat.base}/web/webchat.js"></script>
+      <webchat-launcher label="chat"></webchat-launcher></html>""")
+    shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
+                             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(shop_origin + "/", timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the shop's server did not start"
+                time.sleep(0.05)
+        yield shop_origin, chat
+    finally:
+        shop.terminate()
+        shop.wait(10)
+        chat.stop()
+        run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def test_one_tag_embed_on_another_origin_of_the_same_site(browser: Any, shop_and_chat: tuple[str, Any]) -> None:
+    shop, chat_server = shop_and_chat
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.goto(shop + "/")
+        page.get_by_role("button", name="Open chat").click()
+        send(page, "hello from the shop")
+        expect(bubble(page, "hello from the shop")).to_have_count(1)
+        chat = launcher_chat_id(page)
+        # the message went to the chat server (api-base came from the script's URL) ...
+        assert sql(chat_server.database_url, "SELECT text FROM webchat.messages WHERE chat_id = $1", chat) == (
+            "hello from the shop")
+        # ... and its socket delivers a reply written there
+        bot = make_bot(chat_server, chat, "Shop Bot")
+        bot_says(chat_server, chat, bot, "hello, shop visitor")
+        expect(bubble(page, "hello, shop visitor")).to_have_count(1)
+        assert page.evaluate("""() => document.querySelector('webchat-launcher').shadowRoot
+          .querySelector('webchat-chat').client.status""") == "live"
+        # the session cookie (SameSite=Lax, same site) survives a reload: the same conversation
+        page.reload()
+        expect(bubble(page, "hello, shop visitor")).to_have_count(1)
+        assert launcher_chat_id(page) == chat
+        assert failed == []
     finally:
         ctx.close()

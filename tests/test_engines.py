@@ -214,6 +214,62 @@ def test_notification_when_hidden(engine: Engine, session: Session, server: Any)
     assert notes[0]["body"] == "Alert Bot: while hidden" and notes[0]["tag"] == f"webchat-chat-{chat}"
 
 
+LAUNCHER = """const launcher = document.querySelector('webchat-launcher');
+const root = launcher && launcher.shadowRoot;
+const panel = root && root.querySelector('.panel');
+const opener = root && root.querySelector('button.bubble');
+const badge = root && root.querySelector('.badge');
+const chat = root && root.querySelector('webchat-chat');"""
+
+
+def launcher_js(tab: Tab, body: str) -> Any:
+    return page_js(tab, LAUNCHER + body)
+
+
+def wait_launcher(tab: Tab, body: str, what: str, timeout: float = 15.0) -> Any:
+    return wait(tab, LAUNCHER + body, what, timeout)
+
+
+def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(engine: Engine, session: Session,
+                                                                        server: Any) -> None:
+    tab = session.tab()
+    page = server.base + "/web/embed-launcher.html"
+    tab.goto(page)
+    wait_launcher(tab, "return opener && panel.hidden && !chat;", "a closed launcher, no conversation yet")
+    assert launcher_js(tab, "return opener.getAttribute('aria-label');") == "Open chat with Fernwood Bakery"
+    launcher_js(tab, "opener.click(); return true;")
+    wait_launcher(tab, "return !panel.hidden && chat && chat.client && chat.client.status === 'live';",
+                  "the open panel, live")
+    text = f"launcher on {engine.name}"
+    send(tab, text)
+    wait_count(tab, text)
+    chat_id = int(wait_launcher(tab, "return chat.client.openChatId;", "a chat"))
+    # Escape closes; focus goes back to the button
+    page_js(tab, """all('webchat-composer')[0].shadowRoot.querySelector('textarea').dispatchEvent(
+      new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, composed: true, cancelable: true})); return true;""")
+    wait_launcher(tab, "return panel.hidden;", "the panel closed")
+    assert launcher_js(tab, "return root.activeElement === opener;") is True
+    bot = make_bot(server, chat_id, "Engine Baker")
+    bot_says(server, chat_id, bot, "one")
+    bot_says(server, chat_id, bot, "two")
+    wait_launcher(tab, "return badge && badge.textContent.trim() === '2';", "a badge of 2")
+    assert launcher_js(tab, "return opener.getAttribute('aria-label');") == (
+        "Open chat with Fernwood Bakery, 2 unread messages")
+    assert str(page_js(tab, "return document.title;")).startswith("(2) Fernwood Bakery")
+    # reload: still closed, the count comes back from the server
+    tab.goto(page)
+    wait_launcher(tab, "return panel.hidden && badge && badge.textContent.trim() === '2';", "closed with 2 unread")
+    assert str(page_js(tab, "return document.title;")).startswith("(2) Fernwood Bakery")
+    launcher_js(tab, "opener.click(); return true;")
+    wait_count(tab, "two")
+    wait_launcher(tab, "return !badge && !document.title.startsWith('(');", "unread cleared on opening")
+    # the open state is remembered across a reload
+    tab.goto(page)
+    wait_launcher(tab, "return opener && !panel.hidden;", "open after reload")
+    wait_count(tab, text)
+    wait_count(tab, "one")
+
+
 IN_VIEW = """const inView = (el) => { const box = el.getRootNode().querySelector('.scroller').getBoundingClientRect();
   const r = el.getBoundingClientRect();
   return r.height > 0 && r.bottom <= box.bottom + 1 && r.bottom > box.top
@@ -318,3 +374,32 @@ def test_phone_layout(engine: Engine, session: Session, server: Any) -> None:
                " && one('webchat-app').getAttribute('view') === 'chat'"
                " && fits(one('webchat-composer').shadowRoot.querySelector('button[type=submit]'));",
                "the other chat open")
+
+
+def test_launcher_full_screen_on_a_phone(engine: Engine, session: Session, server: Any) -> None:
+    tab = session.tab()
+    tab.goto(server.base + "/web/embed-chat.html")
+    tab.js("""(() => { const f = document.createElement('iframe'); f.src = '/web/embed-launcher.html';
+      f.style.cssText = 'width:390px;height:844px;border:0;position:absolute;left:0;top:0';
+      document.body.replaceChildren(f); return true; })()""")
+    opener = "one('webchat-launcher').shadowRoot.querySelector('button.bubble')"
+    frame_wait(tab, f"return Boolean({opener}) && fits({opener});", "the launcher button on screen")
+    frame_js(tab, f"{opener}.click(); return true;")
+    frame_wait(tab, "return one('webchat-chat')?.client?.status === 'live';", "the conversation live")
+    # the panel is the whole phone screen; the bubble steps aside for the panel's close button
+    frame_wait(tab, """const r = one('webchat-launcher').shadowRoot.querySelector('.panel').getBoundingClientRect();
+      // WebKit lays 100dvh out as 843.98 px of 844: within a pixel is the whole screen
+      const near = (a, b) => Math.abs(a - b) < 1;
+      return (near(r.left, 0) && near(r.top, 0) && near(r.width, win.innerWidth) && near(r.height, win.innerHeight))
+        || [r.left, r.top, r.width, r.height, win.innerWidth, win.innerHeight].join(' ');""",
+               "a full-screen panel")
+    assert frame_js(tab, f"return {opener}.getBoundingClientRect().width;") == 0
+    frame_send(tab, f"phone launcher on {engine.name}")
+    frame_wait(tab, f"""return all('webchat-message').some((m) => m.message.seq > 0
+      && m.message.text === {json.dumps(f'phone launcher on {engine.name}')});""", "the message stored")
+    frame_wait(tab, """const form = one('webchat-composer').shadowRoot;
+      return fits(form.querySelector('textarea')) && fits(form.querySelector('button[type=submit]'))
+        && doc.documentElement.scrollWidth <= win.innerWidth;""", "composer and Send on screen")
+    frame_js(tab, "one('webchat-launcher').shadowRoot.querySelector('button.close').click(); return true;")
+    frame_wait(tab, f"return one('webchat-launcher').shadowRoot.querySelector('.panel').hidden && fits({opener});",
+               "closed, the button back")

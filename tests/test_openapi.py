@@ -38,7 +38,8 @@ def _routes(settings: Settings) -> set[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        if path and route.method not in ("HEAD", "*"):
+        # static files (webchat_server/static.py) and CORS preflights are not API operations
+        if path and route.method not in ("HEAD", "*", "OPTIONS") and not path.startswith("/web/"):
             found.add((route.method, path))
     return found
 

@@ -10,7 +10,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "content-encoding",
+# Content-Encoding is end to end: the proxy passes gzip bytes through as they came (auto_decompress=False)
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length",
               "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept"}
 
 

@@ -14,6 +14,7 @@ from aiohttp_session import session_middleware
 
 from . import caps, db, health, ratelimit
 from .auth import SessionStorage, load_secret_key
+from .cors import setup_cors
 from .csp import add_csp
 from .delivery import Delivery
 from .health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
@@ -38,6 +39,7 @@ from .middleware import api_middleware, quiet_client_protocol_errors
 from .proxies import proxy_middleware
 from .ratelimit import RateLimiter
 from .settings import Settings
+from .static import add_static
 from .views import api, identity, pages, realtime
 
 log = logging.getLogger(__name__)
@@ -135,5 +137,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(health.routes)
     static: Path = settings.static_dir
     if static.is_dir():
-        app.router.add_static("/web/", static, follow_symlinks=False)
+        add_static(app, "/web/", static)
+    setup_cors(app)
     return app

@@ -8,9 +8,13 @@ export class ApiError extends Error {
   }
 }
 
+// the server this script came from (…/web/… stripped): a site that includes
+// https://CHAT-HOST/web/webchat.js talks to CHAT-HOST without an api-base attribute
+export const SCRIPT_BASE = import.meta.url.replace(/\/web\/.*$/, '');
+
 export class Api {
   constructor(base = '') {
-    this.base = base.replace(/\/$/, '');
+    this.base = (base || SCRIPT_BASE).replace(/\/$/, '');
     this.csrf = '';
   }
 
@@ -28,7 +32,7 @@ export class Api {
       body = form;
     }
     if (method !== 'GET') headers['X-CSRF-Token'] = this.csrf;
-    const res = await fetch(url, {method, headers, body, signal, credentials: 'same-origin'});
+    const res = await fetch(url, {method, headers, body, signal, credentials: 'include'});
     let data = null;
     try {
       data = await res.json();

@@ -1,0 +1,36 @@
+// Builds the one-tag embed. web/webchat.js is the whole bundle (Lit + every public element,
+// minified): a site's tag names it, so the name is stable and browsers revalidate it by ETag.
+// The same bytes are also written as dist/webchat-[hash].js (cached for a year: the name changes
+// with the content) for sites that pin a version, with the source map and license notes beside.
+// One file, not a loader that imports the hashed file: that second, dependent request cost
+// ~170 ms before the launcher could render (bench/browser.py, shared 2-core machine).
+import * as esbuild from 'esbuild';
+import {readFile, rm, writeFile} from 'node:fs/promises';
+import {basename, dirname, join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, 'dist');
+await rm(dist, {recursive: true, force: true});
+const result = await esbuild.build({
+  entryPoints: {webchat: join(here, 'webchat.entry.js')},
+  outdir: dist,
+  entryNames: '[name]-[hash]',
+  bundle: true,
+  format: 'esm',
+  target: ['es2022'],
+  minify: true,
+  sourcemap: true,
+  legalComments: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+});
+const [bundle] = Object.keys(result.metafile.outputs).filter((p) => p.endsWith('.js'));
+const name = basename(bundle);
+// the bundle's comments point at its map and license file by relative URL: from web/, that is dist/
+const text = await readFile(join(dist, name), 'utf8');
+await writeFile(join(here, 'webchat.js'), text
+  .replace(`sourceMappingURL=${name}.map`, `sourceMappingURL=dist/${name}.map`)
+  .replace(`see ${name}.LEGAL.txt`, `see dist/${name}.LEGAL.txt`));
+const bytes = result.metafile.outputs[bundle].bytes;
+console.log(`web/webchat.js (also web/dist/${name}): ${(bytes / 1024).toFixed(1)} KiB minified`);
