@@ -1136,7 +1136,8 @@ def test_one_tag_embed_on_another_origin_of_the_same_site(browser: Any, shop_and
     try:
         page = ctx.new_page()
         failed: list[str] = []
-        page.on("requestfailed", lambda r: failed.append(r.url))
+        # a request the reload below aborts (a read receipt in flight) is not a failure
+        page.on("requestfailed", lambda r: failed.append(r.url) if r.failure != "net::ERR_ABORTED" else None)
         page.goto(shop + "/")
         page.get_by_role("button", name="Open chat").click()
         send(page, "hello from the shop")
