@@ -94,6 +94,7 @@ ERRORS = {
     401: "No session: call `GET /webchat/me` first.",
     403: "CSRF token or Origin refused, signature refused, or not yours to change.",
     404: "Not found, or a chat you are not a member of (existence is not leaked).",
+    408: "The request body did not arrive within the body timeout (WEBCHAT_BODY_TIMEOUT).",
     409: "Conflict with the stored state (message deleted, client_id reused, inconsistent data).",
     413: "Body, text or media larger than its cap.",
     415: "Media that is neither a supported image nor audio.",
@@ -132,9 +133,9 @@ def _path_id(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": ID}
 
 
-# a read of the signed-in session; writes add CSRF (403), body caps (413) and the rate limit (429)
+# a read of the signed-in session; writes add CSRF (403), body timeout (408) and caps (413), rate limits (429)
 READ = (400, 401, 503)
-WRITE = (400, 401, 403, 413, 429, 503)
+WRITE = (400, 401, 403, 408, 413, 429, 503)
 
 
 def document(settings: Settings | None = None) -> dict[str, Any]:

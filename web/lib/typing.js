@@ -1,5 +1,7 @@
 // Typing both ways: who types in each chat (with expiry), and telling others that we type.
 
+import {TYPING_TTL_MS} from './protocol.js';
+
 export class Typing {
   /** @param {(chatId: number, isTyping: boolean) => void} send */
   constructor(changed, send) {
@@ -23,7 +25,7 @@ export class Typing {
   seen(ev) {
     let who = this.byChat.get(ev.chat_id);
     if (!who) this.byChat.set(ev.chat_id, (who = new Map()));
-    if (ev.is_typing) who.set(ev.account_id, {name: ev.user_name, expires: Date.now() + (ev.ttl_ms || 6000)});
+    if (ev.is_typing) who.set(ev.account_id, {name: ev.user_name, expires: Date.now() + (ev.ttl_ms || TYPING_TTL_MS)});
     else who.delete(ev.account_id);
     this.changed();
   }
