@@ -18,6 +18,7 @@ SCENARIOS = [
     ["bench.longpoll", "--waiters", "1000"],
     ["bench.idle_ws", "--connections", "5000"],
     ["bench.browser"],
+    ["bench.burst"],
     ["bench.stress", "--seeds", "40", "--scale", "2"],
     ["bench.notify_commits"],
     ["bench.flood"],
