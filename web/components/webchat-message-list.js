@@ -303,7 +303,9 @@ export class WebchatMessageList extends LitElement {
     if (el.scrollTop < this._lastTop - 2) this._atEnd = atBottom && live;
     else if (atBottom && live) this._atEnd = true;
     this._lastTop = el.scrollTop;
-    if (wasAtEnd && !this._atEnd) this._leave();
+    // up in history with a window that reaches the newest message (it just left the end, or
+    // `_newer` caught up without the reader reaching the bottom): freeze it, so it cannot grow
+    if (!this._atEnd && live) this._leave();
     else if (!wasAtEnd && this._atEnd) this._follow();
     else if (atBottom && !live && this._landed) this._newer();
     // the reader's place: the first message in view, and how far it is from the top
