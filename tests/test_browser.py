@@ -739,6 +739,41 @@ def test_opens_on_newest_and_stays_pinned(context: Any, server: Any) -> None:
     expect_in_view(page, "burst 29")
 
 
+def test_long_chat_keeps_a_bounded_dom_window(context: Any, server: Any) -> None:
+    """Paged-in history grows the window only while the reader is up in it; at the live end the DOM
+    holds the newest 150 messages, and new messages while up in history wait for the reader."""
+    page = open_app(context, server)
+    chat = start_chat(page, "the first message")
+    bot = make_bot(server, chat, "Long Bot")
+    fill_chat(server, chat, bot, 300)
+    wait_read(server, chat, bot, 301)
+    page.reload()
+    expect(page.locator("webchat-status")).to_have_attribute("status", "live")
+    expect(bubble(page, "filler 299")).to_have_count(1)
+    items = page.locator("webchat-message")
+    scroller = page.locator("webchat-message-list .scroller")
+    deadline = time.monotonic() + 30
+    while bubble(page, "the first message").count() == 0:  # up to the top: the window grows
+        assert time.monotonic() < deadline, "older history did not load by scrolling"
+        scroller.evaluate("(el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        page.wait_for_timeout(100)
+    expect(items).to_have_count(301)
+    # new messages while up in history are counted, not rendered
+    bot_says(server, chat, bot, "while away")
+    expect(page.locator("webchat-message-list .pill")).to_have_text("1 new message ↓")
+    expect(items).to_have_count(301)
+    # scrolling down reaches them; back at the live end the window shrinks to the newest 150
+    deadline = time.monotonic() + 30
+    while bubble(page, "while away").count() == 0 or items.count() != 150:
+        assert time.monotonic() < deadline, "the window did not come back to the live end"
+        scroller.evaluate("(el) => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); }")
+        page.wait_for_timeout(100)
+    expect(page.locator("webchat-message-list .pill")).to_have_count(0)
+    bot_says(server, chat, bot, "live again")
+    expect_in_view(page, "live again")
+    expect(items).to_have_count(150)
+
+
 def test_opens_on_first_unread_with_divider(context: Any, server: Any) -> None:
     page = open_app(context, server)
     chat = start_chat(page, "asked earlier")

@@ -3,8 +3,16 @@
 // Opening a chat lands on the newest message (or on the "New messages" divider); while the reader
 // is at the end, anything that makes the content taller (a new message, an image loading, the
 // composer growing) keeps the end in view; scrolled up, new messages show a "N new messages ↓"
-// control instead. Reaching the top loads older history by itself; the DOM keeps a window of
-// messages, and the reader's place is kept (by an anchor message) when messages are added above.
+// control instead. Reaching the top loads older history by itself; the reader's place is kept (by
+// an anchor message) when messages are added above.
+//
+// The DOM holds a window of messages, never the whole chat: a chat may hold thousands of messages
+// and a render must cost the same for 150 or 5000. While the reader follows the end the window is
+// the newest WINDOW messages. When they leave the end the window's last message is frozen (`_endKey`):
+// paging up grows the window upward, new messages are only counted (the pill), and reaching the
+// bottom of the window extends it downward until it meets the live end again, where it shrinks back
+// to WINDOW. Everything a render computes (day separators, grouping, delivery state, the divider)
+// looks only at the window and its two neighbours.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {repeat} from 'lit/directives/repeat.js';
@@ -19,9 +27,16 @@ const NEAR_TOP_PX = 200;
 
 const key = (m) => (m.client_id && !m.seq ? `c${m.client_id}` : `s${m.seq}`);
 
-function dayKey(ts) {
-  const d = new Date(ts);
-  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+// parsed once per message object (messages are replaced, not mutated, when they change)
+const parsed = new WeakMap();
+function when(m) {
+  let p = parsed.get(m);
+  if (!p) {
+    const d = new Date(m.timestamp);
+    p = {ms: d.getTime(), day: `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`};
+    parsed.set(m, p);
+  }
+  return p;
 }
 
 /** "Today", "Yesterday", or a date ("Mon, 3 Mar"; with the year when it is not this year). */
@@ -74,7 +89,10 @@ export class WebchatMessageList extends LitElement {
     this._atEnd = true;
     this._landed = false;
     this._lastCount = 0;
+    this._lastKey = null; // the newest message at the previous update: what came after it is new
     this._lastTop = 0;
+    this._endKey = null; // null: the window ends at the newest message; else its frozen last message
+    this._win = {start: 0, end: 0};
     // content taller or viewport smaller: stay at the end if the reader was there
     this._resize = new ResizeObserver(() => this._settle());
   }
@@ -93,25 +111,47 @@ export class WebchatMessageList extends LitElement {
       this._atEnd = true;
       this._landed = false;
       this._lastCount = 0;
+      this._lastKey = null;
       this._lastTop = 0;
       this._anchor = null;
+      this._endKey = null;
       this.focusKey = null;
     }
     const all = this.messages || [];
     const count = all.length;
-    if (count > this._lastCount && this._lastCount && !this._atEnd) {
-      const last = all[count - 1];
-      const added = all.slice(this._lastCount).filter((m) => m.sender_id !== this.meId).length;
-      if (last && added) this.unseen += added;
+    // new at the end (not older pages prepended): walk back from the newest to the previous newest,
+    // so the cost is the number of new messages, not the length of the chat
+    const lastKey = count ? key(all[count - 1]) : null;
+    if (!this._atEnd && this._lastCount && lastKey !== this._lastKey) {
+      let added = 0;
+      for (let i = count - 1, n = count - this._lastCount; i >= 0 && n > 0 && key(all[i]) !== this._lastKey; i--, n--) {
+        if (all[i].sender_id !== this.meId) added++;
+      }
+      this.unseen += added;
     }
-    if (changed.has('messages') && this._atEnd && this._landed) this.shown = WINDOW; // trim while following the end
     this._lastCount = count;
+    this._lastKey = lastKey;
+    if (changed.has('messages') && this._atEnd && this._landed) this.shown = WINDOW; // trim while following the end
+    this._win = this._window(all);
+  }
+
+  /** The rendered slice [start, end) of all messages. */
+  _window(all) {
+    let end = all.length;
+    if (this._endKey !== null) {
+      // the frozen last message is near the end: search backwards (cost: the messages after it)
+      let i = all.length - 1;
+      while (i >= 0 && key(all[i]) !== this._endKey) i--;
+      if (i >= 0) end = i + 1;
+      else this._endKey = null; // gone (a pending send got its seq): fall back to the live end
+    }
+    return {start: Math.max(0, end - this.shown), end};
   }
 
   render() {
     const all = this.messages || [];
-    const start = Math.max(0, all.length - this.shown);
-    const visible = all.slice(start);
+    const {start, end} = this._win;
+    const visible = all.slice(start, end);
     const moreAbove = start > 0 || this.hasOlder;
     const now = new Date();
     const divider = this._dividerKey(all);
@@ -124,12 +164,12 @@ export class WebchatMessageList extends LitElement {
           ${all.length === 0 ? html`<div class="empty">No messages yet. Say hello!</div>` : nothing}
           ${repeat(visible, key, (m, i) => {
             const prev = i > 0 ? visible[i - 1] : (start > 0 ? all[start - 1] : null);
-            const next = visible[i + 1];
+            const next = i + 1 < visible.length ? visible[i + 1] : all[end] || null;
             const k = key(m);
-            const newDay = !prev || dayKey(prev.timestamp) !== dayKey(m.timestamp);
+            const newDay = !prev || when(prev).day !== when(m).day;
             const isDivider = k === divider;
             const first = newDay || isDivider || !this._sameRun(prev, m);
-            const last = !next || dayKey(next.timestamp) !== dayKey(m.timestamp) || key(next) === divider || !this._sameRun(m, next);
+            const last = !next || when(next).day !== when(m).day || key(next) === divider || !this._sameRun(m, next);
             return html`<webchat-message .message=${m} ?mine=${m.sender_id === this.meId} data-key=${k}
               tabindex=${k === focusKey ? '0' : '-1'} ?first=${first} ?last=${last}
               .day=${newDay ? dayLabel(m.timestamp, now) : ''} ?divider=${isDivider}
@@ -163,7 +203,7 @@ export class WebchatMessageList extends LitElement {
       // the divider at the top, unless the end is reachable with it still in view
       el.scrollTop = Math.min(divider.offsetTop - 8, el.scrollHeight - el.clientHeight);
       this._lastTop = el.scrollTop;
-      this._atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
+      if (el.scrollHeight - el.scrollTop - el.clientHeight >= NEAR_END_PX) this._leave();
       this._anchor = this._atEnd ? null : this._visibleAnchor();
     } else {
       this._toEnd();
@@ -187,14 +227,23 @@ export class WebchatMessageList extends LitElement {
   }
 
   _sameRun(a, b) {
-    return a && b && a.sender_id === b.sender_id
-      && Math.abs(new Date(b.timestamp) - new Date(a.timestamp)) < GROUP_GAP_MS;
+    return a && b && a.sender_id === b.sender_id && Math.abs(when(b).ms - when(a).ms) < GROUP_GAP_MS;
   }
 
+  /** The first message from others after `dividerAfter`: a binary search (messages are in seq order,
+   * pending sends without a seq at the end), then a step over the reader's own messages. */
   _dividerKey(all) {
-    if (this.dividerAfter === null || this.dividerAfter === undefined) return null;
-    const m = all.find((x) => x.seq && x.seq > this.dividerAfter && x.sender_id !== this.meId);
-    return m ? key(m) : null;
+    const after = this.dividerAfter;
+    if (after === null || after === undefined) return null;
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (all[mid].seq && all[mid].seq <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < all.length && all[i].seq; i++) if (all[i].sender_id !== this.meId) return key(all[i]);
+    return null;
   }
 
   _visibleAnchor() {
@@ -214,22 +263,51 @@ export class WebchatMessageList extends LitElement {
   }
 
   scrollToBottom() {
+    this._follow();
+    this.updateComplete.then(() => this._toEnd());
+  }
+
+  /** Back at the live end: unfreeze the window and shrink it back to the newest WINDOW messages. */
+  _follow() {
     this.unseen = 0;
     this._atEnd = true;
     this._anchor = null;
+    this._endKey = null;
     this.shown = WINDOW;
-    this.updateComplete.then(() => this._toEnd());
+  }
+
+  /** The reader left the end: freeze the window's last message, so new ones are counted, not rendered. */
+  _leave() {
+    this._atEnd = false;
+    const {end} = this._win;
+    this._endKey = end ? key(this.messages[end - 1]) : null;
+  }
+
+  /** The window's bottom reached while newer messages are not rendered: extend it downward. */
+  _newer() {
+    const all = this.messages || [];
+    const from = this._window(all).end;
+    const end = Math.min(all.length, from + STEP);
+    this.shown += end - from;
+    this._endKey = end < all.length ? key(all[end - 1]) : null;
   }
 
   _onScroll() {
     const el = this._scroller;
-    const nearEnd = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
+    const live = this._endKey === null; // the window reaches the newest message
+    const wasAtEnd = this._atEnd;
     // only the reader scrolls up; our own follow-the-end scrolls go down. Judging "at the end" from
     // any scroll event would lose the end during a burst: content grows between our scroll and
     // its event, which then looks like the reader having left the end.
-    if (el.scrollTop < this._lastTop - 2) this._atEnd = nearEnd;
-    else if (nearEnd) this._atEnd = true;
+    if (el.scrollTop < this._lastTop - 2) this._atEnd = atBottom && live;
+    else if (atBottom && live) this._atEnd = true;
     this._lastTop = el.scrollTop;
+    // up in history with a window that reaches the newest message (it just left the end, or
+    // `_newer` caught up without the reader reaching the bottom): freeze it, so it cannot grow
+    if (!this._atEnd && live) this._leave();
+    else if (!wasAtEnd && this._atEnd) this._follow();
+    else if (atBottom && !live && this._landed) this._newer();
     // the reader's place: the first message in view, and how far it is from the top
     this._anchor = this._atEnd ? null : this._visibleAnchor();
     if (this._atEnd) this.unseen = 0;
@@ -237,9 +315,8 @@ export class WebchatMessageList extends LitElement {
   }
 
   async _older() {
-    const all = this.messages || [];
-    if (this._atEnd) { this._atEnd = false; this._anchor = this._visibleAnchor(); } // the button: reading history now
-    if (all.length > this.shown) {
+    if (this._atEnd) { this._leave(); this._anchor = this._visibleAnchor(); } // the button: reading history now
+    if (this._win.start > 0) {
       this.shown += STEP;
       return;
     }
@@ -269,7 +346,8 @@ export class WebchatMessageList extends LitElement {
     const to = {ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: items.length - 1, PageDown: i + 5, PageUp: i - 5}[e.key];
     if (to === undefined) return;
     e.preventDefault();
-    if (to < 0 && (this.hasOlder || this.messages.length > this.shown)) this._older();
+    if (to < 0 && (this.hasOlder || this._win.start > 0)) this._older();
+    if (to >= items.length && this._win.end < this.messages.length) this._newer();
     const next = items[Math.max(0, Math.min(items.length - 1, to))];
     this.focusKey = next.dataset.key;
     next.focus();
