@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from webchat_server.db import q
+from webchat_server.events import message_event
 from webchat_server.keys import delivery_key, hub_key, listener_key
 from webchat_server.protocol import CHANNEL
 
@@ -209,4 +210,22 @@ async def test_reconcile_during_attach_keeps_the_readers_cursor(api: Api, client
     assert [e["message"]["seq"] for e in got] == list(range(72, 201))
     assert await quiet(ws, 0.3) == []
     delivery.pool = gated.pool
+    await ws.close()
+
+
+async def test_a_frame_a_closing_socket_drops_moves_no_position(api: Api, client: Any,
+                                                                 sql: asyncpg.Connection) -> None:
+    """A write to a closing transport is dropped by asyncio: the subscriber leaves the hub and its
+    position stays where the client's is (it used to move as if the frame had been written)."""
+    chat = (await api.send("first"))["chat_id"]
+    ws = await api.ws()
+    assert (await next_event(ws))["type"] == "connection"
+    hub = client.server.app[hub_key]
+    (sub,) = [s for s in hub.subscribers() if s.account_id == api.id]
+    assert sub.positions[chat] == 1
+    row = await sql.fetchrow("SELECT * FROM webchat.message_view WHERE chat_id = $1", chat)
+    later = message_event(row, True, 2)  # as if seq 2 had been committed
+    sub.transport.close()  # same tick: the handler has not seen the close yet
+    assert sub.replay(later) is False
+    assert sub.positions[chat] == 1 and sub.closed and sub not in hub.subscribers()
     await ws.close()
