@@ -223,7 +223,8 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
                                 t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
                 budget = rnd.randint(10, 150)
                 try:
-                    while budget > 0 and not finished():
+                    # the deadline here too: a socket that goes silent is reported, never waited on forever
+                    while budget > 0 and not finished() and loop.time() < deadline:
                         try:
                             ev = await ws.recv(0.5)
                         except TimeoutError:
@@ -249,7 +250,8 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
                     dups = len(seen[c]) - len(set(seen[c]))
                     missing = sorted(set(want) - set(seen[c]))
                     out.problems.append(f"seed {seed} reader {i} chat {c}: {len(seen[c])} of {written[c]} seen, "
-                                        f"{dups} duplicates, missing {missing[:5]}, in order "
+                                        f"{dups} duplicates, missing {missing[:5]} ({len(missing)} in all), last seen "
+                                        f"{seen[c][-1] if seen[c] else None}, in order "
                                         f"{seen[c] == sorted(seen[c])}")
 
         readers = [asyncio.create_task(reader(i)) for i in range(n_readers)]

@@ -9,7 +9,9 @@ from typing import Any
 
 import asyncpg
 
-from webchat_server.keys import hub_key, listener_key
+from webchat_server.db import q
+from webchat_server.events import message_event
+from webchat_server.keys import delivery_key, hub_key, listener_key
 from webchat_server.protocol import CHANNEL
 
 from .conftest import Api, collect, next_event, quiet
@@ -162,3 +164,68 @@ async def test_long_poll_pages_a_large_gap_in_bounded_answers(api: Api, sql: asy
         answers += 1
     assert seqs == list(range(2, 302))
     assert answers >= 10
+
+
+class _GatedPool:
+    """The real pool, except that a reader's membership read waits at a gate the test opens."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        if query == q("memberships_with_seq") and not self.release.is_set():
+            self.entered.set()
+            await self.release.wait()
+        return await self.pool.fetch(query, *args)  # type: ignore[no-any-return]
+
+
+async def test_reconcile_during_attach_keeps_the_readers_cursor(api: Api, client: Any,
+                                                                sql: asyncpg.Connection) -> None:
+    """A reconcile (listener back) that runs while a socket is between register and its membership
+    read must not subscribe it at "no known position": that replaced the client's cursor, so the
+    socket got the chat's latest changes instead of everything after its cursor (a silent gap)."""
+    chat = (await api.send("first"))["chat_id"]
+    bot = await make_bot(sql, chat)
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text) "
+                      "SELECT $1, $2, 'm' || i FROM generate_series(2, 200) i", chat, bot)
+    last = await sql.fetchval("SELECT last_seq FROM webchat.chats WHERE id = $1", chat)
+    assert last == 200
+    await asyncio.sleep(0.3)  # the notifications of those rows are fanned out (to nobody)
+    app = client.server.app
+    delivery = app[delivery_key]
+    gated = _GatedPool(delivery.pool)
+    delivery.pool = gated
+    connecting = asyncio.create_task(api.ws(f"{chat}.71"))
+    await asyncio.wait_for(gated.entered.wait(), 5)
+    await delivery.reconcile()  # what the listener runs when it is back
+    gated.release.set()
+    ws = await connecting
+    hello = await next_event(ws)
+    assert hello["type"] == "connection" and hello["cursor"] == f"{chat}.71"
+    got = await collect(ws, 129)
+    assert [e["message"]["seq"] for e in got] == list(range(72, 201))
+    assert await quiet(ws, 0.3) == []
+    delivery.pool = gated.pool
+    await ws.close()
+
+
+async def test_a_frame_a_closing_socket_drops_moves_no_position(api: Api, client: Any,
+                                                                 sql: asyncpg.Connection) -> None:
+    """A write to a closing transport is dropped by asyncio: the subscriber leaves the hub and its
+    position stays where the client's is (it used to move as if the frame had been written)."""
+    chat = (await api.send("first"))["chat_id"]
+    ws = await api.ws()
+    assert (await next_event(ws))["type"] == "connection"
+    hub = client.server.app[hub_key]
+    (sub,) = [s for s in hub.subscribers() if s.account_id == api.id]
+    assert sub.positions[chat] == 1
+    row = await sql.fetchrow("SELECT * FROM webchat.message_view WHERE chat_id = $1", chat)
+    later = message_event(row, True, 2)  # as if seq 2 had been committed
+    sub.transport.close()  # same tick: the handler has not seen the close yet
+    assert sub.replay(later) is False
+    assert sub.positions[chat] == 1 and sub.closed and sub not in hub.subscribers()
+    await ws.close()

@@ -110,6 +110,9 @@ class Delivery:
         # are fanned out. A reader that sees it unchanged across its membership read knows it
         # missed nothing and may skip its replay query. Only _advance() moves it.
         self._epoch = 0
+        # moves when a reconcile starts: an attach whose membership read may have run before it
+        # reads again, so its memberships are never older than the listener's last return
+        self._reconciles = 0
         self._tasks: set[asyncio.Task[None]] = set()
         hub.pager = self._start_replay
 
@@ -130,7 +133,11 @@ class Delivery:
         """
         epoch = self._epoch
         self.hub.register(sub)
-        rows = await self.pool.fetch(q("memberships_with_seq"), sub.account_id)
+        while True:
+            reconciles = self._reconciles
+            rows = await self.pool.fetch(q("memberships_with_seq"), sub.account_id)
+            if reconciles == self._reconciles:
+                break
         for r in rows:
             chat_id, last = r["chat_id"], r["last_seq"]
             if only_chat is not None and chat_id != only_chat:
@@ -141,7 +148,12 @@ class Delivery:
                 pos = min(given[chat_id], last)
             else:
                 pos = None
+            # this read decides the position, even if a join notification subscribed the reader
+            # meanwhile at "no known position": nothing was written to it yet (events wait in
+            # `pending` and are filtered by position when it goes live)
+            sub.positions[chat_id] = pos
             self.hub.subscribe(sub, chat_id, pos)
+        sub.attached = True
         # behind if events were fanned out between the membership read and now (they may have
         # missed us), or if a position is older than the chat's last change
         last_seq = {r["chat_id"]: r["last_seq"] for r in rows}
@@ -301,8 +313,13 @@ class Delivery:
         its recent changes, and every reader gets what was committed while nobody listened.
         """
         self._advance()
+        self._reconciles += 1
         hub = self.hub
-        subs = hub.subscribers()
+        # a reader still attaching is left alone: its own membership read runs after this began
+        # (attach reads again), and it replays from its own cursor. Subscribing it here, at "no
+        # known position", replaced the client's cursor: it got the chat's latest changes
+        # instead of everything after its cursor (a silent gap).
+        subs = [s for s in hub.subscribers() if s.attached]
         if not subs:
             return
         members: dict[int, set[int]] = {}

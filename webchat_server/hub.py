@@ -30,8 +30,8 @@ class Subscriber:
 
     kind = "subscriber"
     # thousands of these live at once: no per-instance __dict__
-    __slots__ = ("account_id", "closed", "held", "hub", "paging", "pending", "positions", "replayed_bytes",
-                 "replayed_rows", "replaying")
+    __slots__ = ("account_id", "attached", "closed", "held", "hub", "paging", "pending", "positions",
+                 "replayed_bytes", "replayed_rows", "replaying")
 
     def __init__(self, hub: Hub, account_id: int) -> None:
         self.hub = hub
@@ -44,6 +44,9 @@ class Subscriber:
         self.replaying = False  # a replay task runs for it (owned by delivery)
         self.replayed_rows = self.replayed_bytes = 0  # sizes the next page
         self.closed = False
+        # set by delivery once attach has read its memberships and set its positions; until then
+        # only attach sets its positions (a reconcile leaves it alone)
+        self.attached = False
 
     def offer(self, ev: Event) -> None:
         if self.closed or ev.skip_account == self.account_id:
@@ -151,8 +154,11 @@ class WsSubscriber(Subscriber):
     def write(self, ev: Event) -> bool:
         t = self.transport
         if t.is_closing():
+            # the frame would be dropped: never move a position for it; the socket is gone, so is
+            # this subscriber (the client resumes from its own cursor)
             self.closed = True
-            return True
+            self.hub.unregister(self)
+            return False
         if t.get_write_buffer_size() > self.high_water:
             return False
         t.write(ev.frame)
