@@ -129,19 +129,6 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def bad_request(message: str) -> BadInput:
-    return BadInput(message)
-
-
-def not_found(what: str = "chat") -> NotFound:
-    return NotFound(what)
-
-
-def error_frame(e: ApiError | DomainError) -> dict[str, Any]:
-    """A failed WebSocket request as a frame: the same code and message the HTTP API would send."""
-    return {"type": "error", "chat_id": None, "error": {"code": e.code, "message": e.message, **e.extra}}
-
-
 def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
     response = web.json_response({"success": False, "error": body}, status=status)

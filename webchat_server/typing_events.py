@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .db import q
-from .errors import not_found
+from .errors import NotFound
 from .keys import pool_key, typing_limiter_key
 
 
@@ -17,5 +17,5 @@ async def send_typing(app: web.Application, account_id: int, chat_id: int, is_ty
         return False
     sent = await app[pool_key].fetchval(q("typing"), chat_id, account_id, is_typing)
     if not sent:
-        raise not_found()
+        raise NotFound()
     return True

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .. import accounts
 from ..auth import new_guest, require_account, rotate_session
-from ..errors import ApiError, bad_request
+from ..errors import ApiError, BadInput
 from ..identity import (
     MAX_USER_ID_CHARS,
     Identity,
@@ -42,7 +42,7 @@ async def identify(request: web.Request) -> web.Response:
     if token is None and "signature" in body:
         who = _legacy_identity(body, secret, settings.legacy_identify, settings.max_name_chars)
     elif not isinstance(token, str) or not token:
-        raise bad_request("token is required (a JWT signed by the embedding site's backend)")
+        raise BadInput("token is required (a JWT signed by the embedding site's backend)")
     else:
         who = verify_token(secret, token, settings.max_name_chars)
     guest = await require_account(request)
@@ -59,7 +59,7 @@ def _legacy_identity(body: dict[str, Any], secret: str, enabled: bool, max_name:
     signature = opt_text(body.get("signature"), "signature", 128)
     name = opt_text(body.get("name"), "name", max_name) or ""
     if not user_id or not signature:
-        raise bad_request("user_id and signature are required")
+        raise BadInput("user_id and signature are required")
     check_legacy_signature(secret, user_id, signature)
     return Identity(user_id=user_id, name=name or user_id)
 
@@ -81,6 +81,6 @@ async def demo_token(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = opt_text(body.get("name"), "name", settings.max_name_chars)
     if not name:
-        raise bad_request("name is required")
+        raise BadInput("name is required")
     token = issue_token(settings.identity_secret, f"demo:{name.lower()}", name, DEMO_TOKEN_LIFETIME)
     return ok({"token": token})

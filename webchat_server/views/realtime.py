@@ -12,7 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import cursor
 from ..auth import origin_allowed, require_account
 from ..db import q
-from ..errors import DATABASE_DOWN, ApiError, DomainError, bad_request
+from ..errors import DATABASE_DOWN, ApiError, BadInput, DomainError, NotFound
 from ..events import connection_event, dumps, error_event, pong_event
 from ..hub import PollWaiter, WsSubscriber
 from ..keys import delivery_key, hub_key, pool_key, settings_key, sockets_key
@@ -80,18 +80,18 @@ async def _resume_frame(ws: web.WebSocketResponse) -> dict[int, int] | None:
     try:
         msg = await ws.receive(timeout=RESUME_FRAME_TIMEOUT)
     except TimeoutError:
-        raise bad_request("no resume frame") from None
+        raise BadInput("no resume frame") from None
     if msg.type != WSMsgType.TEXT:
-        raise bad_request("the first frame must be a resume frame")
+        raise BadInput("the first frame must be a resume frame")
     try:
         frame = json.loads(msg.data)
     except ValueError:
-        raise bad_request("resume frame is not JSON") from None
+        raise BadInput("resume frame is not JSON") from None
     if not isinstance(frame, dict) or frame.get("type") != "resume":
-        raise bad_request("the first frame must be {\"type\": \"resume\", \"cursor\": ...}")
+        raise BadInput("the first frame must be {\"type\": \"resume\", \"cursor\": ...}")
     raw = frame.get("cursor")
     if raw is not None and not isinstance(raw, str):
-        raise bad_request("cursor must be a string or null")
+        raise BadInput("cursor must be a string or null")
     return cursor.parse(raw, MAX_BODY_CURSOR)
 
 
@@ -116,7 +116,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
             try:
                 chat_id = opt_id(frame.get("chat_id"), "chat_id")
                 if chat_id is None:
-                    raise bad_request("chat_id is required")
+                    raise BadInput("chat_id is required")
                 await send_typing(request.app, sub.account_id, chat_id, bool(frame.get("is_typing", True)))
             except (ApiError, DomainError) as e:
                 await _send(ws, error_event(e.code, e.message, **e.extra).data)
@@ -149,7 +149,7 @@ async def poll_post(request: web.Request) -> web.StreamResponse:
     timeout = opt_float(body.get("timeout"), "timeout", 0, settings.poll_max_timeout, settings.poll_default_timeout)
     raw = body.get("cursor")
     if raw is not None and not isinstance(raw, str):
-        raise bad_request("cursor must be a string or null")
+        raise BadInput("cursor must be a string or null")
     return await _poll(request, account["id"], cursor.parse(raw, MAX_BODY_CURSOR), timeout)
 
 
@@ -180,16 +180,16 @@ async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> w
     query = request.query
     chat_id = opt_id(query.get("chat_id"), "chat_id")
     if chat_id is None:
-        raise bad_request("chat_id is required")
+        raise BadInput("chat_id is required")
     last_id = opt_seq(query.get("last_message_id"), "last_message_id") or 0
     pool, hub = request.app[pool_key], request.app[hub_key]
     if not await pool.fetchval(q("member_check"), chat_id, account_id):
-        raise ApiError(404, "chat not found")
+        raise NotFound()
     after = 0
     if last_id:
         row = await pool.fetchrow(q("message_get"), last_id)
         if row is None or row["chat_id"] != chat_id:
-            raise bad_request("last_message_id is not a message of this chat")
+            raise BadInput("last_message_id is not a message of this chat")
         after = row["seq"]
     limit = 100
     rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1)
