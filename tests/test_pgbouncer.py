@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +25,6 @@ from webchat_server.keys import listener_key, pool_key
 from webchat_server.settings import Settings
 
 from .browser_support import free_port
-from .conftest import IDENTITY_SECRET
 
 # The real-time suite's core scenarios, collected again here so they run with this module's
 # fixtures: the app's pool and the integrator's SQL connection go through PgBouncer.
@@ -119,17 +119,9 @@ def pgbouncer(pg_uri: str) -> Iterator[PgBouncer]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, pgbouncer: PgBouncer) -> Settings:
-    return Settings(
-        database_url=pgbouncer.url(database_url),
-        listen_database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=Fernet.generate_key().decode(),
-        identity_secret=IDENTITY_SECRET,
-        probe_interval=0.5,
-        max_media_bytes=256 * 1024,
-        sends_per_minute=100_000,
-    )
+def settings(settings: Settings, database_url: str, pgbouncer: PgBouncer) -> Settings:
+    """conftest's settings, with queries through PgBouncer and LISTEN/migrations direct."""
+    return replace(settings, database_url=pgbouncer.url(database_url), listen_database_url=database_url)
 
 
 @pytest.fixture
