@@ -7,24 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from bench.browser import ARGS, in_thread
 from bench.common import Bench, make_bot
+from tests.browser_support import launcher_chat_id
 
 DOCS = Path(__file__).resolve().parent
 PAGE = "/web/embed-launcher.html"
-
-
-def chat_id(page: Page) -> int:
-    return int(page.evaluate("""() => new Promise((done) => {
-      const tick = () => {
-        const chat = document.querySelector('webchat-launcher').shadowRoot.querySelector('webchat-chat');
-        const id = chat && chat.client && chat.client.openChatId;
-        if (id) done(id); else setTimeout(tick, 20);
-      };
-      tick();
-    })"""))
 
 
 def bot_says(bench: Bench, chat: int, *texts: str) -> None:
@@ -52,7 +42,7 @@ def shoot(browser: Any, bench: Bench, name: str, viewport: dict[str, int]) -> No
     box = page.locator("webchat-composer textarea")
     box.fill("Hi! Do you have rye bread tomorrow morning?")
     box.press("Enter")
-    chat = chat_id(page)
+    chat = launcher_chat_id(page)
     page.wait_for_timeout(300)
     bot_says(bench, chat, "Good morning! Yes, rye & caraway comes out of the oven at 7:00.")
     box.fill("Great, could you save me a loaf? I'll be there around 9.")

@@ -125,3 +125,15 @@ def png(w: int = 8, h: int = 8) -> bytes:
     raw = b"".join(b"\x00" + b"\x10\x80\xf0" * w for _ in range(h))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def launcher_chat_id(page: Any) -> int:
+    """The id of the chat open in the page's <webchat-launcher>, once it has one (tests, screenshots)."""
+    return int(page.evaluate("""() => new Promise((done) => {
+      const tick = () => {
+        const chat = document.querySelector('webchat-launcher').shadowRoot.querySelector('webchat-chat');
+        const id = chat && chat.client && chat.client.openChatId;
+        if (id) done(id); else setTimeout(tick, 20);
+      };
+      tick();
+    })"""))

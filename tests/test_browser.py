@@ -15,7 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
 
-from .browser_support import ServerProcess, bot_says, free_port, make_bot, png, sql
+from .browser_support import ServerProcess, bot_says, free_port, launcher_chat_id, make_bot, png, sql
 from .conftest import TEMPLATE, _with_database, admin, run_sync
 
 NOTIFICATION_SPY = """
@@ -529,17 +529,6 @@ def test_inactive_chat_counts_unread_and_reads_when_active(context: Any, server:
 # -- <webchat-launcher> on the sample host page (the one-tag bundle, no import map) -------------
 LAUNCHER = "/web/embed-launcher.html"
 SITE_TITLE = "Fernwood Bakery · Sourdough, pastries and coffee"
-
-
-def launcher_chat_id(page: Page) -> int:
-    return int(page.evaluate("""() => new Promise((done) => {
-      const tick = () => {
-        const chat = document.querySelector('webchat-launcher').shadowRoot.querySelector('webchat-chat');
-        const id = chat && chat.client && chat.client.openChatId;
-        if (id) done(id); else setTimeout(tick, 20);
-      };
-      tick();
-    })"""))
 
 
 def focused_in_launcher(page: Page) -> str:
