@@ -87,6 +87,8 @@ def refused_tokens() -> list[tuple[str, Any]]:
     return [
         ("expired", _token({**good, "exp": now - 120})),
         ("exp more than 24 h ahead", _token({**good, "exp": now + 25 * 3600})),
+        ("exp as a numeric string", _token({**good, "exp": str(now + 300)})),
+        ("iat as a numeric string", _token({**good, "iat": str(now)})),
         ("iat in the future", _token({**good, "iat": now + 600})),
         ("nbf in the future", _token({**good, "nbf": now + 600})),
         ("wrong secret", _token(good, "another-secret-that-is-also-32-bytes-long")),

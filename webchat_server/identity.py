@@ -74,6 +74,10 @@ def verify_token(secret: str, token: str, max_name_chars: int) -> Identity:
     except (jwt.PyJWTError, ValueError, TypeError):
         # PyJWT wraps what it expects; anything else about a malformed token is still the client's fault
         raise Refused("identity token is malformed") from None
+    # PyJWT accepts numeric strings ("1764196000") for the time claims; a token is a number or refused
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and (type(claims[name]) not in (int, float)):
+            raise Refused(f"identity token claim {name!r} must be a number (seconds since the epoch)")
     if claims["exp"] > time.time() + MAX_LIFETIME + LEEWAY:
         raise Refused("identity token expires more than 24 hours ahead; issue short-lived tokens")
     return Identity(

@@ -30,6 +30,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         log.warning("a value the database refused on %s %s", request.method, request.path, exc_info=True)
         return error_response(400, "bad_request", "a value in the request is out of range or not valid text")
     except DATABASE_DOWN as e:
+        if isinstance(e, ConnectionResetError) and (request.transport is None or request.transport.is_closing()):
+            # aiohttp's "Connection lost": the client went away mid-body; the database is fine
+            log.info("client closed the connection during %s %s", request.method, request.path)
+            return error_response(400, "bad_request", "the connection closed before the body arrived")
         # not the client's fault and not a bug: say so, and that trying again later makes sense.
         # One line, no traceback: an outage fails every request the same way.
         log.warning("database unavailable on %s %s: %s: %s", request.method, request.path, e.__class__.__name__, e)
