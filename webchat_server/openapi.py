@@ -92,7 +92,7 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
 ERRORS = {
     400: "Bad input: a field is missing, of the wrong type or out of range; malformed JSON or multipart.",
     401: "No session: call `GET /webchat/me` first.",
-    403: "CSRF token or Origin refused, signature refused, or not yours to change.",
+    403: "CSRF token or Origin refused, identity token refused, or not yours to change.",
     404: "Not found, or a chat you are not a member of (existence is not leaked).",
     408: "The request body did not arrive within the body timeout (WEBCHAT_BODY_TIMEOUT).",
     409: "Conflict with the stored state (message deleted, client_id reused, inconsistent data).",
@@ -258,7 +258,9 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "The WebSocket (README 'Events'); a plain GET without the upgrade headers is a 400.",
             "parameters": [_query("cursor", cursor, "where to resume"),
                            _query("resume", {"enum": ["1"]}, "the cursor comes in a first {type: resume} frame")],
-            "responses": {"101": {"description": "Switching Protocols"}, **_responses(400, None, 401, 403, 429, 503)}}},
+            "responses": {"101": {"description": "Switching Protocols"},
+                          **_responses({400: "Not a WebSocket upgrade, or a bad cursor."}, None,
+                                       401, 403, 429, 503)}}},
         "/webchat/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [{}],
             "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}}}},
@@ -280,7 +282,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "Prometheus text; loopback only unless a bearer token is configured.",
             "responses": {"200": {"description": "Prometheus exposition format",
                                   "content": {"text/plain": {"schema": STR}}},
-                          **_responses(401, None, 403)}}},
+                          **_responses({401: "A metrics token is configured and the request lacks it."}, None, 403)}}},
         "/": {"get": {
             "operationId": "demoPage", "security": [{}], "summary": "The demo page.",
             "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}}},
@@ -290,7 +292,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
         "info": {
             "title": "webchat-server HTTP API", "version": "1",
             "description": "JSON everywhere. Errors are `{success: false, error: {code, message}}`; the "
-                           "server never answers 5xx for bad input (503 only when the database is down). "
+                           "server never answers 5xx for bad input (503 only when the database is down or the "
+                           "process is at its connection budget). "
                            "State-changing calls need the session cookie and the `X-CSRF-Token` header from "
                            "`GET /webchat/me`. Objects may gain fields: ignore the ones you do not know.",
         },
