@@ -1076,6 +1076,8 @@ def test_axe_reports_no_violations(browser: Any, server: Any, theme: str) -> Non
         bot_says(server, chat, bot, "It ships today.")
         expect(bubble(page, "It ships today.")).to_have_count(1)
         page.get_by_role("button", name="+ New chat").click()
+        # the new chat is made by an API call: send once it is open (as the other tests do)
+        page.wait_for_function(f"document.querySelector('webchat-app').client.openChatId !== {chat}")
         send(page, "second chat")
         expect(bubble(page, "second chat")).to_have_count(1)
         bot_says(server, chat, bot, "an unread one")
