@@ -20,7 +20,7 @@ import time
 import asyncpg
 from cryptography.fernet import Fernet
 
-from webchat_server.auth import COOKIE_NAME
+from webchat_server.http.auth import COOKIE_NAME
 
 from .common import Bench, emit
 

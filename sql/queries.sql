@@ -196,7 +196,7 @@ SELECT r.* FROM unnest($1::bigint[]) AS c(chat_id)
         WHERE v.chat_id = c.chat_id ORDER BY v.change_seq DESC LIMIT $2) r
  ORDER BY r.chat_id, r.change_seq;
 
--- Take tokens from several buckets at once (rate limits, see ratelimit.py): refill each by the
+-- Take tokens from several buckets at once (rate limits, see webchat_server/domain/limits.py): refill each by the
 -- time since its last take, capped at its burst, then subtract the cost. Rows are locked in key
 -- order, so concurrent takers never deadlock; a negative balance means "refused", and the caller
 -- rolls its transaction back, which also undoes this.

@@ -192,7 +192,7 @@ class Api:
         return r
 
     async def ws(self, cursor: str | None = None, resume: bool = False, **kw: Any) -> ClientWebSocketResponse:
-        """resume=True: the caller sends the cursor as the first frame (webchat_server/protocol.py)."""
+        """resume=True: the caller sends the cursor as the first frame (webchat_server/realtime/protocol.py)."""
         path = "/ws/webchat/" + ("?resume=1" if resume else f"?cursor={cursor}" if cursor is not None else "")
         return await self.client.ws_connect(path, **kw)
 

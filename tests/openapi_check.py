@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from webchat_server.openapi import document
+from webchat_server.http.openapi import document
 
 BASE = "urn:webchat-openapi"
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -40,7 +40,7 @@ def _templates() -> list[tuple[re.Pattern[str], str]]:
 def find_operation(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
     """(path template, operation) for a request, or None when the path is not part of the API."""
     if method.upper() == "OPTIONS":
-        return None  # CORS preflights (webchat_server/cors.py) are the browser's protocol, not operations
+        return None  # CORS preflights (webchat_server/http/cors.py) are the browser's protocol, not operations
     for pattern, template in _templates():
         if pattern.match(path):
             item = spec()["paths"][template]

@@ -25,7 +25,8 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 
 from webchat_server.app import create_app
-from webchat_server.keys import hub_key, listener_key
+from webchat_server.realtime.hub import hub_key
+from webchat_server.realtime.listener import listener_key
 from webchat_server.settings import Settings
 
 

@@ -10,9 +10,11 @@ from typing import Any
 import asyncpg
 
 from webchat_server.db import q
-from webchat_server.events import message_event
-from webchat_server.keys import delivery_key, hub_key, listener_key
-from webchat_server.protocol import CHANNEL
+from webchat_server.realtime.delivery import delivery_key
+from webchat_server.realtime.events import message_event
+from webchat_server.realtime.hub import hub_key
+from webchat_server.realtime.listener import listener_key
+from webchat_server.realtime.protocol import CHANNEL
 
 from .conftest import Api, collect, next_event, quiet
 from .realtime_helpers import add_member, insert, make_bot

@@ -18,7 +18,7 @@ from aiohttp import web
 from yarl import URL
 
 from webchat_server.app import create_app
-from webchat_server.keys import pool_key
+from webchat_server.db import pool_key
 from webchat_server.settings import Settings
 
 from .browser_support import IDENTITY_SECRET as BROWSER_IDENTITY_SECRET

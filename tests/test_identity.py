@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient
 from cryptography.fernet import Fernet
 
 from webchat_server.app import create_app
-from webchat_server.auth import COOKIE_NAME
-from webchat_server.identity import identity_signature
+from webchat_server.domain.identity import identity_signature
+from webchat_server.http.auth import COOKIE_NAME
 from webchat_server.settings import Settings
 
 from .conftest import IDENTITY_SECRET, Api, identity_token

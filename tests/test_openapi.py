@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.fernet import Fernet
 
 from webchat_server.app import create_app
-from webchat_server.openapi import document
+from webchat_server.http.openapi import document
 from webchat_server.settings import Settings
 
 from .browser_support import ServerProcess
@@ -38,7 +38,7 @@ def _routes(settings: Settings) -> set[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        # static files (webchat_server/static.py) and CORS preflights are not API operations
+        # static files (webchat_server/http/static.py) and CORS preflights are not API operations
         if path and route.method not in ("HEAD", "*", "OPTIONS") and not path.startswith("/web/"):
             found.add((route.method, path))
     return found
@@ -47,7 +47,7 @@ def _routes(settings: Settings) -> set[tuple[str, str]]:
 def test_every_route_is_documented_and_every_operation_routed(settings: Settings) -> None:
     documented = {(m.upper(), p) for p, item in document()["paths"].items() for m in item if m != "parameters"}
     routed = _routes(settings)
-    assert routed - documented == set(), "routes missing from webchat_server/openapi.py"
+    assert routed - documented == set(), "routes missing from webchat_server/http/openapi.py"
     assert documented - routed == set(), "documented operations that nothing serves"
 
 

@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 
-from webchat_server import logs
 from webchat_server.app import create_app
+from webchat_server.http import logs
 from webchat_server.settings import Settings
 
 from .browser_support import ServerProcess

@@ -21,7 +21,8 @@ import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 
-from webchat_server.keys import listener_key, pool_key
+from webchat_server.db import pool_key
+from webchat_server.realtime.listener import listener_key
 from webchat_server.settings import Settings
 
 from .browser_support import free_port

@@ -13,7 +13,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from webchat_server.keys import hub_key, listener_key, sockets_key
+from webchat_server.realtime.hub import hub_key, sockets_key
+from webchat_server.realtime.listener import listener_key
 
 from .conftest import Api, collect, next_event, quiet
 from .realtime_helpers import CursorKeeper, add_member, insert, make_bot

@@ -15,7 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import expect
 
-from webchat_server.identity import identity_signature
+from webchat_server.domain.identity import identity_signature
 
 from .browser_support import IDENTITY_SECRET, ServerProcess
 from .conftest import TEMPLATE, _counter, _with_database, admin, identity_token, run_sync

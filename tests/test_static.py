@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from webchat_server.app import create_app
+from webchat_server.http.static import accepts_gzip
 from webchat_server.settings import Settings
-from webchat_server.static import accepts_gzip
 
 SCRIPT = "export const hello = 'world';\n" * 200
 

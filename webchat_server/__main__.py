@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import db, logs
+from . import db
 from .app import create_app
 from .bot import DemoBot
-from .keys import database_url_key
+from .db import database_url_key
+from .http import logs
 from .settings import Settings
 
 

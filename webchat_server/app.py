@@ -12,34 +12,26 @@ from typing import Protocol
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from . import caps, db, health, ratelimit
-from .auth import SessionStorage, load_secret_key
-from .cors import setup_cors
-from .csp import add_csp
-from .delivery import Delivery
-from .health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
-from .hub import Hub
-from .identity import demo_secret
-from .keys import (
-    OpenSockets,
-    database_url_key,
-    delivery_key,
-    hub_key,
-    listener_key,
-    metrics_key,
-    pool_key,
-    settings_key,
-    sockets_key,
-    typing_limiter_key,
-)
-from .listener import Listener
-from .logs import RequestStats, echo_request_id, request_context, request_stats_key
-from .metrics import Metrics
-from .middleware import api_middleware, quiet_client_protocol_errors
-from .proxies import proxy_middleware
-from .ratelimit import RateLimiter
-from .settings import Settings
-from .static import add_static
+from . import db
+from .db import database_url_key, pool_key
+from .domain import limits
+from .domain.identity import demo_secret
+from .domain.limits import RateLimiter
+from .http import caps, health
+from .http.auth import SessionStorage, load_secret_key
+from .http.cors import setup_cors
+from .http.csp import add_csp
+from .http.health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
+from .http.logs import RequestStats, echo_request_id, request_context, request_stats_key
+from .http.metrics import Metrics, metrics_key
+from .http.middleware import api_middleware, quiet_client_protocol_errors
+from .http.proxies import proxy_middleware
+from .http.static import add_static
+from .realtime.delivery import Delivery, delivery_key
+from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
+from .realtime.listener import Listener, listener_key
+from .realtime.typing_events import typing_limiter_key
+from .settings import Settings, settings_key
 from .views import api, identity, pages, realtime
 
 log = logging.getLogger(__name__)
@@ -122,7 +114,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
-    app.cleanup_ctx.append(ratelimit.pruning)
+    app.cleanup_ctx.append(limits.pruning)
     caps.install(app, settings)
     app[lifecycle_key] = Lifecycle()
     app.cleanup_ctx.append(lifecycle_ctx)

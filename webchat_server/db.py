@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import asyncpg.pool
+from aiohttp import web
 
 from .resources import data_path
 
@@ -122,3 +123,7 @@ async def migrate(url: str) -> list[str]:
     finally:
         await conn.close()
     return applied_now
+
+# the direct Postgres URL (LISTEN connections, migrations); the pool may go through PgBouncer instead
+database_url_key = web.AppKey("database_url", str)
+pool_key = web.AppKey("pool", asyncpg.Pool)

@@ -20,10 +20,9 @@ from gunicorn.app.base import BaseApplication
 
 from . import db
 from .app import create_app
-from .auth import load_secret_key
-from .health import begin_drain
-from .keys import settings_key
-from .settings import Settings
+from .http.auth import load_secret_key
+from .http.health import begin_drain
+from .settings import Settings, settings_key
 
 log = logging.getLogger(__name__)
 

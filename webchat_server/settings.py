@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from aiohttp import web
+
 from .resources import data_path
 
 
@@ -110,7 +112,7 @@ def _rate(env: dict[str, str], name: str, default: Rate | None) -> Rate | None:
         raise SystemExit(f"{name} must look like 120/min:30 (count/period:burst) or off, got {raw!r}") from None
 
 
-# Postgres token buckets (ratelimit.py): per account and per client address, shared by every
+# Postgres token buckets (domain/limits.py): per account and per client address, shared by every
 # process. Defaults: a person chatting fast sends ~1 message every 2 s; a NAT (office, school,
 # mobile carrier) puts many people behind one address, so address limits are ~5-10x the account's.
 RATE_DEFAULTS: dict[str, Rate | None] = {
@@ -266,3 +268,5 @@ class Settings:
         if self.rate_limit_scale != 1.0:
             rates = {k: r.scaled(self.rate_limit_scale) if r else None for k, r in rates.items()}
         return rates
+
+settings_key = web.AppKey("settings", Settings)

@@ -1,4 +1,4 @@
--- Token buckets for rate limits that hold across server processes (webchat_server/ratelimit.py).
+-- Token buckets for rate limits that hold across server processes (webchat_server/domain/limits.py).
 -- A bucket is taken from in the same transaction as the write it limits, so a refused or failed
 -- write gives its tokens back by rolling back. UNLOGGED: buckets are cheap to lose (a crash only
 -- refills them) and skip the WAL, which is most of the cost of a row update.

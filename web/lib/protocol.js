@@ -1,4 +1,4 @@
-// Protocol constants shared with the server: mirror of webchat_server/protocol.py.
+// Protocol constants shared with the server: mirror of webchat_server/realtime/protocol.py.
 
 /** WebSocket close codes the client sends or acts on. */
 export const CLOSE_CLIENT_RECONNECT = 4000;

@@ -8,18 +8,25 @@ import aiohttp_session
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .. import chats, messages, ratelimit
-from .. import media as media_store
-from ..auth import require_account, session_account
+from ..db import pool_key
+from ..domain import chats, limits, messages
+from ..domain import media as media_store
+from ..domain.media import Upload, sniff
+from ..domain.model import account_json
 from ..errors import BadInput, TooLarge
-from ..keys import pool_key, settings_key
-from ..media import Upload, sniff
-from ..model import account_json
-from ..openapi import document
-from ..typing_events import send_typing
-from ..validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
+from ..http.auth import require_account, session_account
+from ..http.openapi import document
+from ..http.proxies import address_key
+from ..http.validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
+from ..realtime.typing_events import send_typing
+from ..settings import settings_key
 
 routes = web.RouteTableDef()
+
+
+def _charge(request: web.Request, account_id: int, **costs: float) -> limits.Charge:
+    """The rate-limit buckets a write from this request pays into (its account and client address)."""
+    return limits.charge(request.app[settings_key], account_id, address_key(request.remote), **costs)
 
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -103,7 +110,7 @@ async def send(request: web.Request) -> web.Response:
     if not text and upload is None:
         raise BadInput("text or media is required")
     chat_id = opt_id(body.get("chat_id"), "chat_id")
-    cost = ratelimit.charge(request, account["id"], sends=1, chats=chat_id is None,
+    cost = _charge(request, account["id"], sends=1, chats=chat_id is None,
                             upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
         request.app[pool_key],
@@ -144,7 +151,7 @@ async def message_edit(request: web.Request) -> web.Response:
     if not text:
         raise BadInput("text is required (delete the message to remove it)")
     message = await messages.edit(request.app[pool_key], account["id"], message_id, text,
-                                  ratelimit.charge(request, account["id"], edits=1))
+                                  _charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -153,7 +160,7 @@ async def message_delete(request: web.Request) -> web.Response:
     account = await require_account(request)
     message_id = req_id(request.match_info["message_id"], "message_id")
     message = await messages.delete(request.app[pool_key], account["id"], message_id,
-                                    ratelimit.charge(request, account["id"], edits=1))
+                                    _charge(request, account["id"], edits=1))
     return ok({"message": message})
 
 
@@ -169,7 +176,7 @@ async def chat_create(request: web.Request) -> web.Response:
     body = await json_body(request)
     title = opt_text(body.get("title"), "title", request.app[settings_key].max_title_chars) or "New chat"
     chat = await chats.create_chat(request.app[pool_key], account["id"], title,
-                                   ratelimit.charge(request, account["id"], chats=1))
+                                   _charge(request, account["id"], chats=1))
     return ok({"chat": chat}, status=201)
 
 

@@ -6,10 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import accounts
-from ..auth import new_guest, require_account, rotate_session
-from ..errors import ApiError, BadInput
-from ..identity import (
+from ..db import pool_key
+from ..domain import accounts
+from ..domain.identity import (
     MAX_USER_ID_CHARS,
     Identity,
     Refused,
@@ -17,9 +16,11 @@ from ..identity import (
     issue_token,
     verify_token,
 )
-from ..keys import pool_key, settings_key
-from ..model import account_json
-from ..validate import json_body, opt_text
+from ..domain.model import account_json
+from ..errors import ApiError, BadInput
+from ..http.auth import new_guest, require_account, rotate_session
+from ..http.validate import json_body, opt_text
+from ..settings import settings_key
 
 routes = web.RouteTableDef()
 

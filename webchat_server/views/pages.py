@@ -8,7 +8,9 @@ import ipaddress
 from aiohttp import hdrs, web
 
 from ..errors import error_response
-from ..keys import metrics_key, settings_key, via_trusted_proxy_key
+from ..http.metrics import metrics_key
+from ..http.proxies import via_trusted_proxy_key
+from ..settings import settings_key
 
 routes = web.RouteTableDef()
 

@@ -9,17 +9,18 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .. import cursor
-from ..auth import origin_allowed, require_account
-from ..db import q
+from ..db import pool_key, q
+from ..domain.model import message_json
 from ..errors import DATABASE_DOWN, ApiError, BadInput, DomainError, NotFound
-from ..events import connection_event, dumps, error_event, pong_event
-from ..hub import PollWaiter, WsSubscriber
-from ..keys import delivery_key, hub_key, pool_key, settings_key, sockets_key
-from ..model import message_json
-from ..protocol import CLOSE_BAD_RESUME, RESUME_FRAME_TIMEOUT, RESUME_PARAM
-from ..typing_events import send_typing
-from ..validate import json_body, opt_float, opt_id, opt_seq
+from ..http.auth import origin_allowed, require_account
+from ..http.validate import json_body, opt_float, opt_id, opt_seq
+from ..realtime import cursor
+from ..realtime.delivery import delivery_key
+from ..realtime.events import connection_event, dumps, error_event, pong_event
+from ..realtime.hub import PollWaiter, WsSubscriber, hub_key, sockets_key
+from ..realtime.protocol import CLOSE_BAD_RESUME, RESUME_FRAME_TIMEOUT, RESUME_PARAM
+from ..realtime.typing_events import send_typing
+from ..settings import settings_key
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Hashable
@@ -12,9 +11,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .db import Conn, q
-from .errors import DATABASE_DOWN, RateLimited
-from .keys import pool_key, settings_key
+from ..db import Conn, pool_key, q
+from ..errors import DATABASE_DOWN, RateLimited
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +26,6 @@ WHAT = {
     "upload_bytes": "upload bytes",
 }
 PRUNE_EVERY = 300.0
-
-
-def address_key(remote: str | None) -> str:
-    """The client address a per-address limit counts against. IPv6 counts per /64: one
-    subscriber usually holds a whole /64, so single addresses would be free to rotate."""
-    if not remote:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(remote)
-    except ValueError:
-        return remote
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +59,14 @@ class Charge:
 NO_CHARGE = Charge()
 
 
-def charge(request: web.Request, account_id: int | None, **costs: float) -> Charge:
-    """The buckets a write by `account_id` from this request's client address pays into, e.g.
-    charge(request, 7, sends=1, upload_bytes=5000). Zero costs and limits switched off are left out."""
-    settings = request.app[settings_key]
+def charge(settings: Settings, account_id: int | None, address: str, **costs: float) -> Charge:
+    """The buckets a write by `account_id` from client `address` (see http.proxies.address_key)
+    pays into, e.g. charge(settings, 7, "10.0.0.1", sends=1, upload_bytes=5000). Zero costs and
+    limits switched off are left out."""
     keys: list[str] = []
     rates: list[float] = []
     bursts: list[float] = []
     amounts: list[float] = []
-    address = address_key(request.remote)
     for family, cost in costs.items():
         if cost <= 0:
             continue

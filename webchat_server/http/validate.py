@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import BadInput, TooLarge
+from ..errors import BadInput, TooLarge
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_ID = 2**63 - 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 
-from .errors import Forbidden
+from ..errors import Forbidden
 
 ALGORITHM = "HS256"
 # a token may say it expires at most this far ahead: a leaked one is worthless within a day

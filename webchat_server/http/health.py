@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from .keys import hub_key, listener_key, pool_key, sockets_key
+from ..db import pool_key
+from ..realtime.hub import hub_key, sockets_key
+from ..realtime.listener import listener_key
 
 routes = web.RouteTableDef()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import BadInput
+from ..errors import BadInput
 
 MAX_CURSOR_CHARS = 16_000
 EMPTY = "-"

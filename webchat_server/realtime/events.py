@@ -8,10 +8,10 @@ from typing import Any
 
 from asyncpg import Record
 
+from ..domain.model import chat_json, message_json
 from .cursor import token
-from .model import chat_json, message_json
+from .frames import text_frame
 from .protocol import TYPING_TTL_MS
-from .wsframe import text_frame
 
 
 @dataclass(slots=True, eq=False)

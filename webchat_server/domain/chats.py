@@ -6,10 +6,10 @@ from typing import Any
 
 import asyncpg
 
-from .db import Conn, Executor, q
-from .errors import Forbidden, NotFound
+from ..db import Conn, Executor, q
+from ..errors import Forbidden, NotFound
+from .limits import NO_CHARGE, Charge
 from .model import chat_json
-from .ratelimit import NO_CHARGE, Charge
 
 
 async def is_member(conn: Executor, chat_id: int, account_id: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from ipaddress import ip_address
 
 from aiohttp import hdrs, web
@@ -9,8 +10,6 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp_remotes import XForwardedFiltered, XForwardedRelaxed
 from aiohttp_remotes.exceptions import UntrustedIP
 from aiohttp_remotes.utils import check_ip, parse_trusted_element
-
-from .keys import via_trusted_proxy_key
 
 
 def proxy_middleware(trusted: tuple[str, ...]) -> Middleware:
@@ -55,3 +54,22 @@ def proxy_middleware(trusted: tuple[str, ...]) -> Middleware:
                 status=400)
 
     return middleware
+
+# set on a request whose client address and scheme came from a trusted proxy's X-Forwarded-* headers
+via_trusted_proxy_key = web.RequestKey("via_trusted_proxy", bool)
+
+
+def address_key(remote: str | None) -> str:
+    """The client address a per-address limit counts against. IPv6 counts per /64: one
+    subscriber usually holds a whole /64, so single addresses would be free to rotate."""
+    if not remote:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 from prometheus_client import Histogram
 
 from .delivery import Delivery
@@ -213,3 +214,5 @@ class Listener:
             else:
                 notes.append(item)
         await self.delivery.deliver(notes)
+
+listener_key = web.AppKey("listener", Listener)

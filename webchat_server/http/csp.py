@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .keys import settings_key
+from ..settings import settings_key
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 

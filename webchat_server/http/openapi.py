@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cursor import MAX_CURSOR_CHARS
-from .media import ALLOWED, SERVE_AS
-from .settings import Settings
+from ..domain.media import ALLOWED, SERVE_AS
+from ..realtime.cursor import MAX_CURSOR_CHARS
+from ..settings import Settings
 
 MAX_ID = 2**63 - 1
 JSON = "application/json"

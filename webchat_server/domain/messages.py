@@ -7,12 +7,12 @@ from typing import Any
 
 import asyncpg
 
+from ..db import Conn, q
+from ..errors import BadInput, Conflict, Forbidden, NotFound
 from .chats import create_chat_in, require_member, title_from_text
-from .db import Conn, q
-from .errors import BadInput, Conflict, Forbidden, NotFound
+from .limits import NO_CHARGE, Charge
 from .media import Upload
 from .model import message_json
-from .ratelimit import NO_CHARGE, Charge
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import filetype
 
-from .db import Executor, q
-from .errors import BadInput, NotFound, TooLarge, Unsupported
+from ..db import Executor, q
+from ..errors import BadInput, NotFound, TooLarge, Unsupported
 
 # what browsers play and show inline; anything else is refused with 415
 ALLOWED: dict[str, str] = {

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakSet
 
 from aiohttp import web
 
@@ -326,3 +327,15 @@ class Hub:
     def resync_all(self, reason: str) -> None:
         for sub in self.subscribers():
             sub.overflow(reason)
+
+hub_key = web.AppKey("hub", Hub)
+
+
+class OpenSockets:
+    """The open WebSockets, closed with GOING_AWAY on shutdown."""
+
+    def __init__(self) -> None:
+        self.items: WeakSet[web.WebSocketResponse] = WeakSet()
+
+
+sockets_key = web.AppKey("sockets", OpenSockets)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .hub import Hub
-from .listener import Listener
+from ..realtime.hub import Hub
+from ..realtime.listener import Listener
 
 
 class _Collector(Collector):
@@ -51,3 +52,5 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+metrics_key = web.AppKey("metrics", Metrics)

@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from .db import q
+from ..db import q
 from .identity import Identity
 
 

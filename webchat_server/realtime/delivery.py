@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
+from aiohttp import web
 
-from .db import q
-from .errors import DATABASE_DOWN
+from ..db import q
+from ..errors import DATABASE_DOWN
 from .events import Event, chat_event, message_event, read_event, removed_event, typing_event
 from .hub import Hub, PollWaiter, Subscriber
 from .notifications import (
@@ -449,3 +450,5 @@ HANDLERS: dict[type[Notification], Handler] = {
     Typing: _Typing(),
     Probe: Handler(),  # answered by the listener itself; never queued
 }
+
+delivery_key = web.AppKey("delivery", Delivery)

@@ -20,10 +20,10 @@ from aiohttp.typedefs import Handler
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .errors import RateLimited, Unavailable, error_response
-from .keys import caps_key, metrics_key, settings_key
-from .ratelimit import address_key
-from .settings import Settings
+from ..errors import RateLimited, Unavailable, error_response
+from ..settings import Settings, settings_key
+from .metrics import metrics_key
+from .proxies import address_key
 
 log = logging.getLogger(__name__)
 
@@ -263,3 +263,5 @@ def install(app: web.Application, settings: Settings) -> None:
     app[caps_key] = Caps(settings)
     app.cleanup_ctx.append(give_back_memory)
     app.on_startup.append(startup)
+
+caps_key = web.AppKey("caps", Caps)

@@ -17,11 +17,11 @@ from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
-from . import ratelimit
-from .db import q
-from .errors import ApiError
-from .keys import pool_key, settings_key
-from .settings import Settings
+from ..db import pool_key, q
+from ..domain import limits
+from ..errors import ApiError
+from ..settings import Settings, settings_key
+from .proxies import address_key
 
 COOKIE_NAME = "webchat_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -172,7 +172,7 @@ async def require_account(request: web.Request) -> dict[str, Any]:
 async def new_guest(request: web.Request) -> dict[str, Any]:
     async with request.app[pool_key].acquire() as conn, conn.transaction():
         # guests are free to make, so their number per client address is what is limited
-        await ratelimit.charge(request, None, guests=1).take(conn)
+        await limits.charge(request.app[settings_key], None, address_key(request.remote), guests=1).take(conn)
         row = await conn.fetchrow(q("account_create_guest"), f"Guest {secrets.randbelow(9000) + 1000}")
     assert row is not None
     return dict(row)

@@ -8,8 +8,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from ..errors import BAD_VALUE, CODES, DATABASE_DOWN, ApiError, DomainError, error_response, http_status
 from .auth import check_csrf
-from .errors import BAD_VALUE, CODES, DATABASE_DOWN, ApiError, DomainError, error_response, http_status
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .db import q
-from .errors import NotFound
-from .keys import pool_key, typing_limiter_key
+from ..db import pool_key, q
+from ..domain.limits import RateLimiter
+from ..errors import NotFound
+
+# one bucket per (sender, chat, on/off): typing is ephemeral, so it is throttled in process
+typing_limiter_key = web.AppKey("typing_limiter", RateLimiter)
 
 
 async def send_typing(app: web.Application, account_id: int, chat_id: int, is_typing: bool) -> bool:

@@ -1,0 +1,1 @@
+"""The HTTP layer: sessions, middlewares, caps, proxies, CORS/CSP, static files, health, metrics, logs, OpenAPI."""
