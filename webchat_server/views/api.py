@@ -9,10 +9,12 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..db import pool_key
-from ..domain import chats, limits, messages
+from ..domain import chats, messages
 from ..domain import media as media_store
+from ..domain.limits import Charge, limits_key
 from ..domain.media import Upload, sniff
 from ..domain.model import account_json
+from ..domain.sending import send_queue_key
 from ..errors import BadInput, TooLarge
 from ..http.auth import require_account, session_account
 from ..http.openapi import document
@@ -24,9 +26,9 @@ from ..settings import settings_key
 routes = web.RouteTableDef()
 
 
-def _charge(request: web.Request, account_id: int, **costs: float) -> limits.Charge:
+def _charge(request: web.Request, account_id: int, **costs: float) -> Charge:
     """The rate-limit buckets a write from this request pays into (its account and client address)."""
-    return limits.charge(request.app[settings_key], account_id, address_key(request.remote), **costs)
+    return request.app[limits_key].charge(account_id, address_key(request.remote), **costs)
 
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -113,7 +115,7 @@ async def send(request: web.Request) -> web.Response:
     cost = _charge(request, account["id"], sends=1, chats=chat_id is None,
                             upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
-        request.app[pool_key],
+        request.app[send_queue_key],
         account["id"],
         chat_id=chat_id,
         text=text,
