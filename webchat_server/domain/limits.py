@@ -70,6 +70,7 @@ class Limits:
         self.settings = settings
         self.lease_seconds = settings.rate_lease_seconds
         self._leases: dict[str, _Lease] = {}
+        self._inflight: dict[str, asyncio.Future[None]] = {}
         self.lease_queries = 0
 
     def charge(self, account_id: int | None, address: str, **costs: float) -> Charge:
@@ -77,15 +78,39 @@ class Limits:
 
     async def take(self, buckets: tuple[Bucket, ...]) -> RateLimited | None:
         """Take every bucket's cost, or none of them; the refusal (not raised) when one cannot pay."""
-        for _ in range(3):
-            now = time.monotonic()
-            short = [b for b in buckets if self._local(b.key) + 1e-9 < b.cost]
-            if not short:
-                for b in buckets:
-                    lease = self._leases[b.key]
-                    lease.tokens -= b.cost
-                    lease.used = now
+        leases = 0
+        while True:
+            if self._spend(buckets):
                 return None
+            short = [b for b in buckets if self._local(b.key) + 1e-9 < b.cost]
+            # one lease per bucket at a time: concurrent writes wait for it rather than each lease
+            # their own (which would move a bucket's tokens here faster than this process spends them)
+            waiting = {id(f): f for f in (self._inflight.get(b.key) for b in short) if f is not None}
+            if waiting:
+                await asyncio.wait(list(waiting.values()))
+                continue
+            if leases == 4:  # out-raced by concurrent writes again and again: come back in a moment
+                return RateLimited("too many writes at once; slow down", retry_after=1, limit="concurrent")
+            leases += 1
+            refused = await self._lease(short)
+            if refused is not None and not self._spend(buckets):
+                return refused
+
+    def _spend(self, buckets: tuple[Bucket, ...]) -> bool:
+        if any(self._local(b.key) + 1e-9 < b.cost for b in buckets):
+            return False
+        now = time.monotonic()
+        for b in buckets:
+            lease = self._leases[b.key]
+            lease.tokens -= b.cost
+            lease.used = now
+        return True
+
+    async def _lease(self, short: list[Bucket]) -> RateLimited | None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for b in short:
+            self._inflight[b.key] = done
+        try:
             needs = [b.cost - self._local(b.key) for b in short]
             wants = [max(need, min(b.rate * self.lease_seconds, b.burst / 4))
                      for b, need in zip(short, needs, strict=True)]
@@ -99,12 +124,17 @@ class Limits:
                 family = worst.limit.rsplit("_per_", 1)[0]
                 return RateLimited(f"too many {WHAT.get(family, family)} from {worst.who}; slow down",
                                    retry_after=wait, limit=worst.limit)
+            now = time.monotonic()
             for r, b in zip(rows, short, strict=True):
                 lease = self._leases.setdefault(b.key, _Lease(0.0, b.rate, b.burst, now))
                 lease.tokens += r["granted"]
                 lease.used = now
-            # spent locally above on the next pass (a concurrent write may have taken some meanwhile)
-        return RateLimited("too many writes at once; slow down", retry_after=1, limit="concurrent")
+            return None
+        finally:
+            for b in short:
+                if self._inflight.get(b.key) is done:
+                    del self._inflight[b.key]
+            done.set_result(None)
 
     def give_back(self, buckets: tuple[Bucket, ...]) -> None:
         """A write that failed (or was not a new one) did not use its tokens: keep them for the next."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +47,7 @@ class Stored:
     sequence_behind (the chat's last_seq was rewound by hand: every insert collides)."""
 
     outcome: str
-    message: Mapping[str, Any] | None = None
+    message: asyncpg.Record | None = None
 
 
 def _columns(sends: Sequence[Send]) -> list[list[Any]]:
@@ -76,15 +78,17 @@ class SendQueue:
     """
 
     def __init__(self, pool: asyncpg.Pool, max_batch: int = 64, wait: float = 0.0,
-                 on_stored: Callable[[list[Mapping[str, Any]]], None] | None = None) -> None:
+                 on_stored: Callable[[list[asyncpg.Record]], None] | None = None) -> None:
         self.pool = pool
         self.max_batch = max(1, max_batch)
         self.wait = wait
         self.on_stored = on_stored
         self._queue: list[tuple[Send, asyncio.Future[Stored]]] = []
         self._draining = False
+        self._full = asyncio.Event()  # the queue holds a full batch: stop waiting for more
         self._tasks: set[asyncio.Task[None]] = set()
-        # counted for /metrics and the benches
+        # counted for /metrics, the tests and the benches
+        self.sizes: Counter[int] = Counter()  # batches by the number of sends in them
         self.batches = 0
         self.batched_sends = 0
         self.alone = 0
@@ -95,6 +99,8 @@ class SendQueue:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Stored] = loop.create_future()
         self._queue.append((send, fut))
+        if len(self._queue) >= self.max_batch:
+            self._full.set()
         if not self._draining:
             self._draining = True
             self._spawn(self._drain())
@@ -114,8 +120,11 @@ class SendQueue:
         try:
             while self._queue:
                 if self.wait > 0 and len(self._queue) < self.max_batch:
-                    await asyncio.sleep(self.wait)
+                    self._full.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), self.wait)
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+                self.sizes[len(batch)] += 1
                 try:
                     await self._run(batch)
                 except BaseException:
