@@ -57,7 +57,8 @@ async def write(bench: Bench, chat_id: int, sender: int, rate: float, seconds: f
 
 
 async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql",
-                   procs: int = 2, workers: int = 1) -> list[dict[str, Any]]:
+                   procs: int = 2, workers: int = 1, record_sends: bool = False,
+                   flame: str | None = None) -> list[dict[str, Any]]:
     bench = Bench(workers)
     await bench.start()
     owner = await Guest(bench.base).start()
@@ -83,8 +84,18 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
     for rate, seconds in phases:
         cpu0, t0 = bench.server_cpu(), time.monotonic()
         commit_ms: list[float] = []
+        spy = None
+        if flame and bench.proc is not None:
+            # py-spy (pip install py-spy) samples the server process for this phase
+            spy = await asyncio.create_subprocess_exec(
+                "py-spy", "record", "--pid", str(bench.proc.pid), "--output", flame, "--duration",
+                str(int(seconds)), "--rate", "200", "--nonblocking",
+                # a .txt file gets the collapsed stacks (one line per stack and its sample count)
+                *(["--format", "raw"] if flame.endswith(".txt") else []))
         written = await write(bench, chat_id, bot, rate, seconds, via, owner, commit_ms)
         elapsed = time.monotonic() - t0
+        if spy is not None:
+            await spy.wait()
         for parent, _ in children:
             parent.send(written)
         parts = [await asyncio.to_thread(parent.recv) for parent, _ in children]
@@ -109,6 +120,8 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
                        "server_cpu_percent": round(100 * (bench.server_cpu() - cpu0) / elapsed, 1),
                        "server_rss_mb": round(bench.server_rss() / 2**20, 1),
                        "connections_per_server_process": bench.connections_per_process()})
+        if record_sends:
+            report["send_ms"] = commit_ms
         results.append(report)
     for parent, proc in children:
         parent.send("stop")
@@ -128,10 +141,13 @@ def main() -> None:
     parser.add_argument("--name", default=None)
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the subscribers")
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers N)")
+    parser.add_argument("--flame", help="write a py-spy flame graph of the server during each phase here (.svg, or .txt: "
+                             "collapsed stacks)")
     args = parser.parse_args()
     rates = args.rate or [50]
     phases = [(r, args.seconds) for r in rates]
-    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs, args.workers))
+    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs, args.workers,
+                                   flame=args.flame))
     name = args.name or f"fanout_{args.subscribers}subs_{args.via}" + (f"_{args.workers}w" if args.workers > 1 else "")
     emit(name, {"phases": results})
 

@@ -40,6 +40,7 @@ DECLARE
     locked   bigint[];
     existing bigint[];
     one      bigint;
+    firsts   bigint[];
     r        record;
     i        integer;
 BEGIN
@@ -121,7 +122,7 @@ BEGIN
             IF p_reply_to[i] IS NOT NULL THEN
                 result[i] := 'bad_reply';  -- a new chat has nothing to reply to
             ELSE
-                chat[i] := nextval(pg_get_serial_sequence('webchat.chats', 'id'));
+                chat[i] := nextval('webchat.chats_id_seq');  -- the identity column's own sequence
             END IF;
         END IF;
     END LOOP;
@@ -145,23 +146,27 @@ BEGIN
     -- 6. the messages: one statement, per chat in arrival order (their seq order)
     FOR i IN 1 .. n LOOP
         IF result[i] IS NULL THEN
-            msg[i] := nextval(pg_get_serial_sequence('webchat.messages', 'id'));
+            msg[i] := nextval('webchat.messages_id_seq');
             result[i] := 'created';
         END IF;
     END LOOP;
     IF 'created' = ANY (result) THEN
-        INSERT INTO webchat.messages (id, chat_id, sender_id, text, client_id, media_id, media_type, reply_to_id)
-        OVERRIDING SYSTEM VALUE
-        SELECT msg[j], chat[j], p_sender[j], coalesce(p_text[j], ''), p_client_id[j], media[j],
-               CASE WHEN p_media[j] IS NOT NULL THEN p_media_type[j] END, p_reply_to[j]
-          FROM generate_subscripts(p_sender, 1) j
-         WHERE result[j] = 'created'
-         ORDER BY chat[j], j;
+        WITH ins AS (
+            INSERT INTO webchat.messages (id, chat_id, sender_id, text, client_id, media_id, media_type, reply_to_id)
+            OVERRIDING SYSTEM VALUE
+            SELECT msg[j], chat[j], p_sender[j], coalesce(p_text[j], ''), p_client_id[j], media[j],
+                   CASE WHEN p_media[j] IS NOT NULL THEN p_media_type[j] END, p_reply_to[j]
+              FROM generate_subscripts(p_sender, 1) j
+             WHERE result[j] = 'created'
+             ORDER BY chat[j], j
+            RETURNING id, seq)
+        SELECT array_agg(id) INTO firsts FROM ins WHERE seq = 1;
         -- a chat made with "New chat" takes its title from its first message, as one started by sending does
-        UPDATE webchat.chats c SET title = p_title[j]
-          FROM generate_subscripts(p_sender, 1) j
-          JOIN webchat.messages m ON m.id = msg[j]
-         WHERE result[j] = 'created' AND c.id = m.chat_id AND m.seq = 1 AND c.title = 'New chat';
+        IF firsts IS NOT NULL THEN
+            UPDATE webchat.chats c SET title = p_title[j]
+              FROM generate_subscripts(p_sender, 1) j
+             WHERE msg[j] = ANY (firsts) AND c.id = chat[j] AND c.title = 'New chat';
+        END IF;
     END IF;
 
     RETURN QUERY
