@@ -141,8 +141,8 @@ def main() -> None:
     parser.add_argument("--name", default=None)
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the subscribers")
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers N)")
-    parser.add_argument("--flame", help="write a py-spy flame graph of the server during each phase here (.svg, or .txt: "
-                             "collapsed stacks)")
+    parser.add_argument("--flame", help="write a py-spy flame graph of the server during each phase here "
+                                        "(.svg, or .txt: collapsed stacks)")
     args = parser.parse_args()
     rates = args.rate or [50]
     phases = [(r, args.seconds) for r in rates]

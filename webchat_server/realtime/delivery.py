@@ -278,9 +278,10 @@ class Delivery:
         self._advance()
         if batch.joined:
             await self._welcome(batch.joined, batch.chats, batch.announced)
-        for note in notes:
-            for ev in HANDLERS[type(note)].events(self, note, batch):
-                hub.publish(ev)
+        with hub.corked_writes():
+            for note in notes:
+                for ev in HANDLERS[type(note)].events(self, note, batch):
+                    hub.publish(ev)
 
     async def _welcome(self, joined: Mapping[int, list[Subscriber]], chats: Mapping[int, asyncpg.Record],
                        announced: set[int]) -> None:
