@@ -112,7 +112,7 @@ SELECT m.chat_id, c.last_seq
 
 -- A batch of sends, each judged on its own (sql/migrations/0006_send.sql, webchat_server/domain/sending.py).
 -- name: send_messages
-SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: message_get
 SELECT v.* FROM webchat.message_view v WHERE v.id = $1;

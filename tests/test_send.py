@@ -291,3 +291,24 @@ async def test_2000_ipv6_64s_of_one_48_do_not_get_2000_guests(settings: Settings
     async with aiohttp.ClientSession() as s, s.get(client.make_url("/webchat/me"),
                                                    headers={"X-Forwarded-For": "2001:db8:78::1"}) as r:
         assert r.status == 200
+
+
+async def test_the_send_checks_its_session_in_its_own_statement(api: Api, sql: asyncpg.Connection) -> None:
+    """A JSON send makes no session query of its own: the database function refuses a session that was
+    signed out (revoked id) or a guest merged into a user, as GET requests do."""
+    from .test_identity import as_cookie, cookie_of
+
+    chat = (await api.send("hi"))["chat_id"]
+    cookie, csrf = cookie_of(api), api.csrf
+    await sql.execute("INSERT INTO webchat.revoked_sessions (sid, expires_at) SELECT sid, now() + interval '1 h'"
+                      " FROM (SELECT $1::text AS sid) s", "unrelated")
+    status, _ = await as_cookie(api.client, "POST", "/webchat/send/", cookie, json={"text": "ok", "chat_id": chat},
+                                headers={"X-CSRF-Token": csrf})
+    assert status == 201
+    user = await sql.fetchval("INSERT INTO webchat.accounts (kind, external_id, display_name)"
+                              " VALUES ('user', 'u1', 'U') RETURNING id")
+    await sql.execute("UPDATE webchat.accounts SET merged_into = $1 WHERE id = $2", user, api.id)
+    status, body = await as_cookie(api.client, "POST", "/webchat/send/", cookie,
+                                   json={"text": "after merge", "chat_id": chat}, headers={"X-CSRF-Token": csrf})
+    assert status == 401 and body["error"]["code"] == "unauthorized"
+    assert await sql.fetchval("SELECT count(*) FROM webchat.messages WHERE text = 'after merge'") == 0

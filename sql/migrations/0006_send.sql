@@ -3,7 +3,7 @@
 
 -- webchat.send_messages: the one place that decides what becomes of a send. Each argument is an
 -- array with one element per send (a batch); each send gets one row back, in the same order:
---   outcome     created | duplicate | not_found | conflict | bad_reply | rate_limited | busy
+--   outcome     created | duplicate | not_found | conflict | bad_reply | rate_limited | busy | no_session
 --   message     the stored message (created), or the first one with this client_id (duplicate)
 -- Sends are judged one by one and a refused one never fails the others: every check runs before
 -- the writes, and the accepted sends are written with one multi-row INSERT (one NOTIFY, one commit).
@@ -11,6 +11,9 @@
 --   p_title       the title a new chat, or a "New chat" receiving its first message, takes
 --   p_limited     not null: the rate limit refused this send (seconds to wait); reported only if it
 --                 is not a retry of a stored message (a retry is not a new message)
+--   p_session     not null: the session id the sender's cookie names, checked here as
+--                 webchat_server/http/auth.py checks it (not signed out, the account not merged), so
+--                 the send needs no query of its own for it
 --   p_wait        false (batches): a send whose chat row or client_id another transaction holds
 --                 right now is answered `busy` instead of waiting for it, so one slow chat never
 --                 holds up strangers in the same batch; the caller sends it again on its own with
@@ -26,6 +29,7 @@ CREATE FUNCTION webchat.send_messages(
     p_media_type   text[],
     p_content_type text[],
     p_media        bytea[],
+    p_session      text[],
     p_wait         boolean DEFAULT false)
 RETURNS TABLE (idx integer, outcome text, message webchat.message_view)
 LANGUAGE plpgsql AS $$
@@ -44,6 +48,14 @@ DECLARE
     r        record;
     i        integer;
 BEGIN
+    -- 0. the session, when the caller left it to this function
+    FOR r IN SELECT s.i FROM unnest(p_sender, p_session) WITH ORDINALITY AS s(sender, sid, i)
+              WHERE s.sid IS NOT NULL
+                AND (EXISTS (SELECT 1 FROM webchat.revoked_sessions x WHERE x.sid = s.sid)
+                     OR NOT EXISTS (SELECT 1 FROM webchat.accounts a WHERE a.id = s.sender AND a.merged_into IS NULL)) LOOP
+        result[r.i] := 'no_session';
+    END LOOP;
+
     -- 1. idempotency: one send per (sender, client_id) at a time, across processes. A second one in
     -- the same batch, or one another transaction is storing right now, waits its turn (busy).
     FOR r IN SELECT s.i FROM (

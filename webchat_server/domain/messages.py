@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from ..db import Conn, q
-from ..errors import BadInput, Conflict, Forbidden, NotFound
+from ..errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from .chats import require_member, title_from_text
 from .limits import NO_CHARGE, Charge
 from .media import Upload
@@ -28,17 +28,19 @@ async def send(
     reply_to: int | None,
     upload: Upload | None,
     charge: Charge = NO_CHARGE,
+    session: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a message; returns (message, created). A repeated client_id returns the first one
     (and pays no rate limit: a retry is not a new message). One database round trip: the rate
-    limit is paid from this process's lease, and webchat.send_messages decides the rest."""
+    limit is paid from this process's lease, and webchat.send_messages decides the rest (the
+    session too, when `session` is given: the id the cookie names, not yet checked)."""
     refused = await charge.take()
     stored: Stored | None = None
     try:
         stored = await queue.submit(Send(
             account_id, chat_id, text, client_id, reply_to,
             title_from_text(text, upload.media_type if upload else None), upload,
-            float(refused.extra["retry_after"]) if refused is not None else None))
+            float(refused.extra["retry_after"]) if refused is not None else None, session))
     finally:
         if refused is None and (stored is None or stored.outcome != "created"):
             charge.refund()
@@ -49,6 +51,8 @@ async def send(
     if outcome == "rate_limited":
         assert refused is not None
         raise refused
+    if outcome == "no_session":
+        raise Unauthorized("no session: call GET /webchat/me first")
     if outcome == "not_found":
         raise NotFound()
     if outcome == "conflict":

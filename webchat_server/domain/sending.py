@@ -39,12 +39,15 @@ class Send:
     upload: Upload | None = None
     # seconds to wait when the rate limit refused it; told only if it is not a retry of a stored send
     limited: float | None = None
+    # the session id the sender's cookie names, when the database function is to check it
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """What became of a send: created, duplicate, not_found, conflict, bad_reply, rate_limited, or
-    sequence_behind (the chat's last_seq was rewound by hand: every insert collides)."""
+    """What became of a send: created, duplicate, not_found, conflict, bad_reply, rate_limited,
+    no_session (signed out meanwhile), or sequence_behind (the chat's last_seq was rewound by hand:
+    every insert collides)."""
 
     outcome: str
     message: asyncpg.Record | None = None
@@ -62,6 +65,7 @@ def _columns(sends: Sequence[Send]) -> list[list[Any]]:
         [s.upload.media_type if s.upload else None for s in sends],
         [s.upload.content_type if s.upload else None for s in sends],
         [s.upload.data if s.upload else None for s in sends],
+        [s.session for s in sends],
     ]
 
 

@@ -162,6 +162,17 @@ async def session_account(request: web.Request, *, create: bool = False) -> dict
     return dict(row)
 
 
+async def session_claim(request: web.Request) -> tuple[int, str] | None:
+    """The account id and session id the cookie names, not checked against the database: for a caller
+    whose own statement checks them as session_account does (the send). None when the cookie names
+    none, or is older than session ids (session_account upgrades those)."""
+    session = await aiohttp_session.get_session(request)
+    account_id, sid = session.get("account_id"), session.get("sid")
+    if isinstance(account_id, int) and not isinstance(account_id, bool) and isinstance(sid, str) and "csrf" in session:
+        return account_id, sid
+    return None
+
+
 async def require_account(request: web.Request) -> dict[str, Any]:
     account = await session_account(request)
     if account is None:
