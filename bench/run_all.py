@@ -23,6 +23,9 @@ SCENARIOS = [
     ["bench.notify_commits"],
     ["bench.flood"],
     ["bench.ratelimit"],
+    # the send path through the API (issue 17): latency at 2 and 50 msg/s, highest loss-free rate,
+    # write commits/s with and without group commit, deliveries per server CPU-second
+    ["bench.send"],
 ]
 
 
