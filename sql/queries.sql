@@ -24,6 +24,28 @@ ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
 DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, avatar_url = EXCLUDED.avatar_url
 RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
 
+-- Guests older than the retention ($1 seconds) that have nothing to lose: no message sent, no
+-- membership in a chat with messages (guests made in bulk by a flood, merged guests, visitors who
+-- never wrote). Locked, so a guest writing right now is left for the next round.
+-- name: guests_expired
+SELECT g.id FROM webchat.accounts g
+ WHERE g.kind = 'guest' AND g.created_at < now() - make_interval(secs => $1)
+   AND NOT EXISTS (SELECT 1 FROM webchat.messages m WHERE m.sender_id = g.id)
+   AND NOT EXISTS (SELECT 1 FROM webchat.chat_members cm JOIN webchat.chats c ON c.id = cm.chat_id
+                    WHERE cm.account_id = g.id AND c.last_seq > 0)
+ ORDER BY g.created_at
+ LIMIT $2
+   FOR UPDATE OF g SKIP LOCKED;
+
+-- their empty chats ("New chat" never used) that no one else is in
+-- name: guests_expired_chats
+DELETE FROM webchat.chats c
+ WHERE c.created_by = ANY($1::bigint[]) AND c.last_seq = 0
+   AND NOT EXISTS (SELECT 1 FROM webchat.chat_members m WHERE m.chat_id = c.id AND NOT m.account_id = ANY($1::bigint[]));
+
+-- name: guests_delete
+DELETE FROM webchat.accounts WHERE id = ANY($1::bigint[]);
+
 -- name: merge_memberships
 INSERT INTO webchat.chat_members (chat_id, account_id, joined_at, last_read_seq)
 SELECT chat_id, $2, joined_at, last_read_seq FROM webchat.chat_members WHERE account_id = $1

@@ -14,7 +14,7 @@ from aiohttp_session import session_middleware
 
 from . import db
 from .db import database_url_key, pool_key
-from .domain import limits
+from .domain import accounts, limits
 from .domain.identity import demo_secret
 from .domain.limits import RateLimiter
 from .domain.sending import SendQueue, send_queue_key
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
     app.cleanup_ctx.append(limits.running)
+    app.cleanup_ctx.append(accounts.guest_retention)
     app.cleanup_ctx.append(_sending)
     caps.install(app, settings)
     app[lifecycle_key] = Lifecycle()

@@ -189,6 +189,9 @@ class Settings:
     # IPv6 clients count per /64 (address_key) and also against these wider prefixes, each allowed
     # this many times an address's limit, so one holder of a /48 cannot rotate through 65,536 /64s
     ipv6_prefix_limits: tuple[tuple[int, float], ...] = ((56, 4.0), (48, 16.0))
+    # guests made this many days ago that never sent a message (and are in no chat with messages)
+    # are deleted, hourly (domain/accounts.py); 0 = keep every guest
+    guest_retention_days: float = 30.0
     # group commit (domain/sending.py): at most this many sends go into one transaction; while one
     # commits, the sends that arrive wait for it and then go together
     send_batch_max: int = 64
@@ -276,6 +279,7 @@ class Settings:
             rate_limit_scale=_float(env, "WEBCHAT_RATE_LIMIT_SCALE", 1.0),
             rate_lease_seconds=max(0.0, _float(env, "WEBCHAT_RATE_LEASE_SECONDS", 1.0)),
             ipv6_prefix_limits=_prefixes(env),
+            guest_retention_days=max(0.0, _float(env, "WEBCHAT_GUEST_RETENTION_DAYS", 30.0)),
             send_batch_max=max(1, _int(env, "WEBCHAT_SEND_BATCH_MAX", 64)),
             send_batch_wait=max(0.0, _float(env, "WEBCHAT_SEND_BATCH_WAIT_MS", 0.0) / 1000),
             max_sockets_per_account=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT", 20),

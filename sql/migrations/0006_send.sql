@@ -233,3 +233,6 @@ LANGUAGE sql AS $$
       FROM (SELECT k, sum(x) AS amount FROM unnest(p_keys, p_amounts) AS u(k, x) GROUP BY k ORDER BY k) a
      WHERE r.key = a.k;
 $$;
+
+-- Guest retention (webchat_server/domain/accounts.py): old guests with nothing to lose are deleted.
+CREATE INDEX accounts_guests_created ON webchat.accounts (created_at) WHERE kind = 'guest';
