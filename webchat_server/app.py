@@ -17,7 +17,7 @@ from .db import database_url_key, pool_key
 from .domain import accounts, limits
 from .domain.identity import demo_secret
 from .domain.limits import RateLimiter
-from .domain.sending import SendQueue, send_queue_key
+from .domain.sending import SendMetrics, SendQueue, send_queue_key
 from .http import caps, health
 from .http.auth import SessionStorage, load_secret_key
 from .http.cors import setup_cors
@@ -92,6 +92,7 @@ async def _sending(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     queue = SendQueue(app[pool_key], settings.send_batch_max, settings.send_batch_wait)
     app[send_queue_key] = queue
+    app[metrics_key].registry.register(SendMetrics(queue))
     yield
     await queue.stop()
 

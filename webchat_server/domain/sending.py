@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ..db import q
 from ..errors import DATABASE_DOWN
@@ -195,5 +197,20 @@ class SendQueue:
                 self.on_stored([row])
             return Stored(row["outcome"], row if row["id"] is not None else None)
         return Stored("conflict_row")
+
+
+class SendMetrics(Collector):
+    """/metrics: how sends reach Postgres (read when scraped, nothing on the send path)."""
+
+    def __init__(self, queue: SendQueue) -> None:
+        self.queue = queue
+
+    def collect(self) -> Iterator[Metric]:
+        q = self.queue
+        yield CounterMetricFamily("webchat_send_batches", "Transactions that stored a batch of sends (group commit)",
+                                  q.batches)
+        yield CounterMetricFamily("webchat_sends_batched", "Sends that went to Postgres in a batch", q.batched_sends)
+        yield CounterMetricFamily("webchat_sends_alone", "Sends sent on their own (uploads, sends another "
+                                  "transaction held up, sends of a batch that failed as a whole)", q.alone)
 
 send_queue_key = web.AppKey("send_queue", SendQueue)
