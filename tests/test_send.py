@@ -312,3 +312,24 @@ async def test_the_send_checks_its_session_in_its_own_statement(api: Api, sql: a
                                    json={"text": "after merge", "chat_id": chat}, headers={"X-CSRF-Token": csrf})
     assert status == 401 and body["error"]["code"] == "unauthorized"
     assert await sql.fetchval("SELECT count(*) FROM webchat.messages WHERE text = 'after merge'") == 0
+
+
+async def test_a_waiter_that_gives_up_does_not_break_the_queue(api: Api, sql: asyncpg.Connection) -> None:
+    from webchat_server.db import pool_key
+    from webchat_server.domain.sending import Send, SendQueue
+
+    chat = (await api.send("hi"))["chat_id"]
+    queue = SendQueue(api.client.server.app[pool_key], max_batch=3, wait=60.0)
+
+    def one(text: str) -> Send:
+        return Send(api.id, chat, text, f"id-{text}", None, text)
+
+    gone = asyncio.ensure_future(queue.submit(one("a")))
+    await asyncio.sleep(0)
+    gone.cancel()  # its client went away while the send waited for its batch
+    b, c = await asyncio.gather(queue.submit(one("b")), queue.submit(one("c")))
+    assert (b.outcome, c.outcome) == ("created", "created") and queue.sizes[3] == 1
+    # the abandoned send was stored all the same: its client's retry gets it
+    again = await SendQueue(api.client.server.app[pool_key]).submit(one("a"))
+    assert again.outcome == "duplicate" and again.message is not None and again.message["text"] == "a"
+    await queue.stop()

@@ -149,7 +149,8 @@ class SendQueue:
                 rows = await conn.fetch(q("send_messages"), *_columns(sends), False)
         except DATABASE_DOWN as e:
             for _, fut in batch:
-                fut.set_exception(e)
+                if not fut.done():  # a handler cancelled meanwhile has cancelled its future
+                    fut.set_exception(e)
             return
         except asyncpg.PostgresError as e:
             # something no check foresaw (a row written by SQL meanwhile, a rewound last_seq): the
@@ -166,7 +167,7 @@ class SendQueue:
         for (send, fut), row in zip(batch, rows, strict=True):
             if row["outcome"] == "busy":
                 self._spawn(self._alone_into(send, fut))
-            else:
+            elif not fut.done():
                 fut.set_result(Stored(row["outcome"], row if row["id"] is not None else None))
 
     async def _alone_into(self, send: Send, fut: asyncio.Future[Stored]) -> None:
