@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import re
 import time
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from . import subscribers
@@ -56,6 +58,17 @@ async def write(bench: Bench, chat_id: int, sender: int, rate: float, seconds: f
     return total
 
 
+async def gc_pauses(bench: Bench) -> dict[str, tuple[float, float]]:
+    """{generation: (collections, seconds)} from the server's /metrics (webchat_gc_pause_seconds)."""
+    out: dict[str, tuple[float, float]] = {}
+    async with aiohttp.ClientSession() as s, s.get(bench.base + "/metrics") as r:
+        text = await r.text()
+    for m in re.finditer(r'^webchat_gc_pause_seconds_(count|sum)\{generation="(\d)"\} (\S+)$', text, re.MULTILINE):
+        count, total = out.get(m.group(2), (0.0, 0.0))
+        out[m.group(2)] = (float(m.group(3)), total) if m.group(1) == "count" else (count, float(m.group(3)))
+    return out
+
+
 async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql",
                    procs: int = 2, workers: int = 1, record_sends: bool = False,
                    flame: str | None = None) -> list[dict[str, Any]]:
@@ -82,6 +95,7 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
     await asyncio.sleep(0.5)
     results = []
     for rate, seconds in phases:
+        gc0 = await gc_pauses(bench)
         cpu0, t0 = bench.server_cpu(), time.monotonic()
         commit_ms: list[float] = []
         spy = None
@@ -122,6 +136,11 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
                        "connections_per_server_process": bench.connections_per_process()})
         if record_sends:
             report["send_ms"] = commit_ms
+        gc1 = await gc_pauses(bench)
+        # the server's garbage collections during the phase: count and total milliseconds, per generation
+        report["server_gc"] = {g: {"count": round(gc1[g][0] - gc0.get(g, (0, 0))[0]),
+                                   "total_ms": round(1000 * (gc1[g][1] - gc0.get(g, (0, 0))[1]), 2)}
+                               for g in gc1} or None
         results.append(report)
     for parent, proc in children:
         parent.send("stop")

@@ -43,6 +43,7 @@ def brief(phase: dict[str, Any]) -> dict[str, Any]:
         "send_p99_ms": phase["write_until_committed_ms"]["p99"],
         "server_cpu_percent": phase["server_cpu_percent"],
         "deliveries_per_server_cpu_s": round(phase["deliveries_per_s"] / cpu) if cpu else None,
+        "server_gc": phase.get("server_gc"),
     }
 
 
