@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,12 +83,10 @@ class SendQueue:
     strangers. One batch at a time per process: batches from one process never wait on each other.
     """
 
-    def __init__(self, pool: asyncpg.Pool, max_batch: int = 64, wait: float = 0.0,
-                 on_stored: Callable[[list[asyncpg.Record]], None] | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, max_batch: int = 64, wait: float = 0.0) -> None:
         self.pool = pool
         self.max_batch = max(1, max_batch)
         self.wait = wait
-        self.on_stored = on_stored
         self._queue: list[tuple[Send, asyncio.Future[Stored]]] = []
         self._draining = False
         self._full = asyncio.Event()  # the queue holds a full batch: stop waiting for more
@@ -161,9 +159,6 @@ class SendQueue:
         self.batches += 1
         self.batched_sends += len(batch)
         # each row is the outcome and the message's columns (message_view's, null when none)
-        created = [r for r in rows if r["outcome"] == "created"]
-        if created and self.on_stored is not None:
-            self.on_stored(created)
         for (send, fut), row in zip(batch, rows, strict=True):
             if row["outcome"] == "busy":
                 self._spawn(self._alone_into(send, fut))
@@ -194,8 +189,6 @@ class SendQueue:
             except RETRYABLE:
                 continue
             row = rows[0]
-            if row["outcome"] == "created" and self.on_stored is not None:
-                self.on_stored([row])
             return Stored(row["outcome"], row if row["id"] is not None else None)
         return Stored("conflict_row")
 
