@@ -333,3 +333,44 @@ async def test_a_waiter_that_gives_up_does_not_break_the_queue(api: Api, sql: as
     again = await SendQueue(api.client.server.app[pool_key]).submit(one("a"))
     assert again.outcome == "duplicate" and again.message is not None and again.message["text"] == "a"
     await queue.stop()
+
+
+async def test_the_fan_out_uses_the_rows_a_send_wrote_but_not_for_a_later_change(
+        api: Api, sql: asyncpg.Connection) -> None:
+    """A process's own sends hand their rows to the fan-out (no fetch); a change of the row notified in
+    the same slice is fetched, so the update event carries the changed text."""
+    from webchat_server.db import pool_key
+    from webchat_server.realtime.delivery import Delivery
+    from webchat_server.realtime.hub import Hub, PollWaiter
+    from webchat_server.realtime.notifications import Inserted, MessageRow, Updated
+
+    chat = (await api.send("first"))["chat_id"]
+    pool = api.client.server.app[pool_key]
+    stored = await pool.fetch("SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6,"
+                              " $7, $8, $9, $10, $11, $12)", [api.id], [chat], ["as sent"], [None], [None], ["t"],
+                              [None], [None], [None], [None], [None], False)
+    row = stored[0]
+    hub = Hub()
+    delivery = Delivery(pool, hub)
+    waiter = PollWaiter(hub, api.id)
+    hub.register(waiter)
+    hub.subscribe(waiter, chat, row["seq"] - 1)
+    waiter.go_live()
+    delivery.remember([row])
+    inserted = Inserted((MessageRow(chat, row["id"], row["seq"], api.id),))
+    await delivery.deliver([inserted])
+    assert delivery.written_hits == 1 and delivery.queries == 0
+    assert [e.obj["message"]["text"] for e in waiter.answer()] == ["as sent"]
+
+    # the same again, but the row was edited and both notifications are in one slice
+    stored = await pool.fetch("SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6,"
+                              " $7, $8, $9, $10, $11, $12)", [api.id], [chat], ["second"], [None], [None], ["t"],
+                              [None], [None], [None], [None], [None], False)
+    row = stored[0]
+    change_seq = await sql.fetchval("UPDATE webchat.messages SET text = 'edited' WHERE id = $1 RETURNING change_seq",
+                                    row["id"])
+    delivery.remember([row])
+    await delivery.deliver([Inserted((MessageRow(chat, row["id"], row["seq"], api.id),)),
+                            Updated((MessageRow(chat, row["id"], change_seq, api.id),))])
+    assert delivery.queries == 1
+    assert [e.obj["message"]["text"] for e in waiter.answer()][-2:] == ["edited", "edited"]

@@ -90,7 +90,8 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
 
 async def _sending(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
-    queue = SendQueue(app[pool_key], settings.send_batch_max, settings.send_batch_wait)
+    queue = SendQueue(app[pool_key], settings.send_batch_max, settings.send_batch_wait,
+                      on_stored=app[delivery_key].remember)
     app[send_queue_key] = queue
     app[metrics_key].registry.register(SendMetrics(queue))
     yield

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,10 +83,14 @@ class SendQueue:
     strangers. One batch at a time per process: batches from one process never wait on each other.
     """
 
-    def __init__(self, pool: asyncpg.Pool, max_batch: int = 64, wait: float = 0.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, max_batch: int = 64, wait: float = 0.0,
+                 on_stored: Callable[[list[asyncpg.Record]], None] | None = None) -> None:
         self.pool = pool
         self.max_batch = max(1, max_batch)
         self.wait = wait
+        # told the rows of stored messages as soon as they are committed (the fan-out then needs no
+        # fetch for them: realtime.delivery.Delivery.remember)
+        self.on_stored = on_stored
         self._queue: list[tuple[Send, asyncio.Future[Stored]]] = []
         self._draining = False
         self._full = asyncio.Event()  # the queue holds a full batch: stop waiting for more
@@ -145,6 +149,7 @@ class SendQueue:
         try:
             async with self.pool.acquire() as conn:
                 rows = await conn.fetch(q("send_messages"), *_columns(sends), False)
+                self._stored(rows)
         except DATABASE_DOWN as e:
             for _, fut in batch:
                 if not fut.done():  # a handler cancelled meanwhile has cancelled its future
@@ -165,6 +170,12 @@ class SendQueue:
             elif not fut.done():
                 fut.set_result(Stored(row["outcome"], row if row["id"] is not None else None))
 
+    def _stored(self, rows: list[asyncpg.Record]) -> None:
+        if self.on_stored is not None:
+            created = [r for r in rows if r["outcome"] == "created"]
+            if created:
+                self.on_stored(created)
+
     async def _alone_into(self, send: Send, fut: asyncio.Future[Stored]) -> None:
         try:
             result = await self._alone(send)
@@ -182,6 +193,7 @@ class SendQueue:
             try:
                 async with self.pool.acquire() as conn:
                     rows = await conn.fetch(q("send_messages"), *_columns([send]), True)
+                    self._stored(rows)
             except asyncpg.UniqueViolationError as e:
                 if e.constraint_name == "messages_chat_seq":
                     return Stored("sequence_behind")
