@@ -42,29 +42,23 @@ DECLARE
     media    bigint[] := array_fill(NULL::bigint, ARRAY[n]);
     wanted   bigint[];
     locked   bigint[];
-    existing bigint[];
+    new_chats boolean := false;
     one      bigint;
     firsts   bigint[];
     r        record;
     i        integer;
 BEGIN
-    -- 0. the session, when the caller left it to this function
-    FOR r IN SELECT s.i FROM unnest(p_sender, p_session) WITH ORDINALITY AS s(sender, sid, i)
-              WHERE s.sid IS NOT NULL
-                AND (EXISTS (SELECT 1 FROM webchat.revoked_sessions x WHERE x.sid = s.sid)
-                     OR NOT EXISTS (SELECT 1 FROM webchat.accounts a WHERE a.id = s.sender AND a.merged_into IS NULL)) LOOP
-        result[r.i] := 'no_session';
-    END LOOP;
-
-    -- 1. idempotency: one send per (sender, client_id) at a time, across processes. A second one in
-    -- the same batch, or one another transaction is storing right now, waits its turn (busy).
-    FOR r IN SELECT s.i FROM (
-                 SELECT u.i, row_number() OVER (PARTITION BY u.sender, u.cid ORDER BY u.i) AS nth
-                   FROM unnest(p_sender, p_client_id) WITH ORDINALITY AS u(sender, cid, i)
-                  WHERE u.cid IS NOT NULL) s
-              WHERE s.nth > 1 LOOP
-        result[r.i] := 'busy';
-    END LOOP;
+    -- 1. one send per (sender, client_id) at a time, across processes: a second one in this batch,
+    -- or one another transaction is storing right now, waits its turn (busy)
+    IF n > 1 THEN
+        FOR r IN SELECT s.i FROM (
+                     SELECT u.i, row_number() OVER (PARTITION BY u.sender, u.cid ORDER BY u.i) AS nth
+                       FROM unnest(p_sender, p_client_id) WITH ORDINALITY AS u(sender, cid, i)
+                      WHERE u.cid IS NOT NULL) s
+                  WHERE s.nth > 1 LOOP
+            result[r.i] := 'busy';
+        END LOOP;
+    END IF;
     FOR i IN 1 .. n LOOP
         CONTINUE WHEN p_client_id[i] IS NULL OR result[i] IS NOT NULL;
         IF p_wait THEN
@@ -73,72 +67,78 @@ BEGIN
             result[i] := 'busy';
         END IF;
     END LOOP;
-    -- a new statement, so a new snapshot: whatever a lock holder stored is visible now
-    FOR r IN SELECT s.i, m.id, m.chat_id
-               FROM unnest(p_sender, p_client_id) WITH ORDINALITY AS s(sender, cid, i)
-               JOIN webchat.messages m ON m.sender_id = s.sender AND m.client_id = s.cid
-              WHERE s.cid IS NOT NULL LOOP
-        CONTINUE WHEN result[r.i] IS NOT NULL;
-        msg[r.i] := r.id;
-        -- without a chat_id the retry of a send that created a chat is that send, whichever chat
-        result[r.i] := CASE WHEN p_chat[r.i] IS NULL OR p_chat[r.i] = r.chat_id THEN 'duplicate' ELSE 'conflict' END;
-    END LOOP;
 
-    -- 2. rate limits (decided by the caller, before and outside this transaction)
-    FOR i IN 1 .. n LOOP
-        IF result[i] IS NULL AND p_limited[i] IS NOT NULL THEN
-            result[i] := 'rate_limited';
-        END IF;
-    END LOOP;
-
-    -- 3. the chats' rows, locked in id order (no deadlock between batches); their lock orders the
-    -- chat's seq, and holding it from here on means no chat disappears before the insert
-    SELECT array_agg(DISTINCT chat[j]) INTO wanted
-      FROM generate_subscripts(p_sender, 1) j WHERE result[j] IS NULL AND chat[j] IS NOT NULL;
-    IF wanted IS NOT NULL THEN
-        IF p_wait THEN
-            SELECT array_agg(c.id) INTO locked FROM (
-                SELECT id FROM webchat.chats WHERE id = ANY (wanted) ORDER BY id FOR NO KEY UPDATE) c;
-        ELSE
-            SELECT array_agg(c.id) INTO locked FROM (
-                SELECT id FROM webchat.chats WHERE id = ANY (wanted) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) c;
-            -- skipped: busy if it exists (someone holds it), not found otherwise
-            SELECT array_agg(id) INTO existing FROM webchat.chats
-             WHERE id = ANY (wanted) AND NOT id = ANY (coalesce(locked, '{}'));
-        END IF;
-        FOR i IN 1 .. n LOOP
-            CONTINUE WHEN result[i] IS NOT NULL OR chat[i] IS NULL OR chat[i] = ANY (coalesce(locked, '{}'));
-            result[i] := CASE WHEN chat[i] = ANY (coalesce(existing, '{}')) THEN 'busy' ELSE 'not_found' END;
-        END LOOP;
-    END IF;
-
-    -- 4. membership (a chat you are not in does not exist for you) and the replied-to message
+    -- 2. everything a send is judged by, read at once (a new statement, so a new snapshot: whatever a
+    -- lock holder stored is visible now), judged in this order: the session (when the caller left
+    -- it here: not signed out, the account not merged), a retry of a stored send (without chat_id,
+    -- the retry of a send that created a chat is that send, whichever chat), the rate limit
+    -- (decided by the caller outside this transaction), membership (a chat you are not in does not
+    -- exist for you), the replied-to message (in this chat; a new chat has none)
     FOR r IN SELECT s.i,
-                    EXISTS (SELECT 1 FROM webchat.chat_members m
-                             WHERE m.chat_id = s.chat AND m.account_id = s.sender) AS member,
+                    s.sid IS NOT NULL
+                    AND (EXISTS (SELECT 1 FROM webchat.revoked_sessions x WHERE x.sid = s.sid)
+                         OR NOT EXISTS (SELECT 1 FROM webchat.accounts a
+                                         WHERE a.id = s.sender AND a.merged_into IS NULL)) AS signed_out,
+                    m.id AS stored_id, m.chat_id AS stored_chat,
+                    s.chat IS NULL OR EXISTS (SELECT 1 FROM webchat.chat_members cm
+                                               WHERE cm.chat_id = s.chat AND cm.account_id = s.sender) AS member,
                     s.reply IS NULL OR EXISTS (SELECT 1 FROM webchat.messages x
                                                 WHERE x.id = s.reply AND x.chat_id = s.chat) AS reply_ok
-               FROM unnest(p_sender, chat, p_reply_to) WITH ORDINALITY AS s(sender, chat, reply, i)
-              WHERE s.chat IS NOT NULL LOOP
+               FROM unnest(p_sender, p_chat, p_client_id, p_reply_to, p_session)
+                    WITH ORDINALITY AS s(sender, chat, cid, reply, sid, i)
+               LEFT JOIN webchat.messages m ON s.cid IS NOT NULL AND m.sender_id = s.sender AND m.client_id = s.cid
+    LOOP
         CONTINUE WHEN result[r.i] IS NOT NULL;
-        IF NOT r.member THEN
+        IF r.signed_out THEN
+            result[r.i] := 'no_session';
+        ELSIF r.stored_id IS NOT NULL THEN
+            msg[r.i] := r.stored_id;
+            result[r.i] := CASE WHEN p_chat[r.i] IS NULL OR p_chat[r.i] = r.stored_chat THEN 'duplicate' ELSE 'conflict' END;
+        ELSIF p_limited[r.i] IS NOT NULL THEN
+            result[r.i] := 'rate_limited';
+        ELSIF NOT r.member THEN
             result[r.i] := 'not_found';
         ELSIF NOT r.reply_ok THEN
             result[r.i] := 'bad_reply';
         END IF;
     END LOOP;
 
-    -- 5. new chats (one INSERT each for chats and members: one NOTIFY each), then media
+    -- 3. the chats' rows, locked in id order (no deadlock between batches); their lock orders the
+    -- chat's seq, and holding it from here on means no chat disappears before the insert. In a batch
+    -- a chat that another transaction holds is skipped: its sends are busy (sent again alone)
+    wanted := '{}';
     FOR i IN 1 .. n LOOP
-        IF result[i] IS NULL AND chat[i] IS NULL THEN
-            IF p_reply_to[i] IS NOT NULL THEN
-                result[i] := 'bad_reply';  -- a new chat has nothing to reply to
-            ELSE
-                chat[i] := nextval('webchat.chats_id_seq');  -- the identity column's own sequence
-            END IF;
+        IF result[i] IS NULL AND chat[i] IS NOT NULL AND NOT chat[i] = ANY (wanted) THEN
+            wanted := wanted || chat[i];
         END IF;
     END LOOP;
-    IF EXISTS (SELECT 1 FROM generate_subscripts(p_sender, 1) j WHERE result[j] IS NULL AND p_chat[j] IS NULL) THEN
+    IF cardinality(wanted) > 0 THEN
+        IF p_wait THEN
+            SELECT array_agg(c.id) INTO locked FROM (
+                SELECT id FROM webchat.chats WHERE id = ANY (wanted) ORDER BY id FOR NO KEY UPDATE) c;
+        ELSE
+            SELECT array_agg(c.id) INTO locked FROM (
+                SELECT id FROM webchat.chats WHERE id = ANY (wanted) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED) c;
+        END IF;
+        locked := coalesce(locked, '{}');
+        IF cardinality(locked) < cardinality(wanted) THEN
+            FOR i IN 1 .. n LOOP
+                IF result[i] IS NULL AND chat[i] IS NOT NULL AND NOT chat[i] = ANY (locked) THEN
+                    -- waiting, it was deleted meanwhile; in a batch, someone holds it
+                    result[i] := CASE WHEN p_wait THEN 'not_found' ELSE 'busy' END;
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+
+    -- 4. new chats (one INSERT each for chats and members: one NOTIFY each), then media
+    FOR i IN 1 .. n LOOP
+        IF result[i] IS NULL AND chat[i] IS NULL THEN
+            chat[i] := nextval('webchat.chats_id_seq');  -- the identity column's own sequence
+            new_chats := true;
+        END IF;
+    END LOOP;
+    IF new_chats THEN
         INSERT INTO webchat.chats (id, title, created_by) OVERRIDING SYSTEM VALUE
         SELECT chat[j], p_title[j], p_sender[j] FROM generate_subscripts(p_sender, 1) j
          WHERE result[j] IS NULL AND p_chat[j] IS NULL ORDER BY j;
@@ -155,7 +155,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- 6. the messages: one statement, per chat in arrival order (their seq order)
+    -- 5. the messages: one statement, per chat in arrival order (their seq order)
     FOR i IN 1 .. n LOOP
         IF result[i] IS NULL THEN
             msg[i] := nextval('webchat.messages_id_seq');
