@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import re
 import time
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from . import subscribers
@@ -56,8 +58,20 @@ async def write(bench: Bench, chat_id: int, sender: int, rate: float, seconds: f
     return total
 
 
+async def gc_pauses(bench: Bench) -> dict[str, tuple[float, float]]:
+    """{generation: (collections, seconds)} from the server's /metrics (webchat_gc_pause_seconds)."""
+    out: dict[str, tuple[float, float]] = {}
+    async with aiohttp.ClientSession() as s, s.get(bench.base + "/metrics") as r:
+        text = await r.text()
+    for m in re.finditer(r'^webchat_gc_pause_seconds_(count|sum)\{generation="(\d)"\} (\S+)$', text, re.MULTILINE):
+        count, total = out.get(m.group(2), (0.0, 0.0))
+        out[m.group(2)] = (float(m.group(3)), total) if m.group(1) == "count" else (count, float(m.group(3)))
+    return out
+
+
 async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql",
-                   procs: int = 2, workers: int = 1) -> list[dict[str, Any]]:
+                   procs: int = 2, workers: int = 1, record_sends: bool = False,
+                   flame: str | None = None) -> list[dict[str, Any]]:
     bench = Bench(workers)
     await bench.start()
     owner = await Guest(bench.base).start()
@@ -81,10 +95,21 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
     await asyncio.sleep(0.5)
     results = []
     for rate, seconds in phases:
+        gc0 = await gc_pauses(bench)
         cpu0, t0 = bench.server_cpu(), time.monotonic()
         commit_ms: list[float] = []
+        spy = None
+        if flame and bench.proc is not None:
+            # py-spy (pip install py-spy) samples the server process for this phase
+            spy = await asyncio.create_subprocess_exec(
+                "py-spy", "record", "--pid", str(bench.proc.pid), "--output", flame, "--duration",
+                str(int(seconds)), "--rate", "200", "--nonblocking",
+                # a .txt file gets the collapsed stacks (one line per stack and its sample count)
+                *(["--format", "raw"] if flame.endswith(".txt") else []))
         written = await write(bench, chat_id, bot, rate, seconds, via, owner, commit_ms)
         elapsed = time.monotonic() - t0
+        if spy is not None:
+            await spy.wait()
         for parent, _ in children:
             parent.send(written)
         parts = [await asyncio.to_thread(parent.recv) for parent, _ in children]
@@ -109,6 +134,13 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
                        "server_cpu_percent": round(100 * (bench.server_cpu() - cpu0) / elapsed, 1),
                        "server_rss_mb": round(bench.server_rss() / 2**20, 1),
                        "connections_per_server_process": bench.connections_per_process()})
+        if record_sends:
+            report["send_ms"] = commit_ms
+        gc1 = await gc_pauses(bench)
+        # the server's garbage collections during the phase: count and total milliseconds, per generation
+        report["server_gc"] = {g: {"count": round(gc1[g][0] - gc0.get(g, (0, 0))[0]),
+                                   "total_ms": round(1000 * (gc1[g][1] - gc0.get(g, (0, 0))[1]), 2)}
+                               for g in gc1} or None
         results.append(report)
     for parent, proc in children:
         parent.send("stop")
@@ -128,10 +160,13 @@ def main() -> None:
     parser.add_argument("--name", default=None)
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the subscribers")
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers N)")
+    parser.add_argument("--flame", help="write a py-spy flame graph of the server during each phase here "
+                                        "(.svg, or .txt: collapsed stacks)")
     args = parser.parse_args()
     rates = args.rate or [50]
     phases = [(r, args.seconds) for r in rates]
-    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs, args.workers))
+    results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs, args.workers,
+                                   flame=args.flame))
     name = args.name or f"fanout_{args.subscribers}subs_{args.via}" + (f"_{args.workers}w" if args.workers > 1 else "")
     emit(name, {"phases": results})
 

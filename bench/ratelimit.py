@@ -1,16 +1,19 @@
-"""What the Postgres rate limit costs per send: the same send transaction with and without its bucket take."""
+"""What the Postgres rate limit costs per send: leased tokens, one statement per send, and no limit."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import os
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 from webchat_server import db
 from webchat_server.db import q
+from webchat_server.domain.limits import Limits
+from webchat_server.settings import Settings
 
 from .common import Bench, emit, percentiles
 
@@ -22,7 +25,7 @@ def median_ms(samples: list[float]) -> float:
 async def scenario(rounds: int, per_round: int, writers: int) -> dict[str, Any]:
     bench = Bench()
     await db.migrate(bench.database_url)
-    pool = await db.create_pool(bench.database_url, writers, writers)
+    pool = await db.create_pool(bench.database_url, writers + 2, writers + 2)
     accounts = [await pool.fetchval("INSERT INTO webchat.accounts (kind, display_name) VALUES ('guest', 'g')"
                                     " RETURNING id") for _ in range(writers)]
     chats = []
@@ -30,75 +33,50 @@ async def scenario(rounds: int, per_round: int, writers: int) -> dict[str, Any]:
         chat = await pool.fetchval(q("chat_create"), "bench", a)
         await pool.execute(q("member_add"), chat, a)
         chats.append(chat)
-    # the buckets one API send takes from: its account and its address (as ratelimit.charge builds them)
-    rate, burst = 1e9, 1e12
+    # the default limits, scaled so that nothing is refused: the cost of paying, not of refusing
+    base = Settings(rate_limit_scale=1000.0)
+    kinds = {"leased": Limits(pool, base), "statement_per_send": Limits(pool, replace(base, rate_lease_seconds=0.0)),
+             "none": None}
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    take_times: dict[str, list[float]] = {k: [] for k in kinds}
 
-    with_take: list[float] = []
-    without: list[float] = []
-    take_alone: list[float] = []
-
-    async def send(i: int, limited: bool, shared_address: bool) -> None:
+    async def send(i: int, kind: str, shared_address: bool) -> None:
         account, chat = accounts[i % writers], chats[i % writers]
         address = "127.0.0.1" if shared_address else f"10.0.{i % writers}.1"
-        async with pool.acquire() as conn:
-            t0 = time.perf_counter()
-            async with conn.transaction():
-                if limited:
-                    t1 = time.perf_counter()
-                    await conn.fetch(q("rate_take"), [f"sends:a:{account}", f"sends:ip:{address}"],
-                                     [rate, rate], [burst, burst], [1.0, 1.0])
-                    take_alone.append(time.perf_counter() - t1)
-                await conn.fetchrow(q("message_insert"), chat, account, f"m{i}", None, None, None, None)
-            (with_take if limited else without).append(time.perf_counter() - t0)
+        limits = kinds[kind]
+        t0 = time.perf_counter()
+        if limits is not None:
+            refused = await limits.charge(account, address, sends=1).take()
+            assert refused is None, refused
+        t1 = time.perf_counter()
+        await pool.fetch(q("send_messages"), [account], [chat], [f"m{i}"], [None], [None], ["t"], [None], [None],
+                         [None], [None], [None], True)
+        times[kind].append(time.perf_counter() - t0)
+        take_times[kind].append(t1 - t0)
 
-    async def run(limited: bool, shared_address: bool) -> None:
+    async def run(kind: str, shared_address: bool) -> None:
         # `writers` concurrent senders, like that many people sending at once
         for start in range(0, per_round, writers):
-            await asyncio.gather(*(send(i, limited, shared_address) for i in range(start, start + writers)))
+            await asyncio.gather(*(send(i, kind, shared_address) for i in range(start, start + writers)))
 
-    # interleave the two kinds round by round: the machine is shared, so its load drifts
-    for _ in range(rounds):
-        await run(True, False)
-        await run(False, False)
-    separate = (median_ms(with_take), median_ms(without), median_ms(take_alone), percentiles(
-        [t * 1000 for t in take_alone]))
-    with_take.clear()
-    without.clear()
-    take_alone.clear()
-    for _ in range(rounds):
-        await run(True, True)
-        await run(False, True)
-    shared = (median_ms(with_take), median_ms(without), median_ms(take_alone))
-    rows = await pool.fetchval("SELECT count(*) FROM webchat.rate_limits")
-    # Postgres' own execution time of the take, without the round trip or this client's scheduling
-    executions = []
-    async with pool.acquire() as conn:
-        for i in range(1000):
-            plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + q("rate_take"),
-                                       [f"sends:a:{accounts[i % writers]}", f"sends:ip:10.0.{i % writers}.1"],
-                                       [rate, rate], [burst, burst], [1.0, 1.0])
-            executions.append((json.loads(plan) if isinstance(plan, str) else plan)[0]["Execution Time"])
+    out: dict[str, Any] = {"sends_per_kind": rounds * per_round, "concurrent_writers": writers}
+    for shared in (False, True):
+        for k in kinds:
+            times[k].clear()
+            take_times[k].clear()
+        # interleave the kinds round by round: the machine is shared, so its load drifts
+        for _ in range(rounds):
+            for kind in kinds:
+                await run(kind, shared)
+        out["one_shared_address" if shared else "separate_addresses"] = {
+            kind: {"send_ms_median": median_ms(times[kind]),
+                   "limit_ms": percentiles([t * 1000 for t in take_times[kind]])}
+            for kind in kinds}
+    out["lease_statements"] = {k: v.lease_queries for k, v in kinds.items() if v is not None}
+    out["load"] = [round(x, 2) for x in os.getloadavg()]
     await pool.close()
-    return {
-        "sends_per_kind": rounds * per_round,
-        "concurrent_writers": writers,
-        "separate_addresses": {
-            "send_ms_median_with_limit": separate[0],
-            "send_ms_median_without_limit": separate[1],
-            "cost_per_send_ms": round(separate[0] - separate[1], 4),
-            "rate_take_statement_ms_median": separate[2],
-            "rate_take_statement_ms": separate[3],
-        },
-        "one_shared_address": {
-            "send_ms_median_with_limit": shared[0],
-            "send_ms_median_without_limit": shared[1],
-            "cost_per_send_ms": round(shared[0] - shared[1], 4),
-            "rate_take_statement_ms_median": shared[2],
-        },
-        "rate_take_execution_ms_in_postgres": percentiles(executions),
-        "bucket_rows": rows,
-        "note": "measured on a shared 2-core machine under contention from other work",
-    }
+    bench.stop()
+    return out
 
 
 def main() -> None:

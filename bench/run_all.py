@@ -23,6 +23,11 @@ SCENARIOS = [
     ["bench.notify_commits"],
     ["bench.flood"],
     ["bench.ratelimit"],
+    # the send path through the API (issue 17): latency at 2 and 50 msg/s, highest loss-free rate,
+    # write commits/s with and without group commit, deliveries per server CPU-second
+    ["bench.send"],
+    # a visitor's sends while four neighbours behind the same address upload 5 MiB files (issue 18 #9)
+    ["bench.neighbours"],
 ]
 
 

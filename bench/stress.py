@@ -40,6 +40,8 @@ async def main(seeds: int, first: int, scale: float) -> None:
         "listener_kills": sum(o.listener_kills for o in outcomes),
         "paging": sum(o.paging for o in outcomes),
         "resyncs": sum(o.resyncs for o in outcomes),
+        "api_sends": sum(o.api_sends for o in outcomes),
+        "transactions_with_several_sends": sum(o.shared_batches for o in outcomes),
         "problems": [p for o in outcomes for p in o.problems],
         "ok": not any(o.problems for o in outcomes) and not any(o.resyncs for o in outcomes),
     })

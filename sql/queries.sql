@@ -24,6 +24,28 @@ ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
 DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, avatar_url = EXCLUDED.avatar_url
 RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
 
+-- Guests older than the retention ($1 seconds) that have nothing to lose: no message sent, no
+-- membership in a chat with messages (guests made in bulk by a flood, merged guests, visitors who
+-- never wrote). Locked, so a guest writing right now is left for the next round.
+-- name: guests_expired
+SELECT g.id FROM webchat.accounts g
+ WHERE g.kind = 'guest' AND g.created_at < now() - make_interval(secs => $1)
+   AND NOT EXISTS (SELECT 1 FROM webchat.messages m WHERE m.sender_id = g.id)
+   AND NOT EXISTS (SELECT 1 FROM webchat.chat_members cm JOIN webchat.chats c ON c.id = cm.chat_id
+                    WHERE cm.account_id = g.id AND c.last_seq > 0)
+ ORDER BY g.created_at
+ LIMIT $2
+   FOR UPDATE OF g SKIP LOCKED;
+
+-- their empty chats ("New chat" never used) that no one else is in
+-- name: guests_expired_chats
+DELETE FROM webchat.chats c
+ WHERE c.created_by = ANY($1::bigint[]) AND c.last_seq = 0
+   AND NOT EXISTS (SELECT 1 FROM webchat.chat_members m WHERE m.chat_id = c.id AND NOT m.account_id = ANY($1::bigint[]));
+
+-- name: guests_delete
+DELETE FROM webchat.accounts WHERE id = ANY($1::bigint[]);
+
 -- name: merge_memberships
 INSERT INTO webchat.chat_members (chat_id, account_id, joined_at, last_read_seq)
 SELECT chat_id, $2, joined_at, last_read_seq FROM webchat.chat_members WHERE account_id = $1
@@ -98,10 +120,6 @@ UPDATE webchat.chats
  WHERE id = $1
 RETURNING id;
 
--- A chat made with "New chat" takes its title from its first message, as one started by sending does.
--- name: chat_title_from_first_message
-UPDATE webchat.chats SET title = $2 WHERE id = $1 AND title = 'New chat';
-
 -- name: chat_delete
 DELETE FROM webchat.chats WHERE id = $1;
 
@@ -114,30 +132,15 @@ SELECT m.chat_id, c.last_seq
   FROM webchat.chat_members m JOIN webchat.chats c ON c.id = m.chat_id
  WHERE m.account_id = $1;
 
--- name: message_insert
-WITH ins AS (
-    INSERT INTO webchat.messages
-           (chat_id, sender_id, text, client_id, media_id, media_type, reply_to_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
-    RETURNING *)
--- the view cannot see the row inserted by this same statement, so join accounts directly
-SELECT ins.id, ins.chat_id, ins.seq, ins.change_seq, ins.text, ins.sender_id,
-       a.display_name AS sender_name, a.kind AS sender_kind,
-       ins.created_at, ins.media_id, ins.media_type, ins.client_id, ins.edited_at, ins.deleted_at,
-       ins.reply_to_id, ins.metadata
-  FROM ins JOIN webchat.accounts a ON a.id = ins.sender_id;
-
--- name: message_by_client_id
-SELECT v.* FROM webchat.message_view v WHERE v.sender_id = $1 AND v.client_id = $2;
+-- A batch of sends, each judged on its own (sql/migrations/0006_send.sql, webchat_server/domain/sending.py).
+-- name: send_messages
+SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: message_get
 SELECT v.* FROM webchat.message_view v WHERE v.id = $1;
 
 -- name: messages_by_ids
 SELECT v.* FROM webchat.message_view v WHERE v.id = ANY($1::bigint[]);
-
--- name: message_in_chat
-SELECT 1 FROM webchat.messages WHERE id = $1 AND chat_id = $2;
 
 -- name: message_edit
 UPDATE webchat.messages SET text = $2 WHERE id = $1;
@@ -175,10 +178,6 @@ UPDATE webchat.chat_members m
  WHERE c.id = m.chat_id AND m.chat_id = $1 AND m.account_id = $2
 RETURNING m.last_read_seq;
 
--- name: media_insert
-INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes)
-VALUES ($1, $2, $3, $4, $5) RETURNING id;
-
 -- name: media_get
 SELECT md.content_type, md.bytes
   FROM webchat.media md
@@ -196,21 +195,13 @@ SELECT r.* FROM unnest($1::bigint[]) AS c(chat_id)
         WHERE v.chat_id = c.chat_id ORDER BY v.change_seq DESC LIMIT $2) r
  ORDER BY r.chat_id, r.change_seq;
 
--- Take tokens from several buckets at once (rate limits, see webchat_server/domain/limits.py): refill each by the
--- time since its last take, capped at its burst, then subtract the cost. Rows are locked in key
--- order, so concurrent takers never deadlock; a negative balance means "refused", and the caller
--- rolls its transaction back, which also undoes this.
--- name: rate_take
-INSERT INTO webchat.rate_limits AS r (key, tokens, rate, burst, updated_at)
-SELECT k, b - c, p, b, clock_timestamp()
-  FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[]) AS w(k, p, b, c)
- ORDER BY k
-ON CONFLICT (key) DO UPDATE
-   SET tokens = least(EXCLUDED.burst,
-                      r.tokens + EXCLUDED.rate * greatest(0, extract(epoch FROM EXCLUDED.updated_at - r.updated_at)))
-                - (EXCLUDED.burst - EXCLUDED.tokens),
-       rate = EXCLUDED.rate, burst = EXCLUDED.burst, updated_at = EXCLUDED.updated_at
-RETURNING key, tokens, rate;
+-- Lease rate-limit tokens to this process (webchat_server/domain/limits.py, sql/migrations/0006_send.sql):
+-- all of the buckets' needs, or nothing.
+-- name: rate_lease
+SELECT key, granted, tokens, rate FROM webchat.rate_lease($1, $2, $3, $4, $5);
+
+-- name: rate_return
+SELECT webchat.rate_return($1, $2);
 
 -- Buckets that have refilled completely are the same as no row at all.
 -- name: rate_prune

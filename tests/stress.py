@@ -4,7 +4,8 @@ Each seed starts a real server (in this process) on a real database and, chosen 
 the seed: readers on WebSockets (cursor in the URL or in the resume frame, some reading slowly
 from a small socket buffer so the server pages them) and on long-polls; writers on their own
 connections inserting one or many rows per statement, small and large; reconnects mid-stream;
-pg_terminate_backend on the listener. Every reader must see every message of its chats exactly
+pg_terminate_backend on the listener; API writers sending bursts at once (the server's group
+commit batches them). Every reader must see every message of its chats exactly
 once, in seq order, across all its reconnects. Used by tests/test_stress.py and bench/stress.py.
 """
 
@@ -25,6 +26,7 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 
 from webchat_server.app import create_app
+from webchat_server.domain.sending import send_queue_key
 from webchat_server.realtime.hub import hub_key
 from webchat_server.realtime.listener import listener_key
 from webchat_server.settings import Settings
@@ -39,6 +41,9 @@ class Outcome:
     listener_kills: int = 0
     paging: int = 0
     resyncs: int = 0
+    # sends through the API, and transactions that carried more than one of them (group commit)
+    api_sends: int = 0
+    shared_batches: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -169,6 +174,31 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
             finally:
                 await conn.close()
 
+        # API writers: guests who are members of every chat and send bursts at once, so the server's
+        # group commit puts several sends (and several chats) into one transaction
+        api_writers = [await new_client() for _ in range(rnd.choice([0, 1, 2, 3]))]
+        for _, me in api_writers:
+            await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) SELECT unnest($1::bigint[]), $2",
+                              chats, me["account"]["id"])
+
+        async def api_writer(n: int) -> None:
+            s, me = api_writers[n]
+            headers = {"X-CSRF-Token": me["csrf_token"]}
+            sent = 0
+
+            async def one(chat: int, text: str) -> None:
+                async with s.post(server.make_url("/webchat/send/"), json={
+                        "text": text, "chat_id": chat, "client_id": f"a{n}-{text}"}, headers=headers) as r:
+                    assert r.status == 201, await r.text()
+                written[chat] += 1
+                out.api_sends += 1
+
+            while sum(written.values()) < total:
+                burst = [rnd.choice(chats) for _ in range(rnd.choice([1, 2, 5, 10]))]
+                await asyncio.gather(*(one(chat, f"{sent + k}") for k, chat in enumerate(burst)))
+                sent += len(burst)
+                await asyncio.sleep(rnd.choice([0, 0.002, 0.01]))
+
         async def killer() -> None:
             listener = app[listener_key]
             while not done.is_set():
@@ -257,12 +287,14 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
 
         readers = [asyncio.create_task(reader(i)) for i in range(n_readers)]
         killing = asyncio.create_task(killer())
-        await asyncio.gather(*(writer(n) for n in range(rnd.randint(1, 3))))
+        await asyncio.gather(*(writer(n) for n in range(rnd.randint(1, 3))),
+                             *(api_writer(n) for n in range(len(api_writers))))
         done.set()
         await asyncio.gather(*readers)
         killing.cancel()
         await asyncio.gather(killing, return_exceptions=True)
         out.paging = app[hub_key].paging_started
+        out.shared_batches = sum(n for size, n in app[send_queue_key].sizes.items() if size > 1)
     finally:
         for s in sessions:
             await s.close()

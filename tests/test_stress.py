@@ -20,3 +20,5 @@ async def test_every_reader_gets_every_message_once_in_order(database_url: str, 
     assert sum(o.listener_kills for o in outcomes) > 0
     assert sum(o.reconnects for o in outcomes) > SEEDS
     assert sum(o.paging for o in outcomes) > 0
+    # and sends through the API shared transactions (group commit)
+    assert sum(o.api_sends for o in outcomes) > 0 and sum(o.shared_batches for o in outcomes) > 0

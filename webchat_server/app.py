@@ -14,9 +14,10 @@ from aiohttp_session import session_middleware
 
 from . import db
 from .db import database_url_key, pool_key
-from .domain import limits
+from .domain import accounts, limits
 from .domain.identity import demo_secret
 from .domain.limits import RateLimiter
+from .domain.sending import SendMetrics, SendQueue, send_queue_key
 from .http import caps, health
 from .http.auth import SessionStorage, load_secret_key
 from .http.cors import setup_cors
@@ -87,6 +88,16 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
     await source.stop()
 
 
+async def _sending(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    queue = SendQueue(app[pool_key], settings.send_batch_max, settings.send_batch_wait,
+                      on_stored=app[delivery_key].remember)
+    app[send_queue_key] = queue
+    app[metrics_key].registry.register(SendMetrics(queue))
+    yield
+    await queue.stop()
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     session_key = load_secret_key(settings)
@@ -114,7 +125,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
-    app.cleanup_ctx.append(limits.pruning)
+    app.cleanup_ctx.append(limits.running)
+    app.cleanup_ctx.append(accounts.guest_retention)
+    app.cleanup_ctx.append(_sending)
     caps.install(app, settings)
     app[lifecycle_key] = Lifecycle()
     app.cleanup_ctx.append(lifecycle_ctx)

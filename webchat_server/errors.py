@@ -63,6 +63,10 @@ class BadInput(DomainError):
     code = "bad_request"
 
 
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
 class NotFound(DomainError):
     code = "not_found"
 
@@ -101,6 +105,7 @@ class Unavailable(DomainError):
 
 HTTP_STATUS: dict[type[DomainError], int] = {
     BadInput: 400,
+    Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,

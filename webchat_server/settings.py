@@ -58,6 +58,25 @@ def _proxies(env: dict[str, str]) -> tuple[str, ...]:
         except ValueError:
             raise SystemExit(f"WEBCHAT_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
     return tuple(out)
+
+
+def _prefixes(env: dict[str, str]) -> tuple[tuple[int, float], ...]:
+    """WEBCHAT_IPV6_PREFIX_LIMITS: `/56=4,/48=16` (prefix length = times an address's limit), or off."""
+    raw = env.get("WEBCHAT_IPV6_PREFIX_LIMITS")
+    if raw is None or raw.strip() == "":
+        return ((56, 4.0), (48, 16.0))
+    if raw.strip().lower() in ("off", "none", "0"):
+        return ()
+    out = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        m = re.fullmatch(r"/?([0-9]{1,3})\s*=\s*([0-9]+(?:\.[0-9]+)?)", item)
+        if m is None or not 1 <= int(m.group(1)) < 64 or float(m.group(2)) <= 0:
+            raise SystemExit(f"WEBCHAT_IPV6_PREFIX_LIMITS must look like /56=4,/48=16 (prefixes shorter than /64), "
+                             f"got {item!r}")
+        out.append((int(m.group(1)), float(m.group(2))))
+    return tuple(sorted(out, reverse=True))
+
+
 _UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
 _SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -163,6 +182,22 @@ class Settings:
     rate_limits: tuple[tuple[str, Rate | None], ...] = tuple(RATE_DEFAULTS.items())
     # every rate and burst multiplied by this (tests and benches raise it instead of switching off)
     rate_limit_scale: float = 1.0
+    # a process leases up to this many seconds' worth of a bucket's tokens at a time (never more than
+    # a quarter of its burst), so most writes take their tokens without a database round trip; 0 =
+    # take exactly what each write costs, one short statement per write (domain/limits.py)
+    rate_lease_seconds: float = 1.0
+    # IPv6 clients count per /64 (address_key) and also against these wider prefixes, each allowed
+    # this many times an address's limit, so one holder of a /48 cannot rotate through 65,536 /64s
+    ipv6_prefix_limits: tuple[tuple[int, float], ...] = ((56, 4.0), (48, 16.0))
+    # guests made this many days ago that never sent a message (and are in no chat with messages)
+    # are deleted, hourly (domain/accounts.py); 0 = keep every guest
+    guest_retention_days: float = 30.0
+    # group commit (domain/sending.py): at most this many sends go into one transaction; while one
+    # commits, the sends that arrive wait for it and then go together
+    send_batch_max: int = 64
+    # seconds a batch that is not full waits for more sends before it starts; 0 = never wait (a send
+    # that finds no batch committing starts at once)
+    send_batch_wait: float = 0.0
     # caps on long-lived connections (WebSockets + parked long-polls), per process (caps.py)
     max_sockets_per_account: int = 20
     max_sockets_per_address: int = 200
@@ -242,6 +277,11 @@ class Settings:
             rate_limits=tuple((name, _rate(env, f"WEBCHAT_LIMIT_{name.upper()}", default))
                               for name, default in RATE_DEFAULTS.items()),
             rate_limit_scale=_float(env, "WEBCHAT_RATE_LIMIT_SCALE", 1.0),
+            rate_lease_seconds=max(0.0, _float(env, "WEBCHAT_RATE_LEASE_SECONDS", 1.0)),
+            ipv6_prefix_limits=_prefixes(env),
+            guest_retention_days=max(0.0, _float(env, "WEBCHAT_GUEST_RETENTION_DAYS", 30.0)),
+            send_batch_max=max(1, _int(env, "WEBCHAT_SEND_BATCH_MAX", 64)),
+            send_batch_wait=max(0.0, _float(env, "WEBCHAT_SEND_BATCH_WAIT_MS", 0.0) / 1000),
             max_sockets_per_account=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT", 20),
             max_sockets_per_address=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", 200),
             header_timeout=_float(env, "WEBCHAT_HEADER_TIMEOUT", 10.0),

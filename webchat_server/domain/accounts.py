@@ -1,13 +1,25 @@
-"""Signed-in users: switch a session to a user and merge the guest's chats into it."""
+"""Accounts: switch a session to a signed-in user (merging the guest's chats), and guest retention."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
-from ..db import q
+from ..db import pool_key, q
+from ..errors import DATABASE_DOWN
+from ..settings import settings_key
 from .identity import Identity
+
+log = logging.getLogger(__name__)
+# how often expired guests are looked for, and how many are deleted per transaction
+RETENTION_EVERY = 3600.0
+RETENTION_BATCH = 1000
 
 
 async def identify(pool: asyncpg.Pool, guest: dict[str, Any], who: Identity) -> dict[str, Any]:
@@ -24,3 +36,41 @@ async def identify(pool: asyncpg.Pool, guest: dict[str, Any], who: Identity) -> 
             await conn.execute(q("merge_chats_created"), g, u)
             await conn.execute(q("merge_mark_guest"), g, u)
         return dict(user)
+
+
+async def delete_expired_guests(pool: asyncpg.Pool, older_than_days: float) -> int:
+    """Delete guests made more than `older_than_days` ago that have nothing to lose (no message sent,
+    no chat with messages) and their empty chats; returns how many. Their cookies then start a new
+    guest, as a cookie of a deleted account does."""
+    deleted = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            ids = [r["id"] for r in await conn.fetch(q("guests_expired"), older_than_days * 86400.0, RETENTION_BATCH)]
+            if ids:
+                await conn.execute(q("guests_expired_chats"), ids)
+                await conn.execute(q("guests_delete"), ids)
+        deleted += len(ids)
+        if len(ids) < RETENTION_BATCH:
+            return deleted
+
+
+async def guest_retention(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: hourly, delete guests older than WEBCHAT_GUEST_RETENTION_DAYS with nothing to lose."""
+    days = app[settings_key].guest_retention_days
+
+    async def loop() -> None:
+        while True:
+            try:
+                n = await delete_expired_guests(app[pool_key], days)
+                if n:
+                    log.info("deleted %d guests older than %g days that had sent nothing", n, days)
+            except DATABASE_DOWN:
+                log.warning("could not delete expired guests", exc_info=True)
+            await asyncio.sleep(RETENTION_EVERY)
+
+    task = asyncio.create_task(loop()) if days > 0 else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -41,8 +41,7 @@ async def create_chat_in(conn: Conn, account_id: int, title: str) -> int:
 
 
 async def create_chat(pool: asyncpg.Pool, account_id: int, title: str, charge: Charge = NO_CHARGE) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction():
-        await charge.take(conn)
+    async with charge.paid(), pool.acquire() as conn, conn.transaction():
         chat_id = await create_chat_in(conn, account_id, title)
         return await get_chat(conn, account_id, chat_id)
 

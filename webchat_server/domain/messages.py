@@ -8,17 +8,18 @@ from typing import Any
 import asyncpg
 
 from ..db import Conn, q
-from ..errors import BadInput, Conflict, Forbidden, NotFound
-from .chats import create_chat_in, require_member, title_from_text
+from ..errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
+from .chats import require_member, title_from_text
 from .limits import NO_CHARGE, Charge
 from .media import Upload
 from .model import message_json
+from .sending import Send, SendQueue, Stored
 
 log = logging.getLogger(__name__)
 
 
 async def send(
-    pool: asyncpg.Pool,
+    queue: SendQueue,
     account_id: int,
     *,
     chat_id: int | None,
@@ -27,55 +28,41 @@ async def send(
     reply_to: int | None,
     upload: Upload | None,
     charge: Charge = NO_CHARGE,
+    session: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a message; returns (message, created). A repeated client_id returns the first one
-    (and pays no rate limit: a retry is not a new message)."""
-    if client_id is not None:
-        existing = await pool.fetchrow(q("message_by_client_id"), account_id, client_id)
-        if existing is not None:
-            return _same_send(existing, chat_id), False
+    (and pays no rate limit: a retry is not a new message). One database round trip: the rate
+    limit is paid from this process's lease, and webchat.send_messages decides the rest (the
+    session too, when `session` is given: the id the cookie names, not yet checked)."""
+    refused = await charge.take()
+    stored: Stored | None = None
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            await charge.take(conn)
-            if chat_id is None:
-                title = title_from_text(text, upload.media_type if upload else None)
-                chat_id = await create_chat_in(conn, account_id, title)
-            else:
-                await require_member(conn, chat_id, account_id)
-            if reply_to is not None and await conn.fetchval(q("message_in_chat"), reply_to, chat_id) is None:
-                raise BadInput("reply_to is not a message of this chat")
-            media_id = None
-            if upload is not None:
-                media_id = await conn.fetchval(
-                    q("media_insert"), chat_id, account_id, upload.content_type, len(upload.data), upload.data
-                )
-            row = await conn.fetchrow(
-                q("message_insert"),
-                chat_id,
-                account_id,
-                text,
-                client_id,
-                media_id,
-                upload.media_type if upload else None,
-                reply_to,
-            )
-            assert row is not None
-            if row["seq"] == 1:
-                await conn.execute(q("chat_title_from_first_message"), chat_id,
-                                   title_from_text(text, upload.media_type if upload else None))
-    except asyncpg.UniqueViolationError as e:
-        if e.constraint_name == "messages_chat_seq":
-            assert chat_id is not None  # a chat created by this send cannot have old messages
-            await _report_seq_behind(pool, chat_id)
-        # a concurrent retry with the same client_id won; the whole transaction (and the chat's
-        # seq bump) rolled back, so there is no gap
-        existing = None
-        if client_id is not None:
-            existing = await pool.fetchrow(q("message_by_client_id"), account_id, client_id)
-        if existing is None:
-            raise Conflict("the message could not be stored because of a conflicting row") from e
-        return _same_send(existing, chat_id), False
-    return message_json(row), True
+        stored = await queue.submit(Send(
+            account_id, chat_id, text, client_id, reply_to,
+            title_from_text(text, upload.media_type if upload else None), upload,
+            float(refused.extra["retry_after"]) if refused is not None else None, session))
+    finally:
+        if refused is None and (stored is None or stored.outcome != "created"):
+            charge.refund()
+    outcome, row = stored.outcome, stored.message
+    if outcome in ("created", "duplicate"):
+        assert row is not None
+        return message_json(row), outcome == "created"
+    if outcome == "rate_limited":
+        assert refused is not None
+        raise refused
+    if outcome == "no_session":
+        raise Unauthorized("no session: call GET /webchat/me first")
+    if outcome == "not_found":
+        raise NotFound()
+    if outcome == "conflict":
+        raise Conflict("client_id was already used for a message in another chat")
+    if outcome == "bad_reply":
+        raise BadInput("reply_to is not a message of this chat")
+    if outcome == "sequence_behind":
+        assert chat_id is not None  # a chat created by this send cannot have old messages
+        await _report_seq_behind(queue.pool, chat_id)
+    raise Conflict("the message could not be stored because of a conflicting row")
 
 
 async def _report_seq_behind(pool: asyncpg.Pool, chat_id: int) -> None:
@@ -94,12 +81,6 @@ async def _report_seq_behind(pool: asyncpg.Pool, chat_id: int) -> None:
         "WHERE id = %s", chat_id, last_seq, max_seq, chat_id, chat_id)
     raise Conflict("this chat's message sequence is inconsistent in the database, so the message was not "
                    "stored; the operator has been told in the server log", reason="sequence_conflict")
-
-
-def _same_send(row: asyncpg.Record, chat_id: int | None) -> dict[str, Any]:
-    if chat_id is not None and row["chat_id"] != chat_id:
-        raise Conflict("client_id was already used for a message in another chat")
-    return message_json(row)
 
 
 async def page(
@@ -139,8 +120,7 @@ async def _own_message(conn: Conn, account_id: int, message_id: int) -> asyncpg.
 
 async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str,
                charge: Charge = NO_CHARGE) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction():
-        await charge.take(conn)
+    async with charge.paid(), pool.acquire() as conn, conn.transaction():
         row = await _own_message(conn, account_id, message_id)
         if row["text"] == text:
             return message_json(row)
@@ -152,8 +132,7 @@ async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str,
 
 async def delete(pool: asyncpg.Pool, account_id: int, message_id: int,
                  charge: Charge = NO_CHARGE) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction():
-        await charge.take(conn)
+    async with charge.paid(), pool.acquire() as conn, conn.transaction():
         await _own_message(conn, account_id, message_id)
         await conn.execute(q("message_delete"), message_id)
         row = await conn.fetchrow(q("message_get"), message_id)

@@ -18,7 +18,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from ..db import pool_key, q
-from ..domain import limits
+from ..domain.limits import limits_key
 from ..errors import ApiError
 from ..settings import Settings, settings_key
 from .proxies import address_key
@@ -162,6 +162,17 @@ async def session_account(request: web.Request, *, create: bool = False) -> dict
     return dict(row)
 
 
+async def session_claim(request: web.Request) -> tuple[int, str] | None:
+    """The account id and session id the cookie names, not checked against the database: for a caller
+    whose own statement checks them as session_account does (the send). None when the cookie names
+    none, or is older than session ids (session_account upgrades those)."""
+    session = await aiohttp_session.get_session(request)
+    account_id, sid = session.get("account_id"), session.get("sid")
+    if isinstance(account_id, int) and not isinstance(account_id, bool) and isinstance(sid, str) and "csrf" in session:
+        return account_id, sid
+    return None
+
+
 async def require_account(request: web.Request) -> dict[str, Any]:
     account = await session_account(request)
     if account is None:
@@ -170,10 +181,10 @@ async def require_account(request: web.Request) -> dict[str, Any]:
 
 
 async def new_guest(request: web.Request) -> dict[str, Any]:
-    async with request.app[pool_key].acquire() as conn, conn.transaction():
-        # guests are free to make, so their number per client address is what is limited
-        await limits.charge(request.app[settings_key], None, address_key(request.remote), guests=1).take(conn)
-        row = await conn.fetchrow(q("account_create_guest"), f"Guest {secrets.randbelow(9000) + 1000}")
+    # guests are free to make, so their number per client address (and IPv6 network) is what is limited
+    async with request.app[limits_key].charge(None, address_key(request.remote), guests=1).paid():
+        row = await request.app[pool_key].fetchrow(q("account_create_guest"),
+                                                   f"Guest {secrets.randbelow(9000) + 1000}")
     assert row is not None
     return dict(row)
 

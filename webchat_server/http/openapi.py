@@ -187,6 +187,14 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
         "/webchat/send/": {"post": {
             "operationId": "send", "security": write,
             "summary": "Store a message (idempotent by client_id); without chat_id a new chat is created.",
+            "description": "A repeated `client_id` is answered 200 with the first message and `duplicate: true`, "
+                           "also when the retries arrive at once or at different server processes, and also "
+                           "for a send that created a chat (retried without `chat_id`). The same `client_id` "
+                           "with another `chat_id` is a 409. Sends that arrive while another batch commits are "
+                           "stored together in one transaction (group commit), but each is judged on its own: "
+                           "one send's 404, 409, 400 or 429 never fails another's. A 429 names the `limit` "
+                           "(e.g. `sends_per_address`, which for IPv6 counts the client's /64 and its wider "
+                           "/56 and /48) and says in `Retry-After` how long until it can pay.",
             "requestBody": {"required": True, "content": sends},
             "responses": _responses({201: "Stored", 200: "A repeated client_id: the first message"},
                                     "SendResult", 404, 409, 415, *WRITE)}},

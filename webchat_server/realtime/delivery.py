@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,8 @@ FANOUT_SLICE = 400
 SHARED_REPLAY_MAX = 5_000
 # how often a paging reader's socket is checked for having drained
 DRAIN_CHECK = 0.02
+# rows of this process's own sends kept for their fan-out (a few seconds' worth at most)
+WRITTEN_MAX = 4_096
 
 
 async def changes_page(pool: asyncpg.Pool, positions: Mapping[int, int | None],
@@ -91,6 +94,7 @@ class _Batch:
     messages: dict[int, asyncpg.Record] = field(default_factory=dict)
     chats: dict[int, asyncpg.Record] = field(default_factory=dict)
     message_ids: set[int] = field(default_factory=set)
+    newest: dict[int, int] = field(default_factory=dict)  # message -> the highest seq notified for it
     chat_ids: set[int] = field(default_factory=set)
     joined: dict[int, list[Subscriber]] = field(default_factory=dict)
     announced: set[int] = field(default_factory=set)  # chats with their own 'c' event in this slice
@@ -116,6 +120,18 @@ class Delivery:
         self._reconciles = 0
         self._tasks: set[asyncio.Task[None]] = set()
         hub.pager = self._start_replay
+        # message rows this process's sends wrote, by id, until their notification arrives
+        self._written: OrderedDict[int, asyncpg.Record] = OrderedDict()
+        self.written_hits = 0
+
+    def remember(self, rows: Iterable[asyncpg.Record]) -> None:
+        """Rows this process has just committed (the send path hands them over): the fan-out of their
+        notification then needs no fetch. A row whose notification went before it arrived is simply
+        fetched as any other; the oldest entries go when WRITTEN_MAX is passed."""
+        for row in rows:
+            self._written[row["id"]] = row
+        while len(self._written) > WRITTEN_MAX:
+            self._written.popitem(last=False)
 
     def _advance(self) -> None:
         self._epoch += 1
@@ -266,6 +282,14 @@ class Delivery:
         for note in notes:
             HANDLERS[type(note)].prepare(self, note, batch)
         # fetch only rows someone here listens to: one query per slice, never one per reader
+        # rows this process has just written (its own sends) need no fetch, unless a later change
+        # of the row is in this slice too
+        for message_id in list(batch.message_ids):
+            row = self._written.pop(message_id, None)
+            if row is not None and row["change_seq"] >= batch.newest.get(message_id, 0):
+                batch.messages[message_id] = row
+                batch.message_ids.discard(message_id)
+                self.written_hits += 1
         if batch.message_ids:
             for row in await self.pool.fetch(q("messages_by_ids"), list(batch.message_ids)):
                 batch.messages[row["id"]] = row
@@ -278,9 +302,10 @@ class Delivery:
         self._advance()
         if batch.joined:
             await self._welcome(batch.joined, batch.chats, batch.announced)
-        for note in notes:
-            for ev in HANDLERS[type(note)].events(self, note, batch):
-                hub.publish(ev)
+        with hub.corked_writes():
+            for note in notes:
+                for ev in HANDLERS[type(note)].events(self, note, batch):
+                    hub.publish(ev)
 
     async def _welcome(self, joined: Mapping[int, list[Subscriber]], chats: Mapping[int, asyncpg.Record],
                        announced: set[int]) -> None:
@@ -378,7 +403,10 @@ class Handler:
 class _Messages(Handler):
     def prepare(self, d: Delivery, note: Notification, batch: _Batch) -> None:
         assert isinstance(note, Inserted | Updated)
-        batch.message_ids.update(r.message_id for r in note.rows if r.chat_id in d.hub.by_chat)
+        for r in note.rows:
+            if r.chat_id in d.hub.by_chat:
+                batch.message_ids.add(r.message_id)
+                batch.newest[r.message_id] = max(batch.newest.get(r.message_id, 0), r.seq)
 
     def events(self, d: Delivery, note: Notification, batch: _Batch) -> Iterable[Event]:
         assert isinstance(note, Inserted | Updated)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from weakref import WeakSet
 
@@ -139,7 +140,7 @@ class WsSubscriber(Subscriber):
     """
 
     kind = "ws"
-    __slots__ = ("high_water", "transport", "ws")
+    __slots__ = ("corked", "corked_bytes", "high_water", "transport", "ws")
 
     def __init__(self, hub: Hub, account_id: int, ws: web.WebSocketResponse, transport: asyncio.Transport,
                  high_water: int) -> None:
@@ -147,10 +148,13 @@ class WsSubscriber(Subscriber):
         self.ws = ws
         self.transport = transport
         self.high_water = high_water
+        # frames taken while the hub is corked, written with one call when it uncorks
+        self.corked: list[bytes] = []
+        self.corked_bytes = 0
 
     def buffered(self) -> int:
         t = self.transport
-        return 0 if t.is_closing() else t.get_write_buffer_size()
+        return 0 if t.is_closing() else t.get_write_buffer_size() + self.corked_bytes
 
     def write(self, ev: Event) -> bool:
         t = self.transport
@@ -160,15 +164,28 @@ class WsSubscriber(Subscriber):
             self.closed = True
             self.hub.unregister(self)
             return False
-        if t.get_write_buffer_size() > self.high_water:
+        if t.get_write_buffer_size() + self.corked_bytes > self.high_water:
             return False
-        t.write(ev.frame)
+        if self.hub.corked is not None:
+            if not self.corked:
+                self.hub.corked.append(self)
+            self.corked.append(ev.frame)
+            self.corked_bytes += len(ev.frame)
+        else:
+            t.write(ev.frame)
         self.hub.delivered += 1
         return True
+
+    def flush(self) -> None:
+        frames, self.corked, self.corked_bytes = self.corked, [], 0
+        if frames and not self.transport.is_closing():
+            # one send() for the whole batch: the fan-out's cost was one system call per frame
+            self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def overflow(self, reason: str) -> None:
         if self.closed:
             return
+        self.flush()
         self.closed = True
         self.hub.slow_consumers += 1
         self.hub.unregister(self)
@@ -246,6 +263,23 @@ class Hub:
         self.background: set[asyncio.Task[Any]] = set()
         # set by delivery: starts replaying a subscriber that stopped taking live frames
         self.pager: Callable[[Subscriber], None] | None = None
+        # while not None (see corked_writes), sockets collect their frames and are listed here
+        self.corked: list[WsSubscriber] | None = None
+
+    @contextlib.contextmanager
+    def corked_writes(self) -> Iterator[None]:
+        """Frames published inside go to each socket in one write at the end: a batch of k messages
+        costs each socket one system call, not k. Only around code that does not await."""
+        if self.corked is not None:
+            yield
+            return
+        self.corked = []
+        try:
+            yield
+        finally:
+            subs, self.corked = self.corked, None
+            for sub in subs:
+                sub.flush()
 
     # -- registration -------------------------------------------------------------------------
     def register(self, sub: Subscriber) -> None:

@@ -9,12 +9,14 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..db import pool_key
-from ..domain import chats, limits, messages
+from ..domain import chats, messages
 from ..domain import media as media_store
+from ..domain.limits import Charge, limits_key
 from ..domain.media import Upload, sniff
 from ..domain.model import account_json
+from ..domain.sending import send_queue_key
 from ..errors import BadInput, TooLarge
-from ..http.auth import require_account, session_account
+from ..http.auth import require_account, session_account, session_claim
 from ..http.openapi import document
 from ..http.proxies import address_key
 from ..http.validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
@@ -24,9 +26,9 @@ from ..settings import settings_key
 routes = web.RouteTableDef()
 
 
-def _charge(request: web.Request, account_id: int, **costs: float) -> limits.Charge:
+def _charge(request: web.Request, account_id: int, **costs: float) -> Charge:
     """The rate-limit buckets a write from this request pays into (its account and client address)."""
-    return limits.charge(request.app[settings_key], account_id, address_key(request.remote), **costs)
+    return request.app[limits_key].charge(account_id, address_key(request.remote), **costs)
 
 
 def ok(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -99,7 +101,10 @@ async def _read_parts(request: web.Request, max_media: int) -> tuple[dict[str, A
 @routes.post("/webchat/send/")
 async def send(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
-    account = await require_account(request)
+    # a JSON send checks its session inside its one database statement; an upload checks it before
+    # its body is read
+    claim = None if request.content_type.startswith("multipart/") else await session_claim(request)
+    account_id, sid = claim if claim is not None else ((await require_account(request))["id"], None)
     if request.content_type.startswith("multipart/"):
         if request.content_length is not None and request.content_length > settings.max_media_bytes + 256 * 1024:
             raise TooLarge(f"media is larger than {settings.max_media_bytes} bytes")
@@ -110,17 +115,18 @@ async def send(request: web.Request) -> web.Response:
     if not text and upload is None:
         raise BadInput("text or media is required")
     chat_id = opt_id(body.get("chat_id"), "chat_id")
-    cost = _charge(request, account["id"], sends=1, chats=chat_id is None,
-                            upload_bytes=len(upload.data) if upload else 0)
+    cost = _charge(request, account_id, sends=1, chats=chat_id is None,
+                   upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
-        request.app[pool_key],
-        account["id"],
+        request.app[send_queue_key],
+        account_id,
         chat_id=chat_id,
         text=text,
         client_id=client_id(body.get("client_id")),
         reply_to=opt_id(body.get("reply_to"), "reply_to"),
         upload=upload,
         charge=cost,
+        session=sid,
     )
     return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
               status=201 if created else 200)
