@@ -8,11 +8,14 @@
 // long-poll is a POST with {cursor, timeout} in its body.
 
 import {CLOSE_CLIENT_RECONNECT, CLOSE_PONG_TIMEOUT, CLOSE_RESYNC, RESUME_PARAM} from './protocol.js';
+import {notificationPermission} from './notify.js';
 
 const PING_EVERY_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
 const UPGRADE_EVERY_MS = 30_000;
 const WS_FAILURES_BEFORE_POLLING = 2;
+// a hidden tab long-polls only for notifications, and waits this long between polls
+const HIDDEN_POLL_GAP_MS = 5_000;
 
 /** Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)]. */
 export function backoff(attempt, base = 500, cap = 15_000) {
@@ -244,8 +247,10 @@ export class Transport extends EventTarget {
     if (this.polling || this.mode !== 'poll' || this.stopped) return;
     this.polling = true;
     try {
-      // poll only while the page is visible: a hidden tab resumes from its cursor later
-      while (this.mode === 'poll' && !this.stopped && document.visibilityState === 'visible') {
+      // poll while the page is visible; a hidden tab polls (slowly) only when it may show notifications,
+      // else it resumes from its cursor when visible again
+      const wanted = () => document.visibilityState === 'visible' || notificationPermission() === 'granted';
+      while (this.mode === 'poll' && !this.stopped && wanted()) {
         this.pollAbort = new AbortController();
         try {
           const cursor = this.cursor.value;
@@ -262,6 +267,7 @@ export class Transport extends EventTarget {
             this._emit(ev);
           }
           if (data.cursor) this.cursor.reset(data.cursor);
+          if (document.visibilityState !== 'visible') await new Promise((r) => setTimeout(r, HIDDEN_POLL_GAP_MS));
         } catch (err) {
           if (err.name === 'AbortError') break;
           this._setStatus(navigator.onLine ? 'reconnecting' : 'offline');
