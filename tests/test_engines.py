@@ -348,9 +348,11 @@ def test_phone_layout(engine: Engine, session: Session, server: Any) -> None:
       document.body.replaceChildren(f); return true; })()""")
     frame_wait(tab, "return one('webchat-status')?.status === 'live';", "the app in the frame is live")
     word = "Supercalifragilisticexpialidocious" * 4
-    frame_wait(tab, "return one('webchat-app').getAttribute('view') === 'list';", "the list view")
-    frame_js(tab, "one('webchat-chat-list').shadowRoot.querySelector('.top button').click(); return true;")
-    frame_wait(tab, "return one('webchat-app').getAttribute('view') === 'chat';", "the conversation view")
+    # a first visit (no chat yet) starts in a new conversation: the visitor types at once
+    frame_wait(tab, """const ta = one('webchat-app').getAttribute('view') === 'chat' && one('webchat-composer')
+        && one('webchat-composer').shadowRoot.querySelector('textarea');
+      return Boolean(ta) && fits(ta) && one('webchat-chat').shadowRoot.querySelector('h2').textContent
+        === 'New conversation';""", "a new conversation with its composer on screen")
     frame_send(tab, "short chat")
     frame_wait(tab, "return all('webchat-message').some((m) => m.message.seq > 0);", "the first chat's message stored")
     frame_js(tab, "one('webchat-chat').shadowRoot.querySelector('.back').click(); return true;")
