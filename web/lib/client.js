@@ -108,6 +108,8 @@ export class ChatClient extends EventTarget {
       }
       return;
     }
+    // removed from the page while it was starting (stop() came before the transport existed): stay stopped
+    if (this.stopped) return;
     // connect first: the first `connection` event loads state, so nothing falls in between
     this.transport.start();
   }
@@ -275,8 +277,8 @@ export class ChatClient extends EventTarget {
     for (const m of this.pending.retryable()) this.retry(m.client_id);
   }
 
-  /** Messages that did not go out yet (the launcher shows them on its button while closed). */
-  get unsent() { return this.pending.failed().length; }
+  /** Messages not stored yet, failed or on their way (the launcher marks them on its closed button). */
+  get unsent() { return this.pending.byClientId.size; }
 
   discard(clientId) { this.pending.confirm(clientId); }
 
