@@ -611,8 +611,10 @@ def test_launcher_opens_a_long_unread_chat_on_its_first_unread(engine: Engine, s
       const bottom = scroller.getBoundingClientRect().bottom;
       const shown = [...list.shadowRoot.querySelectorAll('webchat-message')]
         .filter((m) => m.message.text.startsWith('reply ') && m.getBoundingClientRect().top < bottom).length;
+      // the pill counts what was below the view when it landed (a pixel of layout later may move one across)
       const pill = list.shadowRoot.querySelector('.pill');
-      return Boolean(pill) && pill.textContent.trim() === `${120 - shown} new messages ↓` && 120 - shown;""",
+      const n = pill && /^(\\d+) new messages ↓$/.exec(pill.textContent.trim());
+      return Boolean(n) && Math.abs(Number(n[1]) - (120 - shown)) <= 1 && 120 - shown;""",
                       "the first unread under its divider, and the pill")
     assert 0 < below < 120
 
@@ -749,7 +751,9 @@ def test_notifications_while_long_polling_hidden(engine: Engine, session: Sessio
                                                  proxy: WsProxy) -> None:
     """Item 10: a hidden tab that long-polls (WebSockets blocked) keeps showing notifications."""
     tab = session.tab()
-    tab.goto(proxy.base + "/")
+    # another URL than the one polled below: a second load of "/" would be a conditional GET, whose 304
+    # the OpenAPI check wrapped around the proxy's client refuses
+    tab.goto(proxy.base + "/?permission")
     permission = tab.js(SPY)
     if permission != "granted":
         pytest.skip(f"{engine.version}: Notification.permission is {permission!r}: {engine.notifications_note}")
