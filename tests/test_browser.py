@@ -1277,6 +1277,7 @@ def test_phone_first_visit_types_at_once(browser: Any, server: Any) -> None:
     ctx = launcher_context(browser, "phone")
     try:
         page = open_app(ctx, server)
+        expect(page.locator("webchat-app")).to_have_attribute("narrow", "")
         expect(page.locator("webchat-app")).to_have_attribute("view", "chat")
         expect(page.locator("webchat-chat h2")).to_have_text("New conversation")
         assert on_screen(page, "webchat-composer textarea")

@@ -352,7 +352,8 @@ def test_phone_layout(engine: Engine, session: Session, server: Any) -> None:
     frame_wait(tab, "return one('webchat-status')?.status === 'live';", "the app in the frame is live")
     word = "Supercalifragilisticexpialidocious" * 4
     # a first visit (no chat yet) starts in a new conversation: the visitor types at once
-    frame_wait(tab, """const ta = one('webchat-app').getAttribute('view') === 'chat' && one('webchat-composer')
+    frame_wait(tab, """const app = one('webchat-app');
+      const ta = app.hasAttribute('narrow') && app.getAttribute('view') === 'chat' && one('webchat-composer')
         && one('webchat-composer').shadowRoot.querySelector('textarea');
       return Boolean(ta) && fits(ta) && one('webchat-chat').shadowRoot.querySelector('h2').textContent
         === 'New conversation';""", "a new conversation with its composer on screen")
