@@ -54,7 +54,8 @@ export class WebchatChat extends LitElement {
     .archived { font-size: 12px; color: var(--_muted); flex: none; }
     .conn { padding: 6px 12px; font-size: 13px; background: var(--_surface); border-bottom: 1px solid var(--_border); }
     .conn::before { content: ''; display: inline-block; width: 8px; height: 8px; border-radius: 50%;
-      margin-right: 8px; background: var(--_danger); }
+      margin-right: 8px; background: #f79009; }
+    .conn.offline::before { background: var(--_danger); }
     .unavailable { padding: 16px; }
   `];
 
@@ -100,13 +101,14 @@ export class WebchatChat extends LitElement {
     const conn = CONN[c && c.status];
     if (!c || !c.me) {
       return html`${this._ownsClient && c ? html`<webchat-banner .message=${c.error}></webchat-banner>` : nothing}
-        ${this.embedded && conn ? html`<div class="conn" role="status">${conn}</div>` : nothing}
+        ${this.embedded && conn ? html`<div class="conn ${c.status}" role="status">${conn}</div>` : nothing}
         <div style="padding:16px">Loading…</div>`;
     }
     const id = this._chatId;
     const chat = id ? c.chats.get(id) : null;
     return html`
-      ${this.embedded ? html`<div role="status">${conn ? html`<div class="conn">${conn}</div>` : nothing}</div>` : html`<header>
+      ${this.embedded ? html`<div role="status">${conn ? html`<div class="conn ${c.status}">${conn}</div>` : nothing}</div>`
+        : html`<header>
         ${this.back ? html`<button class="back" aria-label="Back to chats" @click=${this._back}>‹</button>` : nothing}
         <h2 dir="auto">${chat ? chat.title : 'New conversation'}</h2>
         ${chat && chat.is_archived ? html`<span class="archived">Archived</span>` : nothing}

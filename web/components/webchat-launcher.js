@@ -108,7 +108,7 @@ export class WebchatLauncher extends LitElement {
       box-sizing: border-box; border-radius: 11px; background: #c81e1e; color: #fff;
       font: 600 12px/22px var(--_font); text-align: center; border: 2px solid #fff;
     }
-    .badge.unsent { right: auto; left: -4px; background: #1b1e24; }
+    .badge.unsent { right: auto; left: -4px; background: #b54708; }
     .panel {
       position: absolute; display: flex; flex-direction: column; overflow: hidden;
       width: min(380px, calc(100vw - 2 * var(--_x)));
