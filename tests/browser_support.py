@@ -142,7 +142,7 @@ def launcher_chat_id(page: Any) -> int:
 
 
 # the shop page records what the widget tells the site owner (console.error), in every engine alike
-SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Corner Shop</title>
+SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Corner Shop</title>HEAD
 <script>window.__console = []; const log = console.error.bind(console);
   console.error = (...args) => { window.__console.push(args.join(' ')); log(...args); };</script></head>
 <body><main><h1>Corner Shop</h1><p><a href="#">Our opening hours</a></p></main>
@@ -151,11 +151,12 @@ SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title
 
 
 @contextlib.contextmanager
-def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1",
-              allow: bool = True) -> Iterator[tuple[str, ServerProcess]]:
+def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1", allow: bool = True,
+              head: str = "") -> Iterator[tuple[str, ServerProcess]]:
     """A shop's site (Python's http.server) embedding the launcher with the one tag from a chat server
     on another origin: 127.0.0.1 on another port is the same site, `localhost` another site. With
-    `allow` the chat server lists the shop's origin in WEBCHAT_ALLOWED_ORIGINS. Yields (shop URL, server)."""
+    `allow` the chat server lists the shop's origin in WEBCHAT_ALLOWED_ORIGINS; `head` goes into the page's
+    head (a Content-Security-Policy, say). Yields (shop URL, server)."""
     from .conftest import TEMPLATE, _with_database, admin, run_sync
 
     shop_port = free_port()
@@ -170,7 +171,7 @@ def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1",
     site = tmp_path / f"shop-{shop_port}"
     site.mkdir()
     # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
-    (site / "index.html").write_text(SHOP_PAGE.replace("CHAT", chat.base))
+    (site / "index.html").write_text(SHOP_PAGE.replace("CHAT", chat.base).replace("HEAD", head))
     shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
                              "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -1308,13 +1308,20 @@ def test_launcher_shows_offline_and_offers_notifications(browser: Any, server: A
         ctx.close()
 
 
-@pytest.mark.parametrize("case", ["origin-not-allowed", "another-site"])
+# the shop's own policy lets the script in but not the API calls
+SHOP_CSP = """<meta http-equiv="Content-Security-Policy" content="connect-src 'self'">"""
+
+
+@pytest.mark.parametrize("case", ["origin-not-allowed", "another-site", "page-csp"])
 def test_embed_from_elsewhere_tells_visitor_and_site_owner(browser: Any, pg_uri: str, tmp_path: Path,
                                                           case: str) -> None:
     """Item 5: a page the chat server cannot serve gets one true sentence for the visitor (no endless
     "Loading…" or "retrying"), and the site owner gets the exact fix in the console."""
     host, allow = ("127.0.0.1", False) if case == "origin-not-allowed" else ("localhost", True)
-    with shop_site(pg_uri, tmp_path, shop_host=host, allow=allow) as (shop, _chat):
+    head = SHOP_CSP if case == "page-csp" else ""
+    if case == "page-csp":
+        host = "127.0.0.1"
+    with shop_site(pg_uri, tmp_path, shop_host=host, allow=allow, head=head) as (shop, chat_server):
         ctx = browser.new_context(viewport=WIDTHS["desktop"])
         ctx.set_default_timeout(10_000)
         try:
@@ -1329,8 +1336,10 @@ def test_embed_from_elsewhere_tells_visitor_and_site_owner(browser: Any, pg_uri:
             origin = shop.rstrip("/")
             if case == "origin-not-allowed":
                 assert f"WEBCHAT_ALLOWED_ORIGINS={origin}" in said, said
-            else:
+            elif case == "another-site":
                 assert "SameSite=Lax" in said and "subdomain" in said and origin in said, said
+            else:
+                assert "Content-Security-Policy (connect-src)" in said and chat_server.base in said, said
         finally:
             ctx.close()
 
