@@ -156,7 +156,7 @@ def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1", allo
     """A shop's site (Python's http.server) embedding the launcher with the one tag from a chat server
     on another origin: 127.0.0.1 on another port is the same site, `localhost` another site. With
     `allow` the chat server lists the shop's origin in WEBCHAT_ALLOWED_ORIGINS; `head` goes into the page's
-    head (a Content-Security-Policy, say). Yields (shop URL, server)."""
+    head (a Content-Security-Policy, say; CHAT in it is the chat server's URL). Yields (shop URL, server)."""
     from .conftest import TEMPLATE, _with_database, admin, run_sync
 
     shop_port = free_port()
@@ -171,7 +171,7 @@ def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1", allo
     site = tmp_path / f"shop-{shop_port}"
     site.mkdir()
     # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
-    (site / "index.html").write_text(SHOP_PAGE.replace("CHAT", chat.base).replace("HEAD", head))
+    (site / "index.html").write_text(SHOP_PAGE.replace("HEAD", head).replace("CHAT", chat.base))
     shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
                              "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -1312,6 +1312,32 @@ def test_launcher_shows_offline_and_offers_notifications(browser: Any, server: A
 SHOP_CSP = """<meta http-equiv="Content-Security-Policy" content="connect-src 'self'">"""
 
 
+def test_page_policy_blocking_only_the_socket_long_polls_and_says_so(browser: Any, pg_uri: str,
+                                                                    tmp_path: Path) -> None:
+    """Item 5: a host page whose CSP lets the API through but not the WebSocket: the chat works (by
+    long-polling) and the console names the missing source once."""
+    head = """<meta http-equiv="Content-Security-Policy" content="connect-src 'self' CHAT">"""
+    with shop_site(pg_uri, tmp_path, head=head) as (shop, chat_server):
+        ctx = browser.new_context(viewport=WIDTHS["desktop"])
+        ctx.set_default_timeout(10_000)
+        try:
+            page = ctx.new_page()
+            page.goto(shop)
+            page.get_by_role("button", name="Open chat").click()
+            send(page, "through a strict page")
+            expect(message(page, "through a strict page").locator(".state")).to_have_text("✓ Sent", timeout=30_000)
+            page.wait_for_function("""() => document.querySelector('webchat-launcher').shadowRoot
+              .querySelector('webchat-chat').client.status === 'polling'""", timeout=30_000)
+            chat = launcher_chat_id(page)
+            bot_says(chat_server, chat, make_bot(chat_server, chat, "Strict Bot"), "a reply by long-poll")
+            expect(bubble(page, "a reply by long-poll")).to_have_count(1)
+            said = page.evaluate("window.__console")
+            ws = chat_server.base.replace("http", "ws")
+            assert len(said) == 1 and f"add {chat_server.base} {ws} to its connect-src" in said[0], said
+        finally:
+            ctx.close()
+
+
 @pytest.mark.parametrize("case", ["origin-not-allowed", "another-site", "page-csp"])
 def test_embed_from_elsewhere_tells_visitor_and_site_owner(browser: Any, pg_uri: str, tmp_path: Path,
                                                           case: str) -> None:

@@ -61,7 +61,9 @@ export class ChatClient extends EventTarget {
     // the host page's Content-Security-Policy blocks the chat server: the site owner must hear of it
     this._onCsp = async (e) => {
       const url = String(e.blockedURI);
-      if (!url.startsWith(this.api.origin) && !url.startsWith(this.api.origin.replace(/^http/, 'ws'))) return;
+      const ws = url.startsWith(this.api.origin.replace(/^http/, 'ws'));
+      if (!url.startsWith(this.api.origin) && !ws) return;
+      if (ws) this.transport.socketBlocked(); // the API is allowed: the chat works by long-polling
       const fix = (await import('./diagnose.js')).cspFix(this.api, e.effectiveDirective, url);
       if (!this.me) this._unavailable(fix);
       else if (!this._cspSaid) console.error(`webchat: ${fix}`);

@@ -14,6 +14,8 @@ const PING_EVERY_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
 const UPGRADE_EVERY_MS = 30_000;
 const WS_FAILURES_BEFORE_POLLING = 2;
+// a socket that has not said `connection` by then is given up (a proxy that holds the upgrade)
+const CONNECT_TIMEOUT_MS = 15_000;
 // a hidden tab long-polls only for notifications, and waits this long between polls
 const HIDDEN_POLL_GAP_MS = 5_000;
 
@@ -91,6 +93,15 @@ export class Transport extends EventTarget {
     this._connectWs();
   }
 
+  /** The page's own policy (CSP) forbids the socket: long-poll from now on, without trying it again. */
+  socketBlocked() {
+    if (this.wsBlocked || this.stopped) return;
+    this.wsBlocked = true;
+    this._clearTimers();
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
+    if (this.mode !== 'poll') this._startPolling();
+  }
+
   /** Send a frame over the socket if it is live; returns false otherwise. */
   send(frame) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN && this.status === 'live') {
@@ -140,13 +151,15 @@ export class Transport extends EventTarget {
     const fresh = cursor === null;
     let pingTimer = null;
     let pongTimer = null;
-    const clearPing = () => { clearInterval(pingTimer); clearTimeout(pongTimer); };
+    const giveUp = setTimeout(() => ws.onclose && (ws.close(), ws.onclose({code: 0})), CONNECT_TIMEOUT_MS);
+    const clearPing = () => { clearInterval(pingTimer); clearTimeout(pongTimer); clearTimeout(giveUp); };
     ws.onmessage = (msg) => {
       let ev;
       try { ev = JSON.parse(msg.data); } catch { return; }
       if (ev.type === 'pong') { clearTimeout(pongTimer); return; }
       if (ev.type === 'connection' && !live) {
         live = true;
+        clearTimeout(giveUp);
         ev.fresh = fresh;
         onLive(ws);
         // keepalive: a proxy that silently drops idle sockets is noticed within a ping period
@@ -159,7 +172,7 @@ export class Transport extends EventTarget {
       }
       if (this.ws === ws || ev.type === 'connection') this._emit(ev);
     };
-    ws.onclose = (e) => { clearPing(); onFail(live, e.code); };
+    ws.onclose = (e) => { ws.onclose = null; clearPing(); onFail(live, e.code); };
     return ws;
   }
 
@@ -222,7 +235,7 @@ export class Transport extends EventTarget {
   }
 
   _tryUpgrade() {
-    if (this.mode !== 'poll' || this.upgrading) return;
+    if (this.mode !== 'poll' || this.upgrading || this.wsBlocked) return;
     this.upgrading = true;
     const ws = this._openSocket(
       (live) => {
