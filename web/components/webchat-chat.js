@@ -137,10 +137,11 @@ export class WebchatChat extends LitElement {
       this._unread = count;
       this.dispatchEvent(new CustomEvent('webchat-unread', {detail: {count}, bubbles: true, composed: true}));
     }
-    const state = {status: c ? c.status : 'connecting', unsent: c && c.me ? c.unsent : 0};
-    if (JSON.stringify(state) !== this._state) {
-      this._state = JSON.stringify(state);
-      this.dispatchEvent(new CustomEvent('webchat-state', {detail: state, bubbles: true, composed: true}));
+    const status = c ? c.status : 'connecting';
+    const unsent = c && c.me ? c.unsent : 0;
+    if (`${status} ${unsent}` !== this._state) {
+      this._state = `${status} ${unsent}`;
+      this.dispatchEvent(new CustomEvent('webchat-state', {detail: {status, unsent}, bubbles: true, composed: true}));
     }
   }
 

@@ -63,8 +63,8 @@ export function chime() {
 const chatIcon = html`<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">
   <path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.6 3.6A.9.9 0 0 1 3 20.9V6a2 2 0 0 1 1-2Zm3 6.2a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Z"/></svg>`;
 const bellIcon = html`<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
-  <path fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4Z"/>
-  <path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M10 21h4"/></svg>`;
+  <path fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"
+    d="M6 16v-5a6 6 0 0 1 12 0v5l2 2H4ZM10 21h4"/></svg>`;
 const closeIcon = (size) => html`<svg viewBox="0 0 24 24" width=${size} height=${size} aria-hidden="true" focusable="false">
   <path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6 6 18"/></svg>`;
 
@@ -131,7 +131,6 @@ export class WebchatLauncher extends LitElement {
       display: grid; place-items: center; border-radius: 8px; }
     .head button:focus-visible { outline: 2px solid currentColor; outline-offset: -4px; }
     webchat-chat { flex: 1; min-height: 0; }
-    .trap { position: absolute; width: 1px; height: 1px; overflow: hidden; }
     @media (max-width: 600px) {
       /* a phone: the open conversation takes the whole screen, the bubble steps aside */
       .panel { position: fixed; inset: 0; width: 100vw; height: 100vh; height: 100dvh; border: none; border-radius: 0; }

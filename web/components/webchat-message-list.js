@@ -5,8 +5,9 @@
 // anything that makes the content taller (a new message, an image loading, the composer growing)
 // keeps the end in view; scrolled up, messages from others below what the reader has seen are
 // counted in that control instead. A list that is hidden (a closed launcher) lands once it is
-// shown, and again on a new divider if messages came while it was hidden. Reaching the top loads older history by itself; the reader's place is kept (by
-// an anchor message) when messages are added above.
+// shown, and again on a new divider if messages came while it was hidden. Reaching the top loads
+// older history by itself; the reader's place is kept (by an anchor message) when messages are
+// added above.
 //
 // The DOM holds a window of messages, never the whole chat: a chat may hold thousands of messages
 // and a render must cost the same for 150 or 5000. While the reader follows the end the window is
