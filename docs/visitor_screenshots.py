@@ -125,17 +125,19 @@ def main() -> None:
     in_thread(bench.start)
     chromium = shutil.which("chromium")
     assert chromium, "apt-get install chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
-        for width in SIZES:
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+            for width in SIZES:
+                for theme in ("light", "dark"):
+                    retry(browser, bench, width, theme)
+            offline(browser, bench, "desktop", "light")
+            offline(browser, bench, "phone", "dark")
             for theme in ("light", "dark"):
-                retry(browser, bench, width, theme)
-        offline(browser, bench, "desktop", "light")
-        offline(browser, bench, "phone", "dark")
-        for theme in ("light", "dark"):
-            first_visit(browser, bench, theme)
-        browser.close()
-    bench.stop()
+                first_visit(browser, bench, theme)
+            browser.close()
+    finally:
+        bench.stop()  # a failed shot must not leave the server running
 
 
 if __name__ == "__main__":

@@ -167,14 +167,15 @@ def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1", allo
     if allow:
         env["WEBCHAT_ALLOWED_ORIGINS"] = shop_origin
     chat = ServerProcess(_with_database(pg_uri, name), tmp_path / f"chat-{shop_port}", env)
-    chat.start()
     site = tmp_path / f"shop-{shop_port}"
     site.mkdir()
-    # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
-    (site / "index.html").write_text(SHOP_PAGE.replace("HEAD", head).replace("CHAT", chat.base))
-    shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
-                             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shop: subprocess.Popen[bytes] | None = None
     try:
+        chat.start()
+        # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
+        (site / "index.html").write_text(SHOP_PAGE.replace("HEAD", head).replace("CHAT", chat.base))
+        shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
+                                 "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -186,8 +187,10 @@ def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1", allo
                 time.sleep(0.05)
         yield shop_origin + "/", chat
     finally:
-        shop.terminate()
-        shop.wait(10)
+        # whatever failed, nothing is left running
+        if shop is not None:
+            shop.terminate()
+            shop.wait(10)
         chat.stop()
         run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
