@@ -579,8 +579,10 @@ def test_launcher_opens_sends_closes_counts_unread_and_survives_reload(browser: 
         expect(badge).to_have_text("2")
         expect(page.get_by_role("button", name="Open chat with Fernwood Bakery, 2 unread messages")).to_be_visible()
         expect(page).to_have_title("(2) " + SITE_TITLE)
+        # the replies (seq 2 and 3) were not marked read while closed; the visitor's own first message
+        # may or may not be (the chat opens as the send returns: Escape can come before that read)
         assert sql(server.database_url, "SELECT last_read_seq FROM webchat.chat_members WHERE chat_id = $1"
-                   " AND account_id <> $2", chat, bot) == 1
+                   " AND account_id <> $2", chat, bot) < 2
         # a reload keeps it closed, with the count from the server
         page.reload()
         expect(badge).to_have_text("2")
