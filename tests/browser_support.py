@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -11,11 +12,12 @@ import sys
 import time
 import urllib.request
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from cryptography.fernet import Fernet
 
 IDENTITY_SECRET = "browser-identity-secret-of-at-least-32-bytes"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -137,3 +139,76 @@ def launcher_chat_id(page: Any) -> int:
       };
       tick();
     })"""))
+
+
+# the shop page records what the widget tells the site owner (console.error), in every engine alike
+SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Corner Shop</title>HEAD
+<script>window.__console = []; const log = console.error.bind(console);
+  console.error = (...args) => { window.__console.push(args.join(' ')); log(...args); };</script></head>
+<body><main><h1>Corner Shop</h1><p><a href="#">Our opening hours</a></p></main>
+<script type="module" src="CHAT/web/webchat.js"></script>
+<webchat-launcher label="chat"></webchat-launcher></body></html>"""
+
+
+@contextlib.contextmanager
+def shop_site(pg_uri: str, tmp_path: Path, *, shop_host: str = "127.0.0.1", allow: bool = True,
+              head: str = "") -> Iterator[tuple[str, ServerProcess]]:
+    """A shop's site (Python's http.server) embedding the launcher with the one tag from a chat server
+    on another origin: 127.0.0.1 on another port is the same site, `localhost` another site. With
+    `allow` the chat server lists the shop's origin in WEBCHAT_ALLOWED_ORIGINS; `head` goes into the page's
+    head (a Content-Security-Policy, say; CHAT in it is the chat server's URL). Yields (shop URL, server)."""
+    from .conftest import TEMPLATE, _with_database, admin, run_sync
+
+    shop_port = free_port()
+    shop_origin = f"http://{shop_host}:{shop_port}"
+    name = f"shop_{os.getpid()}_{shop_port}"
+    run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    env = {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode()}
+    if allow:
+        env["WEBCHAT_ALLOWED_ORIGINS"] = shop_origin
+    chat = ServerProcess(_with_database(pg_uri, name), tmp_path / f"chat-{shop_port}", env)
+    site = tmp_path / f"shop-{shop_port}"
+    site.mkdir()
+    shop: subprocess.Popen[bytes] | None = None
+    try:
+        chat.start()
+        # the snippet exactly as the README gives it: one tag, the chat server's address, no api-base
+        (site / "index.html").write_text(SHOP_PAGE.replace("HEAD", head).replace("CHAT", chat.base))
+        shop = subprocess.Popen([sys.executable, "-m", "http.server", str(shop_port), "--bind", "127.0.0.1",
+                                 "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{shop_port}/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the shop's server did not start") from None
+                time.sleep(0.05)
+        yield shop_origin + "/", chat
+    finally:
+        # whatever failed, nothing is left running
+        if shop is not None:
+            shop.terminate()
+            shop.wait(10)
+        chat.stop()
+        run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def avatar_names(count: int = 60) -> list[str]:
+    """Names whose avatar hues (the widget's hash: h = (h * 31 + code point) mod 360) fall into `count`
+    different buckets spread over the colour wheel, plus the names the issue named."""
+    def hue(name: str) -> int:
+        h = 0
+        for ch in name:
+            h = (h * 31 + ord(ch)) % 360
+        return h
+
+    width = 360 / count
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < count:
+        name = f"Visitor {n}"
+        found.setdefault(int(hue(name) // width), name)
+        n += 1
+    return ["Demo Bot", "Ana (Fernwood)", *(found[b] for b in sorted(found))]

@@ -48,7 +48,8 @@ class WsProxy:
         self.session = aiohttp.ClientSession(auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None))
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
+        # a long-poll parked in the proxy must not hold its shutdown for aiohttp's default minute
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
 

@@ -1,5 +1,6 @@
-"""Drivers: open isolated sessions and tabs, navigate, evaluate JavaScript. Nothing more, so one
-suite of scenarios runs unchanged on every engine."""
+"""Drivers: open isolated sessions and tabs, navigate, evaluate JavaScript, press keys (a synthetic
+Tab moves no focus, so keyboard tests need the real thing). Nothing more, so one suite of scenarios
+runs unchanged on every engine."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def need(path: str | None, what: str) -> str:
 class Tab(Protocol):
     def goto(self, url: str) -> None: ...
     def js(self, expression: str) -> Any: ...
+    def press(self, key: str) -> None: ...  # "Tab", "Shift+Tab", "Escape": to the focused element
 
 
 class Session(Protocol):
@@ -53,6 +55,9 @@ class _PwTab:
 
     def js(self, expression: str) -> Any:
         return self.page.evaluate(expression)
+
+    def press(self, key: str) -> None:
+        self.page.keyboard.press(key)
 
 
 class _PwSession:
@@ -136,6 +141,9 @@ class _FfTab:
     def js(self, expression: str) -> Any:
         return self.bridge.call("eval", page=self.page, expression=expression)
 
+    def press(self, key: str) -> None:
+        self.bridge.call("press", page=self.page, key=key)
+
 
 class _FfSession:
     def __init__(self, bridge: _Bridge) -> None:
@@ -209,6 +217,19 @@ class _WkTab:
         if "err" in answer:
             raise RuntimeError(f"webkit: {answer['err']}")
         return answer["ok"]
+
+    def press(self, key: str) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        *mods, name = [getattr(Keys, k.upper()) for k in key.split("+")]
+        actions = ActionChains(self.driver)
+        for m in mods:
+            actions.key_down(m)
+        actions.send_keys(name)
+        for m in reversed(mods):
+            actions.key_up(m)
+        actions.perform()
 
 
 class _WkSession:

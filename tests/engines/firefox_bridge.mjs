@@ -4,6 +4,7 @@
 //   {"id", "op": "page", "context"}              -> {"id", "result": pageId}
 //   {"id", "op": "goto", "page", "url"}          -> {"id"}
 //   {"id", "op": "eval", "page", "expression"}   -> {"id", "result": value}   (promises are awaited)
+//   {"id", "op": "press", "page", "key"}         -> {"id"}   ("Tab", "Shift+Tab": real key events)
 //   {"id", "op": "close", "context"}             -> {"id"}
 import puppeteer from 'puppeteer-core';
 import readline from 'node:readline';
@@ -45,6 +46,14 @@ async function run(cmd) {
       return null;
     case 'eval':
       return pages.get(cmd.page).evaluate(cmd.expression);
+    case 'press': {
+      const {keyboard} = pages.get(cmd.page);
+      const [key, ...mods] = cmd.key.split('+').reverse();
+      for (const m of mods) await keyboard.down(m);
+      await keyboard.press(key);
+      for (const m of mods.reverse()) await keyboard.up(m);
+      return null;
+    }
     case 'close':
       await contexts.get(cmd.context).close();
       contexts.delete(cmd.context);

@@ -1,5 +1,6 @@
 // <webchat-app>: the full widget: chat list and the open chat, connection status, notifications.
-// Narrower than 600 px (a phone) the list and the conversation are two views with a back control.
+// Narrower than 600 px (a phone) the list and the conversation are two views with a back control;
+// a visitor without any chat yet starts in the conversation, so they can type at once.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {createClient} from '../lib/client.js';
@@ -73,7 +74,7 @@ export class WebchatApp extends LitElement {
         <webchat-status status=${c.status}></webchat-status>
       </div>
       <webchat-banner .message=${c.error} @webchat-dismiss=${() => c.clearError()}></webchat-banner>
-      ${c.me ? html`<webchat-chat-list .client=${c} @webchat-chat-open=${this._opened}></webchat-chat-list>
+      ${c.unavailable ? html`<p role="alert">${c.unavailable}</p>` : c.me ? html`<webchat-chat-list .client=${c} @webchat-chat-open=${this._opened}></webchat-chat-list>
         <webchat-chat .client=${c} .chatId=${c.openChatId} theme=${this.theme || 'auto'} ?back=${this.narrow}
           @webchat-back=${this._back}></webchat-chat>` : html`<div>Loading…</div>`}`;
   }
@@ -81,10 +82,12 @@ export class WebchatApp extends LitElement {
   willUpdate() {
     // a phone shows the list while no chat is open, and the conversation when one gets opened
     // (from the list, a notification, or the one remembered from the last visit)
-    const open = this.client.openChatId;
+    const c = this.client;
+    const open = c.openChatId;
     if (open !== this._lastOpen && open) this.view = 'chat';
     this._lastOpen = open;
-    if (this.narrow && !open) this.view = 'list';
+    // no chat open: the list, unless there is nothing in it (a first visit): then a new conversation
+    if (this.narrow && !open && !this._chose) this.view = c.chats.chats.size ? 'list' : 'chat';
   }
 
   async _opened() {
@@ -96,6 +99,7 @@ export class WebchatApp extends LitElement {
 
   async _back() {
     this.view = 'list';
+    this._chose = !this.client.openChatId; // back from a first conversation: stay on the (empty) list
     await this.updateComplete;
     this.renderRoot.querySelector('webchat-chat-list')?.focusCurrent();
   }

@@ -3,10 +3,13 @@
 //
 // `active` (default true): while false the chat stays connected but marks nothing read (a closed
 // launcher). Fires `webchat-unread` {detail: {count}} (bubbling, composed) whenever the number of
-// unread messages in its chat changes. `back`: show a back control (phone layout), firing `webchat-back`.
+// unread messages in its chat changes, and `webchat-state` {detail: {status, unsent}} when the
+// connection status or the number of messages not sent yet changes. `back`: show a back control
+// (phone layout), firing `webchat-back`. `embedded` (inside the launcher's panel): no header; the
+// connection state shows as a line at the top while it is not connected.
 
 import {LitElement, html, css, nothing} from 'lit';
-import {createClient} from '../lib/client.js';
+import {createClient, OFFLINE} from '../lib/client.js';
 import {ClientController} from '../lib/controller.js';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import './webchat-message-list.js';
@@ -20,6 +23,12 @@ export function typingText(names) {
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are typing…`;
 }
+
+/** The line an embedded conversation shows while it is not connected. */
+const CONN = {
+  reconnecting: "Reconnecting… Messages you write are sent once it's back.",
+  offline: "You're offline. Messages you write are sent when you're back online.",
+};
 
 export class WebchatChat extends LitElement {
   static properties = {
@@ -43,6 +52,11 @@ export class WebchatChat extends LitElement {
     webchat-message-list { flex: 1; }
     .typing { min-height: 18px; padding: 0 16px 4px; font-size: 12px; color: var(--_muted); font-style: italic; }
     .archived { font-size: 12px; color: var(--_muted); flex: none; }
+    .conn { padding: 6px 12px; font-size: 13px; background: var(--_surface); border-bottom: 1px solid var(--_border); }
+    .conn::before { content: ''; display: inline-block; width: 8px; height: 8px; border-radius: 50%;
+      margin-right: 8px; background: #f79009; }
+    .conn.offline::before { background: var(--_danger); }
+    .unavailable { padding: 16px; }
   `];
 
   constructor() {
@@ -51,6 +65,7 @@ export class WebchatChat extends LitElement {
     this.active = true;
     this.back = false;
     this._unread = 0;
+    this._state = '';
     new ClientController(this);
   }
 
@@ -81,21 +96,27 @@ export class WebchatChat extends LitElement {
 
   render() {
     const c = this.client;
+    if (c && c.unavailable) return html`<p class="unavailable" role="alert">${c.unavailable}</p>`;
+    // not connected: said once, in the line (embedded) or the header's badge, not again in the banner
+    const conn = CONN[c && c.status];
     if (!c || !c.me) {
       return html`${this._ownsClient && c ? html`<webchat-banner .message=${c.error}></webchat-banner>` : nothing}
+        ${this.embedded && conn ? html`<div class="conn ${c.status}" role="status">${conn}</div>` : nothing}
         <div style="padding:16px">Loading…</div>`;
     }
     const id = this._chatId;
     const chat = id ? c.chats.get(id) : null;
     return html`
-      ${this.embedded ? nothing : html`<header>
+      ${this.embedded ? html`<div role="status">${conn ? html`<div class="conn ${c.status}">${conn}</div>` : nothing}</div>`
+        : html`<header>
         ${this.back ? html`<button class="back" aria-label="Back to chats" @click=${this._back}>‹</button>` : nothing}
         <h2 dir="auto">${chat ? chat.title : 'New conversation'}</h2>
         ${chat && chat.is_archived ? html`<span class="archived">Archived</span>` : nothing}
         ${this._ownsClient ? html`<webchat-status status=${c.status}></webchat-status>` : nothing}
       </header>`}
-      ${this._ownsClient ? html`<webchat-banner .message=${c.error} @webchat-dismiss=${() => c.clearError()}></webchat-banner>` : nothing}
-      <webchat-message-list .messages=${id ? c.messageList(id) : []} .meId=${c.me.id} .chatId=${id}
+      ${this._ownsClient ? html`<webchat-banner .message=${conn && c.error === OFFLINE ? '' : c.error}
+        @webchat-dismiss=${() => c.clearError()}></webchat-banner>` : nothing}
+      <webchat-message-list .messages=${c.messageList(id || null)} .meId=${c.me.id} .chatId=${id}
         .seenUpTo=${id ? c.unread.seenUpTo(id) : 0} .dividerAfter=${id ? c.unread.dividerAfter.get(id) ?? null : null}
         ?hasOlder=${Boolean(id && c.messages.hasOlder.get(id))}
         .loadOlder=${() => c.loadOlder(id)}
@@ -115,6 +136,12 @@ export class WebchatChat extends LitElement {
     if (count !== this._unread) {
       this._unread = count;
       this.dispatchEvent(new CustomEvent('webchat-unread', {detail: {count}, bubbles: true, composed: true}));
+    }
+    const status = c ? c.status : 'connecting';
+    const unsent = c && c.me ? c.unsent : 0;
+    if (`${status} ${unsent}` !== this._state) {
+      this._state = `${status} ${unsent}`;
+      this.dispatchEvent(new CustomEvent('webchat-state', {detail: {status, unsent}, bubbles: true, composed: true}));
     }
   }
 

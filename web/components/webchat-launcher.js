@@ -1,9 +1,11 @@
 // <webchat-launcher>: a floating button in a corner of the host page that opens and closes a
 // panel with one conversation (<webchat-chat>); unread count on the button and in the page title
-// while closed, an optional chime, open/closed remembered across page loads, full-screen on phones.
+// while closed, messages not sent yet marked on it, an optional chime, open/closed remembered
+// across page loads, full-screen on phones (then a modal dialog: Tab stays inside it).
 
 import {LitElement, html, css, nothing} from 'lit';
 import {themeStyles, controlStyles} from '../lib/theme.js';
+import {askPermission, notificationPermission} from '../lib/notify.js';
 import './webchat-chat.js';
 
 const STORE_KEY = 'webchat-launcher';
@@ -60,6 +62,9 @@ export function chime() {
 
 const chatIcon = html`<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">
   <path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.6 3.6A.9.9 0 0 1 3 20.9V6a2 2 0 0 1 1-2Zm3 6.2a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Z"/></svg>`;
+const bellIcon = html`<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+  <path fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"
+    d="M6 16v-5a6 6 0 0 1 12 0v5l2 2H4ZM10 21h4"/></svg>`;
 const closeIcon = (size) => html`<svg viewBox="0 0 24 24" width=${size} height=${size} aria-hidden="true" focusable="false">
   <path fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" d="M6 6l12 12M18 6 6 18"/></svg>`;
 
@@ -78,6 +83,8 @@ export class WebchatLauncher extends LitElement {
     theme: {type: String, reflect: true},
     unread: {type: Number, reflect: true},
     _mounted: {state: true},
+    _unsent: {state: true},
+    _permission: {state: true},
   };
 
   static styles = [themeStyles, controlStyles, css`
@@ -101,6 +108,7 @@ export class WebchatLauncher extends LitElement {
       box-sizing: border-box; border-radius: 11px; background: #c81e1e; color: #fff;
       font: 600 12px/22px var(--_font); text-align: center; border: 2px solid #fff;
     }
+    .badge.unsent { right: auto; left: -4px; background: #b54708; }
     .panel {
       position: absolute; display: flex; flex-direction: column; overflow: hidden;
       width: min(380px, calc(100vw - 2 * var(--_x)));
@@ -141,11 +149,17 @@ export class WebchatLauncher extends LitElement {
     this.theme = 'auto';
     this.unread = 0;
     this._mounted = false;
+    this._unsent = 0;
+    this._permission = notificationPermission();
     this._onKey = (e) => this._key(e);
+    // a phone: the panel covers the page, so it is modal
+    this._phone = matchMedia('(max-width: 600px)');
+    this._onMedia = () => this.requestUpdate();
   }
 
   connectedCallback() {
     super.connectedCallback();
+    this._phone.addEventListener('change', this._onMedia);
     const state = loadState();
     // the conversation (and its session and socket) starts only for visitors who opened the chat
     // once: a drive-by visitor of the host page costs the chat server nothing
@@ -160,6 +174,7 @@ export class WebchatLauncher extends LitElement {
 
   disconnectedCallback() {
     super.disconnectedCallback();
+    this._phone.removeEventListener('change', this._onMedia);
     this._setTitle(0);
   }
 
@@ -179,25 +194,58 @@ export class WebchatLauncher extends LitElement {
     const x = this.offsetX ?? this.offset;
     const y = this.offsetY ?? this.offset;
     const count = this.open ? 0 : this.unread;
+    const unsent = this.open ? 0 : this._unsent;
     const name = this.open ? `Close ${this.label}`
-      : `Open ${this.label}` + (count ? `, ${count} unread message${count === 1 ? '' : 's'}` : '');
+      : `Open ${this.label}` + (count ? `, ${count} unread message${count === 1 ? '' : 's'}` : '')
+        + (unsent ? `, ${unsent} message${unsent === 1 ? '' : 's'} not sent yet` : '');
+    const modal = this.open && this._phone.matches;
+    // a modal panel keeps Tab inside: focus reaching an edge goes round to the other end
+    const trap = (toFirst) => (modal ? html`<span class="trap" tabindex="0" @focus=${() => this._wrap(toFirst)}></span>` : nothing);
     return html`<div class="root" style="--_x: ${Number(x) || 0}px; --_y: ${Number(y) || 0}px"
         @keydown=${this._onKey}>
-      <section class="panel" id="panel" role="dialog" aria-label=${this.heading} ?hidden=${!this.open}>
+      <section class="panel" id="panel" role="dialog" aria-label=${this.heading} aria-modal=${modal ? 'true' : nothing}
+          ?hidden=${!this.open}>
+        ${trap(false)}
         <div class="head">
           <h2>${this.heading}</h2>
+          ${this._mounted && this._permission === 'default' ? html`<button class="notify" aria-label="Notify me of replies"
+            title="Notify me of replies" @click=${this._askNotifications}>${bellIcon}</button>` : nothing}
           <button class="close" aria-label=${`Close ${this.label}`} @click=${() => this.hide()}>${closeIcon(20)}</button>
         </div>
         ${this._mounted ? html`<webchat-chat embedded .active=${this.open} theme=${this.theme}
             api-base=${this.apiBase || nothing} user-token=${this.userToken || nothing}
-            @webchat-unread=${this._onUnread}></webchat-chat>` : nothing}
+            @webchat-unread=${this._onUnread} @webchat-state=${this._onState}></webchat-chat>` : nothing}
+        ${trap(true)}
       </section>
       <button class="bubble" aria-label=${name} aria-expanded=${this.open ? 'true' : 'false'}
           aria-controls="panel" @click=${() => this.toggle()}>
         ${this.open ? closeIcon(26) : chatIcon}
         ${count ? html`<span class="badge" aria-hidden="true">${count > 99 ? '99+' : count}</span>` : nothing}
+        ${unsent ? html`<span class="badge unsent" aria-hidden="true" title="Not sent yet">!</span>` : nothing}
       </button>
     </div>`;
+  }
+
+  /** Focus the first (or last) control of the panel, looking into the conversation's shadow roots. */
+  _wrap(toFirst) {
+    const found = [];
+    const walk = (node) => {
+      for (const el of node.children) {
+        if (el.tabIndex >= 0 && !el.disabled && !el.classList.contains('trap') && el.getClientRects().length) found.push(el);
+        if (el.shadowRoot) walk(el.shadowRoot);
+        walk(el);
+      }
+    };
+    walk(this.renderRoot.querySelector('.panel'));
+    found.at(toFirst ? 0 : -1)?.focus();
+  }
+
+  async _askNotifications() {
+    this._permission = await askPermission();
+  }
+
+  _onState(e) {
+    this._unsent = e.detail.unsent;
   }
 
   _toggle(open) {

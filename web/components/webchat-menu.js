@@ -11,6 +11,14 @@ export function deepActive() {
   return el;
 }
 
+/** The top of the nearest ancestor (across shadow roots) that clips what overflows it. */
+function clipTop(el) {
+  for (let n = el.parentNode || el.host; n; n = n.parentNode || n.host) {
+    if (n.nodeType === 1 && getComputedStyle(n).overflowY !== 'visible') return n.getBoundingClientRect().top;
+  }
+  return 0;
+}
+
 /** @fires webchat-menu-pick - detail {value} */
 export class WebchatMenu extends LitElement {
   static properties = {
@@ -18,6 +26,7 @@ export class WebchatMenu extends LitElement {
     label: {type: String},
     open: {type: Boolean, reflect: true},
     up: {type: Boolean}, // open above the button (messages near the bottom of a scroller)
+    flip: {type: Boolean, reflect: true}, // `up` would be cut off by the scroller's top: open below
     triggerTabindex: {type: Number, attribute: 'trigger-tabindex'},
   };
 
@@ -27,7 +36,7 @@ export class WebchatMenu extends LitElement {
     [role=menu] { position: absolute; right: 0; top: 100%; z-index: 10; min-width: 140px; display: flex;
       flex-direction: column; padding: 4px; background: var(--_bg); color: var(--_fg);
       border: 1px solid var(--_control-border); border-radius: 10px; box-shadow: 0 6px 20px rgb(0 0 0 / 0.2); }
-    :host([up]) [role=menu] { top: auto; bottom: 100%; }
+    :host([up]:not([flip])) [role=menu] { top: auto; bottom: 100%; }
     [role=menuitem] { text-align: left; border: none; background: none; border-radius: 6px; white-space: nowrap; }
     [role=menuitem]:hover, [role=menuitem]:focus { background: var(--_surface); }
   `];
@@ -53,8 +62,13 @@ export class WebchatMenu extends LitElement {
   /** Open and focus the first item; `returnTo` gets focus back on close (default: what had it). */
   async show(returnTo = deepActive()) {
     this._returnTo = returnTo;
+    this.flip = false;
     this.open = true;
     await this.updateComplete;
+    if (this.up && this.renderRoot.querySelector('[role=menu]').getBoundingClientRect().top < clipTop(this)) {
+      this.flip = true;
+      await this.updateComplete;
+    }
     this._items()[0]?.focus();
     document.addEventListener('pointerdown', this._outside, true);
   }

@@ -1,10 +1,13 @@
 // <webchat-message-list>: the scrolling history, pinned to the newest message.
 //
-// Opening a chat lands on the newest message (or on the "New messages" divider); while the reader
-// is at the end, anything that makes the content taller (a new message, an image loading, the
-// composer growing) keeps the end in view; scrolled up, new messages show a "N new messages ↓"
-// control instead. Reaching the top loads older history by itself; the reader's place is kept (by
-// an anchor message) when messages are added above.
+// Opening a chat lands on the newest message (or on the "New messages" divider, with a "N new
+// messages ↓" control for the unread ones below the view); while the reader is at the end,
+// anything that makes the content taller (a new message, an image loading, the composer growing)
+// keeps the end in view; scrolled up, messages from others below what the reader has seen are
+// counted in that control instead. A list that is hidden (a closed launcher) lands once it is
+// shown, and again on a new divider if messages came while it was hidden. Reaching the top loads
+// older history by itself; the reader's place is kept (by an anchor message) when messages are
+// added above.
 //
 // The DOM holds a window of messages, never the whole chat: a chat may hold thousands of messages
 // and a render must cost the same for 150 or 5000. While the reader follows the end the window is
@@ -24,8 +27,14 @@ const STEP = 50;
 const GROUP_GAP_MS = 5 * 60_000;
 const NEAR_END_PX = 40;
 const NEAR_TOP_PX = 200;
+const ABOVE_DIVIDER = 10; // messages rendered above the divider when a chat opens on it
 
 const key = (m) => (m.client_id && !m.seq ? `c${m.client_id}` : `s${m.seq}`);
+
+function newestSeq(all) {
+  for (let i = all.length - 1; i >= 0; i--) if (all[i].seq) return all[i].seq;
+  return 0;
+}
 
 // parsed once per message object (messages are replaced, not mutated, when they change)
 const parsed = new WeakMap();
@@ -88,8 +97,7 @@ export class WebchatMessageList extends LitElement {
     this.focusKey = null;
     this._atEnd = true;
     this._landed = false;
-    this._lastCount = 0;
-    this._lastKey = null; // the newest message at the previous update: what came after it is new
+    this._seenSeq = 0; // the newest message the reader has had in view: what is after it is unseen
     this._lastTop = 0;
     this._endKey = null; // null: the window ends at the newest message; else its frozen last message
     this._win = {start: 0, end: 0};
@@ -105,34 +113,60 @@ export class WebchatMessageList extends LitElement {
   get _scroller() { return this.renderRoot.querySelector('.scroller'); }
 
   willUpdate(changed) {
-    if (changed.has('chatId')) {
-      this.shown = WINDOW;
-      this.unseen = 0;
-      this._atEnd = true;
-      this._landed = false;
-      this._lastCount = 0;
-      this._lastKey = null;
-      this._lastTop = 0;
-      this._anchor = null;
-      this._endKey = null;
-      this.focusKey = null;
-    }
+    if (changed.has('chatId')) this._reset();
     const all = this.messages || [];
-    const count = all.length;
-    // new at the end (not older pages prepended): walk back from the newest to the previous newest,
-    // so the cost is the number of new messages, not the length of the chat
-    const lastKey = count ? key(all[count - 1]) : null;
-    if (!this._atEnd && this._lastCount && lastKey !== this._lastKey) {
-      let added = 0;
-      for (let i = count - 1, n = count - this._lastCount; i >= 0 && n > 0 && key(all[i]) !== this._lastKey; i--, n--) {
-        if (all[i].sender_id !== this.meId) added++;
+    if (!this._landed && this._endKey === null) {
+      // about to land on a divider further up than the newest WINDOW: the window starts just above it
+      const d = this._dividerIndex(all);
+      if (d >= 0 && d < all.length - WINDOW) {
+        this.shown = WINDOW;
+        this._endKey = key(all[d - ABOVE_DIVIDER + WINDOW - 1]);
       }
-      this.unseen += added;
     }
-    this._lastCount = count;
-    this._lastKey = lastKey;
-    if (changed.has('messages') && this._atEnd && this._landed) this.shown = WINDOW; // trim while following the end
+    if (this._landed && this._atEnd) {
+      if (changed.has('messages')) this.shown = WINDOW; // trim while following the end
+      this._seenSeq = Math.max(this._seenSeq, newestSeq(all));
+    } else if (this._landed) {
+      // counting from the end: the cost is the number of unseen messages, not the chat's length
+      this.unseen = this._countAfter(all, this._seenSeq);
+    }
     this._win = this._window(all);
+  }
+
+  _reset() {
+    this.shown = WINDOW;
+    this.unseen = 0;
+    this._atEnd = true;
+    this._landed = false;
+    this._seenSeq = 0;
+    this._lastTop = 0;
+    this._anchor = null;
+    this._endKey = null;
+    this.focusKey = null;
+  }
+
+  /** Messages from others after seq (the pill's count). */
+  _countAfter(all, seq) {
+    let n = 0;
+    for (let i = all.length - 1; i >= 0; i--) {
+      const s = all[i].seq;
+      if (s && s <= seq) break;
+      if (s && all[i].sender_id !== this.meId) n++;
+    }
+    return n;
+  }
+
+  /** The reader has now seen up to the last message in view: the pill counts what is below it. */
+  _seen() {
+    const el = this._scroller;
+    const bottom = el.scrollTop + el.clientHeight;
+    let seq = 0;
+    for (const m of this._items()) {
+      if (m.offsetTop >= bottom) break;
+      seq = m.message.seq || seq;
+    }
+    this._seenSeq = Math.max(this._seenSeq, seq);
+    this.unseen = this._countAfter(this.messages || [], this._seenSeq);
   }
 
   /** The rendered slice [start, end) of all messages. */
@@ -177,7 +211,7 @@ export class WebchatMessageList extends LitElement {
           })}
         </div>
       </div>
-      ${this.unseen > 0 ? html`<button class="pill" @click=${this.scrollToBottom}>
+      ${this.unseen > 0 ? html`<button class="pill" @click=${this._pill}>
         ${this.unseen} new message${this.unseen > 1 ? 's' : ''} ↓</button>` : nothing}`;
   }
 
@@ -189,21 +223,26 @@ export class WebchatMessageList extends LitElement {
   async updated() {
     // the messages render in their own update: measure once they have
     await Promise.all([...this.renderRoot.querySelectorAll('webchat-message')].map((m) => m.updateComplete));
-    if (!this._landed) this._land();
-    else this._settle();
+    this._settle();
   }
 
-  /** The first render of a chat's messages: land on the "New messages" divider, or the newest message. */
+  /** The first render of a chat's messages (or of a hidden list, once shown): land on the "New
+   * messages" divider, or the newest message. */
   _land() {
     const el = this._scroller;
-    if (!el || !(this.messages || []).length) return;
+    const all = this.messages || [];
+    if (!all.length || !el.clientHeight) return;
     this._landed = true;
+    this._landedOn = this._dividerKey(all);
     const divider = this.renderRoot.querySelector('webchat-message[divider]');
     if (divider) {
       // the divider at the top, unless the end is reachable with it still in view
       el.scrollTop = Math.min(divider.offsetTop - 8, el.scrollHeight - el.clientHeight);
       this._lastTop = el.scrollTop;
-      if (el.scrollHeight - el.scrollTop - el.clientHeight >= NEAR_END_PX) this._leave();
+      if (el.scrollHeight - el.scrollTop - el.clientHeight >= NEAR_END_PX) {
+        this._leave();
+        this._seen();
+      }
       this._anchor = this._atEnd ? null : this._visibleAnchor();
     } else {
       this._toEnd();
@@ -213,7 +252,27 @@ export class WebchatMessageList extends LitElement {
   /** After any change of size or content: follow the end, or keep the reader's message where it was. */
   _settle() {
     const el = this._scroller;
-    if (!el || !this._landed) return;
+    if (!el) return;
+    if (!el.clientHeight) {
+      this._hidden = true; // a closed launcher: nothing to measure until it is shown
+      return;
+    }
+    if (this._hidden) {
+      this._hidden = false;
+      // shown again with messages that came while hidden: land on them
+      const divider = this._dividerKey(this.messages || []);
+      if (this._landed && divider && divider !== this._landedOn) {
+        const landedOn = this._landedOn;
+        this._reset();
+        this._landedOn = landedOn;
+        this.requestUpdate();
+        return;
+      }
+    }
+    if (!this._landed) {
+      this._land();
+      return;
+    }
     if (this._atEnd) {
       this._toEnd();
       return;
@@ -232,9 +291,9 @@ export class WebchatMessageList extends LitElement {
 
   /** The first message from others after `dividerAfter`: a binary search (messages are in seq order,
    * pending sends without a seq at the end), then a step over the reader's own messages. */
-  _dividerKey(all) {
+  _dividerIndex(all) {
     const after = this.dividerAfter;
-    if (after === null || after === undefined) return null;
+    if (after === null || after === undefined) return -1;
     let lo = 0;
     let hi = all.length;
     while (lo < hi) {
@@ -242,8 +301,13 @@ export class WebchatMessageList extends LitElement {
       if (all[mid].seq && all[mid].seq <= after) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < all.length && all[i].seq; i++) if (all[i].sender_id !== this.meId) return key(all[i]);
-    return null;
+    for (let i = lo; i < all.length && all[i].seq; i++) if (all[i].sender_id !== this.meId) return i;
+    return -1;
+  }
+
+  _dividerKey(all) {
+    const i = this._dividerIndex(all);
+    return i < 0 ? null : key(all[i]);
   }
 
   _visibleAnchor() {
@@ -260,11 +324,19 @@ export class WebchatMessageList extends LitElement {
     if (!el) return;
     el.scrollTop = el.scrollHeight;
     this._lastTop = el.scrollTop;
+    this._seenSeq = Math.max(this._seenSeq, newestSeq(this.messages || []));
   }
 
   scrollToBottom() {
     this._follow();
     this.updateComplete.then(() => this._toEnd());
+  }
+
+  /** The pill goes away once pressed: focus moves to the newest message rather than to nowhere. */
+  async _pill() {
+    this.scrollToBottom();
+    await this.updateComplete;
+    this._items().at(-1)?.focus({preventScroll: true});
   }
 
   /** Back at the live end: unfreeze the window and shrink it back to the newest WINDOW messages. */
@@ -294,6 +366,7 @@ export class WebchatMessageList extends LitElement {
 
   _onScroll() {
     const el = this._scroller;
+    if (!this._landed) return;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_END_PX;
     const live = this._endKey === null; // the window reaches the newest message
     const wasAtEnd = this._atEnd;
@@ -311,6 +384,7 @@ export class WebchatMessageList extends LitElement {
     // the reader's place: the first message in view, and how far it is from the top
     this._anchor = this._atEnd ? null : this._visibleAnchor();
     if (this._atEnd) this.unseen = 0;
+    else this._seen();
     if (el.scrollTop < NEAR_TOP_PX && !this._atEnd && this._landed) this._older();
   }
 

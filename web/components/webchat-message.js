@@ -29,17 +29,34 @@ export function time(ts) {
   }
 }
 
-/** Up to two initials: "Ada Lovelace" -> "AL", "bot" -> "B". */
+/** Up to two initials, from words of letters or digits: "Ada Lovelace" -> "AL", "bot" -> "B",
+ * "Ana (Fernwood)" -> "A" (a part in brackets is not the name). */
 export function initials(name) {
-  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
-  return (words.length > 1 ? words[0][0] + words.at(-1)[0] : (words[0] || '?').slice(0, 1)).toUpperCase();
+  const words = (n) => n.match(/[\p{L}\p{N}]+/gu) || [];
+  let w = words(String(name || '').replace(/\([^)]*\)|\[[^\]]*\]/g, ' '));
+  if (!w.length) w = words(String(name || ''));
+  if (!w.length) return '?';
+  const first = (word) => [...word][0];
+  return (w.length > 1 ? first(w[0]) + first(w.at(-1)) : first(w[0])).toUpperCase();
 }
 
-/** A stable colour per name, dark enough for white initials (4.5:1). */
-function avatarColor(name) {
+const linear = (c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+
+/** A stable colour per name: its hue from the name, its lightness as high as white initials allow
+ * at 4.5:1 (WCAG AA; 4.6 leaves room for rounding), whatever the hue. */
+export function avatarColor(name) {
   let h = 0;
   for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) % 360;
-  return `hsl(${h} 55% 36%)`;
+  for (let l = 0.42; ; l -= 0.02) {
+    // HSL to RGB with saturation 0.55
+    const a = 0.55 * Math.min(l, 1 - l);
+    const rgb = [0, 8, 4].map((n) => {
+      const k = (n + h / 30) % 12;
+      return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+    });
+    const [r, g, b] = rgb.map((c) => linear(c / 255));
+    if (1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05) >= 4.6) return `rgb(${rgb.join(' ')})`;
+  }
 }
 
 /**
@@ -58,6 +75,7 @@ export class WebchatMessage extends LitElement {
     divider: {type: Boolean}, // "New messages" above
     seen: {type: Boolean},
     editing: {state: true},
+    confirming: {state: true}, // "Delete this message?" shown under it
   };
 
   static styles = [controlStyles, css`
@@ -84,6 +102,8 @@ export class WebchatMessage extends LitElement {
     .sender { font-size: 12px; color: var(--_muted); margin: 0 4px 2px; overflow-wrap: anywhere; }
     .deleted { font-style: italic; opacity: 0.8; }
     .failed { color: var(--_danger); }
+    .confirm { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 4px; font-size: 13px; }
+    .confirm .primary { background: var(--_danger); color: var(--_bg); }
     img { display: block; max-width: 100%; max-height: 280px; border-radius: 10px; margin-bottom: 4px; }
     audio { display: block; max-width: 100%; margin-bottom: 4px; }
     textarea { font: inherit; color: inherit; background: var(--_bg); width: min(70vw, 480px); max-width: 100%;
@@ -142,7 +162,11 @@ export class WebchatMessage extends LitElement {
               ${m.media_type === 'audio' && m.media_url ? html`<audio controls preload="none" src=${m.media_url}></audio>` : nothing}
               <span class="text" dir="auto">${linkify(m.text || '')}</span>`}
           </div>`}
-          ${this._meta(m)}
+          ${this.confirming ? html`<div class="confirm" role="group" aria-label="Delete this message?"
+            @keydown=${(e) => { if (e.key === 'Escape') { e.preventDefault(); this._cancelDelete(); } }}>
+            <span>Delete this message for everyone?</span>
+            <button class="primary" @click=${this._delete}>Delete</button>
+            <button @click=${this._cancelDelete}>Cancel</button></div>` : this._meta(m)}
         </div>
       </div>`;
   }
@@ -152,7 +176,7 @@ export class WebchatMessage extends LitElement {
     if (!this.last && !failed && m.status !== 'sending' && !m.edited_at) return nothing;
     let state = nothing;
     if (this.mine && m.status === 'sending') state = html`<span class="state">Sending…</span>`;
-    else if (this.mine && !failed && m.seq && this.last) {
+    else if (this.mine && !failed && m.seq && this.last && !m.deleted) {
       state = this.seen ? html`<span class="state" title="Seen">✓✓ Seen</span>` : html`<span class="state" title="Sent">✓ Sent</span>`;
     }
     return html`<div class="meta">
@@ -183,7 +207,12 @@ export class WebchatMessage extends LitElement {
 
   async _pick(e) {
     const m = this.message;
-    if (e.detail.value === 'delete') this._fire('webchat-delete', {id: m.id});
+    if (e.detail.value === 'delete') {
+      // deleting cannot be undone (its picture is erased too): ask first, in place
+      this.confirming = true;
+      await this.updateComplete;
+      this.renderRoot.querySelector('.confirm .primary')?.focus();
+    }
     if (e.detail.value === 'edit') {
       this.editing = true;
       await this.updateComplete;
@@ -191,6 +220,17 @@ export class WebchatMessage extends LitElement {
       ta?.focus();
       ta?.setSelectionRange(ta.value.length, ta.value.length);
     }
+  }
+
+  _delete() {
+    this.confirming = false;
+    this.focus();
+    this._fire('webchat-delete', {id: this.message.id});
+  }
+
+  _cancelDelete() {
+    this.confirming = false;
+    this.focus();
   }
 
   _editKey(e) {

@@ -18,6 +18,10 @@ export class Api {
     this.csrf = '';
   }
 
+  /** The chat server's origin, and whether it differs from the page's (CORS and cookies then matter). */
+  get origin() { return new URL(this.base || '/', location.href).origin; }
+  get crossOrigin() { return this.origin !== location.origin; }
+
   async request(method, path, {json, form, params, signal} = {}) {
     const url = new URL(this.base + path, location.href);
     for (const [k, v] of Object.entries(params || {})) {

@@ -12,7 +12,11 @@ import {Typing} from './typing.js';
 import {Unread} from './unread.js';
 
 const PAGE = 50;
-const OFFLINE = "Can't reach the chat server — retrying…";
+// opening a chat loads history back to its first unread message, up to this many messages
+const UNREAD_REACH = 1000;
+export const OFFLINE = "Can't reach the chat server — retrying…";
+// what a visitor sees when the embedding is misconfigured; the site owner gets the details in the console
+export const UNAVAILABLE = "Chat isn't available on this page right now.";
 const ERROR_SHOWN_MS = 8000;
 
 /** Words for people: a network failure says so plainly, server errors keep their message. */
@@ -43,15 +47,29 @@ export class ChatClient extends EventTarget {
     this.limits = {max_text_chars: 10000, max_media_bytes: 5 * 1024 * 1024};
     this.status = 'connecting';
     this.error = '';
+    this.unavailable = '';
     const changed = () => this.changed();
     this.chats = new ChatList(changed);
-    this.messages = new ChatMessages(changed);
-    this.pending = new PendingSends(changed);
+    this.messages = new ChatMessages(changed, this.api.base);
+    this.pending = new PendingSends(changed, `webchat-unsent:${this.api.base}`);
     this.typing = new Typing(changed, (chatId, on) => this._sendTyping(chatId, on));
-    this.unread = new Unread(changed, this.chats, this.messages, (chatId, seq) => this.api.read(chatId, seq));
+    this.unread = new Unread(changed, this.chats, this.messages, (chatId, seq) => this.api.read(chatId, seq),
+      () => this.refreshChats().catch(() => {}));
     this._changeQueued = false;
     this.transport.addEventListener('event', (e) => this._onEvent(e.detail));
     this.transport.addEventListener('status', (e) => this._onStatus(e.detail));
+    // the host page's Content-Security-Policy blocks the chat server: the site owner must hear of it
+    this._onCsp = async (e) => {
+      const url = String(e.blockedURI);
+      const ws = url.startsWith(this.api.origin.replace(/^http/, 'ws'));
+      if (!url.startsWith(this.api.origin) && !ws) return;
+      if (ws) this.transport.socketBlocked(); // the API is allowed: the chat works by long-polling
+      const fix = (await import('./diagnose.js')).cspFix(this.api, e.effectiveDirective, url);
+      if (!this.me) this._unavailable(fix);
+      else if (!this._cspSaid) console.error(`webchat: ${fix}`);
+      this._cspSaid = true;
+    };
+    document.addEventListener('securitypolicyviolation', this._onCsp);
   }
 
   /** Coalesce change notifications: many events in one task cause one render. */
@@ -65,25 +83,64 @@ export class ChatClient extends EventTarget {
   }
 
   async start() {
+    if (this.stopped || this.unavailable) return;
     try {
       const me = await this.api.me();
-      this.me = me.account;
+      let account = me.account;
       this.limits = me.limits || this.limits;
-      if (this.token && !(this.me.kind === 'user' && this.me.external_id === tokenSubject(this.token))) {
+      if (this.token && !(account.kind === 'user' && account.external_id === tokenSubject(this.token))) {
         // before connecting: the socket then belongs to the signed-in user, with the guest's chats merged
-        this.me = (await this.api.identify(this.token)).account;
+        account = (await this.api.identify(this.token)).account;
       }
-      this.unread.me = this.me;
+      // from another origin the session cookie must come back; across sites browsers do not send it
+      if (this.api.crossOrigin) await this.api.chats();
+      this.me = account;
+      this.unread.me = account;
+      this.pending.restore(account.id);
     } catch (err) {
+      const why = await this._misconfigured(err);
+      if (why) {
+        this._unavailable(why);
+        return;
+      }
       this.fail(err);
-      if (!(err instanceof ApiError)) setTimeout(() => this.start(), 3000);
+      if (!(err instanceof ApiError)) {
+        this._onStatus(navigator.onLine ? 'reconnecting' : 'offline');
+        this._startTimer = setTimeout(() => this.start(), 3000);
+      }
       return;
     }
+    // removed from the page while it was starting (stop() came before the transport existed): stay stopped
+    if (this.stopped) return;
     // connect first: the first `connection` event loads state, so nothing falls in between
     this.transport.start();
   }
 
+  /** Why the chat cannot work on this page (a sentence for the site owner), or '' if it may pass. */
+  async _misconfigured(err) {
+    try {
+      return await (await import('./diagnose.js')).misconfigured(this.api, err);
+    } catch {
+      return ''; // the server is down: the words could not be loaded either
+    }
+  }
+
+  /** A misconfigured embedding: the visitor gets one short, true sentence, the site owner the details. */
+  _unavailable(why) {
+    if (this.unavailable) return;
+    console.error(`webchat: ${why}`);
+    clearTimeout(this._startTimer);
+    this.transport.stop();
+    this.unavailable = UNAVAILABLE;
+    this.error = '';
+    this.status = 'unavailable';
+    this.changed();
+  }
+
   stop() {
+    this.stopped = true;
+    clearTimeout(this._startTimer);
+    document.removeEventListener('securitypolicyviolation', this._onCsp);
     this.transport.stop();
     this.typing.stop();
     this.unread.stop();
@@ -123,9 +180,16 @@ export class ChatClient extends EventTarget {
 
   async loadLatest(chatId) {
     try {
-      const data = await this.api.messages(chatId, {limit: PAGE});
-      this.messages.page(chatId, data.messages, data.has_more);
-      for (const m of data.messages) this.chats.sawMessage(m, false);
+      let data = await this.api.messages(chatId, {limit: PAGE});
+      const got = data.messages;
+      // a chat with many unread opens on the first of them: load back to it (one render, no gap)
+      const firstUnread = (this.unread.dividerAfter.get(chatId) ?? Infinity) + 1;
+      while (data.has_more && got[0].seq > firstUnread && got.length < UNREAD_REACH) {
+        data = await this.api.messages(chatId, {limit: 200, before: got[0].seq});
+        got.unshift(...data.messages);
+      }
+      this.messages.page(chatId, got, data.has_more);
+      for (const m of got) this.chats.sawMessage(m, false);
     } catch (err) {
       if (err.status === 404) this._dropChat(chatId);
       else this.fail(err);
@@ -145,33 +209,63 @@ export class ChatClient extends EventTarget {
     }
   }
 
+  /** Shown at once as "Sending…"; without a chat (a first message) it makes one. */
   async send(chatId, text, file = null, clientId = newClientId()) {
-    if (chatId && !this.pending.get(clientId)) {
+    chatId = chatId || null;
+    if (!this.pending.get(clientId)) {
       this.pending.add({
         id: null, seq: null, chat_id: chatId, client_id: clientId, text, sender_id: this.me.id,
         sender_name: this.me.display_name, sender_kind: this.me.kind, timestamp: new Date().toISOString(),
         media_type: file ? (file.type.startsWith('audio/') ? 'audio' : 'image') : null,
         media_url: file ? URL.createObjectURL(file) : null, status: 'sending', file,
       });
-    } else if (chatId) {
+    } else {
       this.pending.mark(clientId, 'sending');
     }
     this.typing.done(chatId);
+    return chatId ? this._post(chatId, clientId) : this._newChat();
+  }
+
+  async _post(chatId, clientId) {
+    const {text, file} = this.pending.get(clientId);
     try {
       const data = await this.api.send({chatId, text, clientId, file});
       this._upsertMessage(data.message);
-      if (!chatId) {
-        await this.refreshChats();
-        await this.openChat(data.chat_id);
-      }
       return data;
     } catch (err) {
       // a refusal (too long, not a member) would fail again: only those go again by themselves
       const retryable = !(err instanceof ApiError) || err.status >= 500 || err.status === 429;
-      if (chatId) this.pending.mark(clientId, 'failed', plainError(err), retryable);
+      this.pending.mark(clientId, 'failed', plainError(err), retryable);
       this.fail(err);
       throw err;
     }
+  }
+
+  /** Messages written before there is a chat: the first one makes it, once (its client_id makes a
+   * retry find the chat the lost answer had made), and the ones written meanwhile follow into it. */
+  _newChat() {
+    this._creating ||= (async () => {
+      const [first] = this.pending.forChat(null);
+      if (!first) return;
+      for (const m of this.pending.forChat(null)) if (m.status !== 'sending') this.pending.mark(m.client_id, 'sending');
+      let data;
+      try {
+        data = await this._post(null, first.client_id);
+      } catch {
+        const {error, retryable} = this.pending.get(first.client_id) || {};
+        for (const m of this.pending.forChat(null)) this.pending.mark(m.client_id, 'failed', error, retryable);
+        return;
+      }
+      const chatId = data.chat_id;
+      // from here on the composer sends into this chat; what was written meanwhile goes there too
+      if (!this.chats.openChatId) this.chats.setOpen(chatId);
+      const rest = this.pending.forChat(null);
+      for (const m of rest) this.pending.move(m.client_id, chatId);
+      await this.refreshChats().catch(() => {});
+      if (this.chats.openChatId === chatId) await this.openChat(chatId);
+      for (const m of rest) this._post(chatId, m.client_id).catch(() => {});
+    })().finally(() => { this._creating = null; });
+    return this._creating;
   }
 
   retry(clientId) {
@@ -184,6 +278,9 @@ export class ChatClient extends EventTarget {
   retryFailed() {
     for (const m of this.pending.retryable()) this.retry(m.client_id);
   }
+
+  /** Messages not stored yet, failed or on their way (the launcher marks them on its closed button). */
+  get unsent() { return this.pending.byClientId.size; }
 
   discard(clientId) { this.pending.confirm(clientId); }
 
@@ -256,8 +353,17 @@ export class ChatClient extends EventTarget {
         this._onMessage(ev);
         break;
       case 'chat_updated':
-        if (ev.chat.deleted) this._dropChat(ev.chat.id);
-        else this.chats.upsert(ev.chat);
+        if (ev.chat.deleted) {
+          this._dropChat(ev.chat.id);
+        } else {
+          const isNew = !this.chats.has(ev.chat.id);
+          this.chats.upsert(ev.chat);
+          // made in another tab (or by an agent) while this one shows "New conversation": open it,
+          // unless a first message of this tab is about to make its own
+          if (isNew && !this.chats.openChatId && !ev.chat.is_archived && !this.pending.forChat(null).length) {
+            this.openChat(ev.chat.id);
+          }
+        }
         break;
       case 'typing':
         this.typing.seen(ev);

@@ -1,8 +1,10 @@
 // Messages of each chat, merged by (chat, seq): the newest change of a message wins.
 
 export class ChatMessages {
-  constructor(changed) {
+  /** @param {string} base the chat server (api-base): media URLs are resolved against it */
+  constructor(changed, base = '') {
     this.changed = changed;
+    this.base = base;
     this.byChat = new Map(); // chat id -> Map(seq -> message)
     this._sorted = new Map(); // chat id -> messages in seq order, kept in step with byChat
     this.loaded = new Set(); // chats whose latest page was fetched
@@ -24,6 +26,8 @@ export class ChatMessages {
 
   /** Insert or replace by (chat, seq); returns true when the message was not known before, null if stale. */
   upsert(m) {
+    // "/webchat/media/2" is the chat server's, not the host page's (a widget on another origin)
+    if (m.media_url && m.media_url.startsWith('/') && !m.media_url.startsWith('//')) m.media_url = this.base + m.media_url;
     let map = this.byChat.get(m.chat_id);
     if (!map) this.byChat.set(m.chat_id, (map = new Map()));
     const known = map.get(m.seq);

@@ -8,11 +8,16 @@
 // long-poll is a POST with {cursor, timeout} in its body.
 
 import {CLOSE_CLIENT_RECONNECT, CLOSE_PONG_TIMEOUT, CLOSE_RESYNC, RESUME_PARAM} from './protocol.js';
+import {notificationPermission} from './notify.js';
 
 const PING_EVERY_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
 const UPGRADE_EVERY_MS = 30_000;
 const WS_FAILURES_BEFORE_POLLING = 2;
+// a socket that has not said `connection` by then is given up (a proxy that holds the upgrade)
+const CONNECT_TIMEOUT_MS = 15_000;
+// a hidden tab long-polls only for notifications, and waits this long between polls
+const HIDDEN_POLL_GAP_MS = 5_000;
 
 /** Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)]. */
 export function backoff(attempt, base = 500, cap = 15_000) {
@@ -88,6 +93,15 @@ export class Transport extends EventTarget {
     this._connectWs();
   }
 
+  /** The page's own policy (CSP) forbids the socket: long-poll from now on, without trying it again. */
+  socketBlocked() {
+    if (this.wsBlocked || this.stopped) return;
+    this.wsBlocked = true;
+    this._clearTimers();
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
+    if (this.mode !== 'poll') this._startPolling();
+  }
+
   /** Send a frame over the socket if it is live; returns false otherwise. */
   send(frame) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN && this.status === 'live') {
@@ -137,13 +151,15 @@ export class Transport extends EventTarget {
     const fresh = cursor === null;
     let pingTimer = null;
     let pongTimer = null;
-    const clearPing = () => { clearInterval(pingTimer); clearTimeout(pongTimer); };
+    const giveUp = setTimeout(() => ws.onclose && (ws.close(), ws.onclose({code: 0})), CONNECT_TIMEOUT_MS);
+    const clearPing = () => { clearInterval(pingTimer); clearTimeout(pongTimer); clearTimeout(giveUp); };
     ws.onmessage = (msg) => {
       let ev;
       try { ev = JSON.parse(msg.data); } catch { return; }
       if (ev.type === 'pong') { clearTimeout(pongTimer); return; }
       if (ev.type === 'connection' && !live) {
         live = true;
+        clearTimeout(giveUp);
         ev.fresh = fresh;
         onLive(ws);
         // keepalive: a proxy that silently drops idle sockets is noticed within a ping period
@@ -156,7 +172,7 @@ export class Transport extends EventTarget {
       }
       if (this.ws === ws || ev.type === 'connection') this._emit(ev);
     };
-    ws.onclose = (e) => { clearPing(); onFail(live, e.code); };
+    ws.onclose = (e) => { ws.onclose = null; clearPing(); onFail(live, e.code); };
     return ws;
   }
 
@@ -219,7 +235,7 @@ export class Transport extends EventTarget {
   }
 
   _tryUpgrade() {
-    if (this.mode !== 'poll' || this.upgrading) return;
+    if (this.mode !== 'poll' || this.upgrading || this.wsBlocked) return;
     this.upgrading = true;
     const ws = this._openSocket(
       (live) => {
@@ -244,8 +260,10 @@ export class Transport extends EventTarget {
     if (this.polling || this.mode !== 'poll' || this.stopped) return;
     this.polling = true;
     try {
-      // poll only while the page is visible: a hidden tab resumes from its cursor later
-      while (this.mode === 'poll' && !this.stopped && document.visibilityState === 'visible') {
+      // poll while the page is visible; a hidden tab polls (slowly) only when it may show notifications,
+      // else it resumes from its cursor when visible again
+      const wanted = () => document.visibilityState === 'visible' || notificationPermission() === 'granted';
+      while (this.mode === 'poll' && !this.stopped && wanted()) {
         this.pollAbort = new AbortController();
         try {
           const cursor = this.cursor.value;
@@ -262,6 +280,7 @@ export class Transport extends EventTarget {
             this._emit(ev);
           }
           if (data.cursor) this.cursor.reset(data.cursor);
+          if (document.visibilityState !== 'visible') await new Promise((r) => setTimeout(r, HIDDEN_POLL_GAP_MS));
         } catch (err) {
           if (err.name === 'AbortError') break;
           this._setStatus(navigator.onLine ? 'reconnecting' : 'offline');

@@ -6,12 +6,14 @@ export class Unread {
    * @param {import('./chat-list.js').ChatList} chats
    * @param {import('./messages.js').ChatMessages} messages
    * @param {(chatId: number, seq: number) => Promise<unknown>} sendRead
+   * @param {() => void} refresh fetch the chat list again (exact unread counts from the server)
    */
-  constructor(changed, chats, messages, sendRead) {
+  constructor(changed, chats, messages, sendRead, refresh) {
     this.changed = changed;
     this.chats = chats;
     this.messages = messages;
     this.sendRead = sendRead;
+    this.refresh = refresh;
     this.me = null;
     // false while no one looks at the open chat (a closed launcher): nothing is marked read
     this.active = true;
@@ -28,7 +30,12 @@ export class Unread {
   setActive(active) {
     if (this.active === active) return;
     this.active = active;
-    if (active) this.read(this.chats.openChatId);
+    if (active) {
+      // the panel opens on what came while it was closed
+      const id = this.chats.openChatId;
+      if (this.count(id)) this.opening(id);
+      this.read(id);
+    }
     this.changed();
   }
 
@@ -57,11 +64,9 @@ export class Unread {
     if (m.chat_id === this.chats.openChatId && this.looking) {
       this.read(m.chat_id);
     } else if (chat && m.seq > (chat.last_read_seq || 0)) {
+      // the first message that arrives while the chat is open but unseen starts the divider there
+      if (m.chat_id === this.chats.openChatId && !chat.unread_count) this.dividerAfter.set(m.chat_id, chat.last_read_seq || 0);
       chat.unread_count = (chat.unread_count || 0) + 1;
-      // a message that arrives while the chat is open but unseen starts the divider there
-      if (m.chat_id === this.chats.openChatId && !this.dividerAfter.has(m.chat_id)) {
-        this.dividerAfter.set(m.chat_id, chat.last_read_seq || 0);
-      }
       this.changed();
     }
   }
@@ -84,10 +89,15 @@ export class Unread {
   seenUpTo(chatId) { return this.othersRead.get(chatId) || 0; }
 
   _countUnread(chat) {
+    const read = chat.last_read_seq || 0;
     let n = 0;
     for (const m of this.messages.all(chat.id)) {
-      if (m.seq > (chat.last_read_seq || 0) && m.sender_id !== this.me.id && !m.deleted) n += 1;
+      if (m.seq > read && m.sender_id !== this.me.id && !m.deleted) n += 1;
     }
-    return Math.max(n, this.messages.loaded.has(chat.id) ? 0 : chat.unread_count || 0);
+    // a chat never opened here holds only the messages that arrived live: read to its newest
+    // message (another tab read it) means none; read to somewhere before it, ask the server
+    if (this.messages.loaded.has(chat.id) || read >= (chat.last_message?.seq || 0)) return n;
+    this.refresh();
+    return Math.max(n, chat.unread_count || 0);
   }
 }
