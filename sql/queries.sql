@@ -165,10 +165,18 @@ SELECT v.* FROM webchat.message_view v
 
 -- Everything that changed after a per-chat position: inserts (seq > pos) and edits/deletes
 -- (change_seq > pos). change_seq >= seq, so one condition covers both.
+-- Rows changed after each chat's position, in (chat, change) order, at most $3. One index range
+-- scan per chat (LATERAL), so the cost follows the rows returned, not the table: a join of the
+-- positions against the whole index read every entry of it (issue 18). The positions come in
+-- chat order, so the page stops once $3 rows are out.
 -- name: catch_up
-SELECT v.* FROM unnest($1::bigint[], $2::bigint[]) AS p(chat_id, pos)
-  JOIN webchat.message_view v ON v.chat_id = p.chat_id AND v.change_seq > p.pos
- ORDER BY v.chat_id, v.change_seq
+SELECT r.* FROM (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS u(chat_id, pos)
+                  ORDER BY u.chat_id) p
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM webchat.message_view v
+        WHERE v.chat_id = p.chat_id AND v.change_seq > p.pos
+        ORDER BY v.change_seq LIMIT $3) r
+ ORDER BY r.chat_id, r.change_seq
  LIMIT $3;
 
 -- name: read_update
