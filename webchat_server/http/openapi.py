@@ -97,7 +97,8 @@ ERRORS = {
     408: "The request body did not arrive within the body timeout (WEBCHAT_BODY_TIMEOUT).",
     409: "Conflict with the stored state (message deleted, client_id reused, inconsistent data).",
     413: "Body, text or media larger than its cap.",
-    415: "Media that is neither a supported image nor audio.",
+    415: "Media that is neither a supported image nor audio, or a compressed request body "
+         "(`Content-Encoding` other than `identity`: request bodies are read as sent, never inflated).",
     429: "Over a rate limit; `Retry-After` says how many seconds to wait.",
     503: "The database is unreachable (or the process is draining); `Retry-After` says when to try again.",
 }
@@ -135,7 +136,7 @@ def _path_id(name: str) -> dict[str, Any]:
 
 # a read of the signed-in session; writes add CSRF (403), body timeout (408) and caps (413), rate limits (429)
 READ = (400, 401, 503)
-WRITE = (400, 401, 403, 408, 413, 429, 503)
+WRITE = (400, 401, 403, 408, 413, 415, 429, 503)
 
 
 def document(settings: Settings | None = None) -> dict[str, Any]:
@@ -197,7 +198,7 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                            "/56 and /48) and says in `Retry-After` how long until it can pay.",
             "requestBody": {"required": True, "content": sends},
             "responses": _responses({201: "Stored", 200: "A repeated client_id: the first message"},
-                                    "SendResult", 404, 409, 415, *WRITE)}},
+                                    "SendResult", 404, 409, *WRITE)}},
         "/webchat/messages/": {"get": {
             "operationId": "messages", "security": cookie, "summary": "A page of a chat's messages, oldest first.",
             "parameters": [_query("chat_id", ID, "the chat", required=True),
