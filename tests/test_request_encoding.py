@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import zlib
 
-
 from .conftest import Api
 
 
