@@ -28,6 +28,8 @@ SCENARIOS = [
     ["bench.send"],
     # a visitor's sends while four neighbours behind the same address upload 5 MiB files (issue 18 #9)
     ["bench.neighbours"],
+    # the catch-up query on a 1M-row table, before and after issue 18's per-chat range scans
+    ["bench.catchup"],
 ]
 
 
