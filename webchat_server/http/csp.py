@@ -55,6 +55,10 @@ async def add_csp(request: web.Request, response: web.StreamResponse) -> None:
         return
     static = request.app[settings_key].static_dir
     name = "index.html" if path == "/" else path.removeprefix("/web/")
-    page = (static / name).resolve()
-    if page.is_file() and page.is_relative_to(static.resolve()):
-        response.headers["Content-Security-Policy"] = policy(request, page)
+    try:
+        page = (static / name).resolve()
+        if not (page.is_file() and page.is_relative_to(static.resolve())):
+            return
+    except (OSError, ValueError):  # a NUL or an over-long name: not a page (the route said 404)
+        return
+    response.headers["Content-Security-Policy"] = policy(request, page)

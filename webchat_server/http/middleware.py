@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
@@ -42,7 +42,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         if e.status < 400 or not request.path.startswith(("/webchat", "/ws")):
             raise
         message = e.reason if e.status != 413 else "request body too large"
-        return error_response(e.status, CODES.get(e.status, "error"), message)
+        response = error_response(e.status, CODES.get(e.status, "error"), message)
+        if hdrs.ALLOW in e.headers:  # a 405 says which methods the path has (RFC 9110 15.5.6)
+            response.headers[hdrs.ALLOW] = e.headers[hdrs.ALLOW]
+        return response
     except Exception:
         # the traceback goes to the log, never to the client
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -146,9 +146,10 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     client_id = {"type": ["string", "null"], "maxLength": 100, "pattern": "^[A-Za-z0-9_.:-]*$"}
     timeout = {"type": "number", "minimum": 0, "maximum": settings.poll_max_timeout}
     # longer URL cursors are refused by the route (400 JSON): bigger cursors go in a POST body
-    cursor = {"type": "string", "maxLength": MAX_CURSOR_CHARS,
-              "description": "Opaque per-chat tokens joined with commas (README 'Cursors and guarantees'); "
-                             "one that does not fit in a URL goes in the body of POST /webchat/poll/."}
+    cursor = {"type": "string", "maxLength": MAX_CURSOR_CHARS, "pattern": "^[\\x20-\\x7e]*$",
+              "description": f"Opaque per-chat tokens joined with commas (README 'Cursors and guarantees'): "
+                             f"printable ASCII, at most {MAX_CURSOR_CHARS} bytes in a URL; one that does not fit "
+                             "goes in the body of POST /webchat/poll/."}
     send_fields: dict[str, Schema] = {
         "text": text, "chat_id": _nullable(ID), "client_id": client_id, "reply_to": _nullable(ID)}
     media_types = sorted({SERVE_AS.get(m, m) for m in ALLOWED})

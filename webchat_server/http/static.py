@@ -39,6 +39,22 @@ MAX_CACHED_FILE = 2 * 1024 * 1024
 MAX_CACHED_TOTAL = 64 * 1024 * 1024
 
 
+# a file name longer than this is no file of ours (and the OS refuses it: ENAMETOOLONG)
+MAX_NAME_BYTES = 255
+
+
+def canonical(tail: str) -> bool:
+    """True for the one spelling of a path that names a file: `a/b.js`, not `a//b.js`, `/a/b.js`
+    (from `%2F`), `a/b.js/`, `./a`, hidden names, a backslash or a NUL. Every other spelling is a
+    404: the Content-Security-Policy is chosen by path, and a page served under a second spelling
+    went out without it (a same-site page could frame the chat)."""
+    if not tail or "\\" in tail or "\0" in tail:
+        return False
+    parts = tail.split("/")
+    return all(p and not p.startswith(".") and len(p.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES
+               for p in parts)
+
+
 @dataclass(frozen=True)
 class Entry:
     stamp: tuple[int, int]  # (mtime_ns, size): the file changed when this did
@@ -102,15 +118,16 @@ class StaticFiles:
         self.cached_bytes = 0
 
     def resolve(self, tail: str) -> Path | None:
-        """The file a URL tail names, or None: no `..`, no hidden files, nothing outside the root."""
-        if "\\" in tail or "\0" in tail:
+        """The file a URL tail names, or None: no `..`, no hidden files, nothing outside the root,
+        and only its one canonical spelling."""
+        if not canonical(tail):
             return None
-        parts = [p for p in tail.split("/") if p]
-        if not parts or any(p.startswith(".") for p in parts):
-            return None
-        path = (self.root / "/".join(parts)).resolve()
-        # resolve() follows symlinks, so a link that leads out of the root is caught here too
-        if not path.is_relative_to(self.root) or not path.is_file():
+        try:
+            path = (self.root / tail).resolve()
+            # resolve() follows symlinks, so a link that leads out of the root is caught here too
+            if not path.is_relative_to(self.root) or not path.is_file():
+                return None
+        except (OSError, ValueError):  # ENAMETOOLONG, ELOOP, ...: not a file we serve
             return None
         return path
 

@@ -32,8 +32,10 @@ def parse(raw: str | None, max_chars: int = MAX_CURSOR_CHARS) -> dict[int, int] 
     larger (views/realtime.py)."""
     if raw is None:
         return None
-    if len(raw) > max_chars:
-        raise BadInput(f"cursor is too long (over {max_chars} characters): send it in the body of "
+    # counted in UTF-8 bytes, not characters: a URL carries each non-ASCII byte as three
+    # (%E2%82%AC), so 16,000 bytes always fit the 64 KiB request line and reach this JSON 400
+    if len(raw) > max_chars or len(raw.encode("utf-8", "surrogatepass")) > max_chars:
+        raise BadInput(f"cursor is too long (over {max_chars} bytes): send it in the body of "
                        "POST /webchat/poll/ or in a WebSocket resume frame")
     positions: dict[int, int] = {}
     for part in raw.split(","):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -28,6 +29,8 @@ routes = web.RouteTableDef()
 MAX_CLIENT_FRAME = 16 * 1024
 # a cursor sent in a resume frame or a POST body: ~20 characters a chat, so 12,000+ chats
 MAX_BODY_CURSOR = 256 * 1024
+# a client's clock reading (a number), or a short label: echoed as is
+MAX_PING_TIMESTAMP = 64
 
 
 @routes.get("/ws/webchat/")
@@ -112,7 +115,12 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
             continue
         kind = frame.get("type")
         if kind == "ping":
-            await _send(ws, pong_event(frame.get("timestamp")).data)
+            timestamp = frame.get("timestamp")
+            if not _echoable(timestamp):
+                await _send(ws, error_event("bad_request", "timestamp must be a number or a short string "
+                                            "of valid Unicode text").data)
+                continue
+            await _send(ws, pong_event(timestamp).data)
         elif kind == "typing":
             try:
                 chat_id = opt_id(frame.get("chat_id"), "chat_id")
@@ -123,6 +131,20 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
                 await _send(ws, error_event(e.code, e.message, **e.extra).data)
             except DATABASE_DOWN:
                 await _send(ws, error_event("unavailable", "the database is unavailable").data)
+
+
+def _echoable(timestamp: Any) -> bool:
+    """A ping's timestamp is echoed in the pong: a number, null or short text. A lone surrogate
+    ("\ud800") has no UTF-8 form, and echoing it closed the socket with a traceback."""
+    if timestamp is None or isinstance(timestamp, (int, float)):
+        return True
+    if not isinstance(timestamp, str) or len(timestamp) > MAX_PING_TIMESTAMP:
+        return False
+    try:
+        timestamp.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def _send(ws: web.WebSocketResponse, data: bytes) -> None:
