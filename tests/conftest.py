@@ -118,6 +118,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # some tests park dozens of polls for one account; test_caps.py tests the caps themselves
         max_sockets_per_account=1000,
         max_sockets_per_address=1000,
+        max_connections_per_address=2000,
     )
 
 

@@ -141,3 +141,73 @@ async def test_fd_budget_refuses_sockets_and_keeps_health(small_server: ServerPr
         for ws in sockets:
             await ws.close()
     assert f"open file limit is {FD_LIMIT}" in small_server.log.read_text()
+
+
+async def _idle(host: str, port: int, source: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    """An idle TCP connection from `source` that sends nothing, or None if it could not connect."""
+    try:
+        return await asyncio.open_connection(host, port, local_addr=(source, 0))
+    except OSError:
+        return None
+
+
+async def _closed_by_server(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> bool:
+    if conn is None:
+        return True
+    try:
+        return await asyncio.wait_for(conn[0].read(1), 3) == b""
+    except TimeoutError:
+        return False  # still open, as an idle connection within the header timeout is
+    except OSError:
+        return True  # reset
+
+
+async def test_idle_connections_are_capped_per_address_at_accept(settings: Settings, aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(replace(settings, max_connections_per_address=20)))
+    host, port = str(client.host), int(client.port)  # type: ignore[arg-type]
+    flood = [await _idle(host, port, "127.0.0.2") for _ in range(40)]
+    closed = await asyncio.gather(*(_closed_by_server(c) for c in flood))
+    # the first 20 are held (idle, within the header timeout); the rest were closed at accept
+    assert closed.count(False) == 20 and closed.count(True) == 20
+    # another address is not affected
+    reader, writer = await asyncio.open_connection(host, port, local_addr=("127.0.0.3", 0))
+    writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (await reader.read()).startswith(b"HTTP/1.1 200")
+    writer.close()
+    # a connection freed is a connection the address may open again
+    for conn in flood:
+        if conn is not None:
+            conn[1].close()
+    await asyncio.sleep(0.2)
+    reader, writer = await asyncio.open_connection(host, port, local_addr=("127.0.0.2", 0))
+    writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (await reader.read()).startswith(b"HTTP/1.1 200")
+    writer.close()
+
+
+@pytest.fixture
+def small_uncapped_server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(database_url, tmp_path, {
+        "WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(), "WEBCHAT_MAX_CONNECTIONS_PER_ADDRESS": "0",
+        "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "0", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "0"})
+    server.preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_idle_flood_leaves_the_reserve_for_health_and_the_database(
+        small_uncapped_server: ServerProcess) -> None:
+    port = small_uncapped_server.port
+    # more idle connections than the process has descriptors, from many addresses (no per-address cap)
+    flood = [await _idle("127.0.0.1", port, f"127.0.1.{i % 50 + 1}") for i in range(FD_LIMIT + 44)]
+    closed = await asyncio.gather(*(_closed_by_server(c) for c in flood))
+    assert closed.count(True) > 0  # turned away at the budget
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        async with s.get(small_uncapped_server.base + "/healthz") as r:
+            assert r.status == 200  # health still answers from loopback
+        async with s.get(small_uncapped_server.base + "/webchat/me") as r:
+            assert r.status == 200  # and the database pool still has descriptors
+    for conn in flood:
+        if conn is not None:
+            conn[1].close()

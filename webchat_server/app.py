@@ -18,7 +18,7 @@ from .domain import accounts, limits
 from .domain.identity import demo_secret
 from .domain.limits import RateLimiter
 from .domain.sending import SendMetrics, SendQueue, send_queue_key
-from .http import caps, health
+from .http import accept, caps, health
 from .http.auth import SessionStorage, load_secret_key
 from .http.cors import setup_cors
 from .http.csp import add_csp
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(accounts.guest_retention)
     app.cleanup_ctx.append(_sending)
     caps.install(app, settings)
+    accept.install(app, settings)
     app[lifecycle_key] = Lifecycle()
     app.cleanup_ctx.append(lifecycle_ctx)
     # on shutdown: readiness false, parked polls answered, sockets closed with GOING_AWAY

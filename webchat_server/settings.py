@@ -201,6 +201,9 @@ class Settings:
     # caps on long-lived connections (WebSockets + parked long-polls), per process (caps.py)
     max_sockets_per_account: int = 20
     max_sockets_per_address: int = 200
+    # every TCP connection (idle ones too) per peer address, counted at accept (accept.py); a
+    # trusted proxy's own address is not capped
+    max_connections_per_address: int = 256
     # a request's head must arrive within this many seconds of connecting (or of the previous
     # response on a kept-alive connection), its body within body_timeout of the head
     header_timeout: float = 10.0
@@ -284,6 +287,7 @@ class Settings:
             send_batch_wait=max(0.0, _float(env, "WEBCHAT_SEND_BATCH_WAIT_MS", 0.0) / 1000),
             max_sockets_per_account=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT", 20),
             max_sockets_per_address=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", 200),
+            max_connections_per_address=_int(env, "WEBCHAT_MAX_CONNECTIONS_PER_ADDRESS", 256),
             header_timeout=_float(env, "WEBCHAT_HEADER_TIMEOUT", 10.0),
             body_timeout=_float(env, "WEBCHAT_BODY_TIMEOUT", 60.0),
             ws_high_water=_int(env, "WEBCHAT_WS_HIGH_WATER", 256 * 1024),

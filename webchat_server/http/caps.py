@@ -103,7 +103,9 @@ class Caps:
         self.by_account: dict[int, int] = {}
         self.by_address: dict[str, int] = {}
         self.held = 0
-        self.refused: dict[str, int] = {"sockets_per_account": 0, "sockets_per_address": 0, "fd_budget": 0}
+        self.refused: dict[str, int] = {"sockets_per_account": 0, "sockets_per_address": 0, "fd_budget": 0,
+                                        # at accept, before any request (accept.py)
+                                        "connections_per_address": 0, "fd_reserve_at_accept": 0}
         self.body_timeouts = 0
         # connections that came and went (or were turned away) since memory was last handed back
         self.churn = 0
