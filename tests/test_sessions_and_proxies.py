@@ -131,9 +131,9 @@ def test_metrics_from_loopback_only_without_a_token(proxied: ServerProcess) -> N
     # through the trusted proxy for a remote client: refused
     status, _, body = c.request("GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert status == 403 and body["error"]["code"] == "forbidden"
-    # through the proxy from the proxy's own host: allowed
+    # through the proxy even from the proxy's own host: refused (through a proxy, the token is needed)
     status, _, _ = c.request("GET", "/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
-    assert status == 200
+    assert status == 403
 
 
 def test_metrics_with_a_token(direct: ServerProcess) -> None:

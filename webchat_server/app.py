@@ -26,7 +26,7 @@ from .http.health import Lifecycle, drain, lifecycle_ctx, lifecycle_key
 from .http.logs import RequestStats, echo_request_id, request_context, request_stats_key
 from .http.metrics import Metrics, metrics_key
 from .http.middleware import api_middleware, quiet_client_protocol_errors
-from .http.proxies import proxy_middleware
+from .http.proxies import UntrustedForwarding, proxy_middleware, startup_note, untrusted_forwarding_key
 from .http.static import add_static
 from .realtime.delivery import Delivery, delivery_key
 from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
@@ -83,6 +83,7 @@ async def _realtime(app: web.Application) -> AsyncIterator[None]:
     app[listener_key] = listener
     app[metrics_key] = Metrics(hub, listener)
     app[metrics_key].registry.register(app[request_stats_key])
+    app[metrics_key].registry.register(app[untrusted_forwarding_key])
     await source.start()
     yield
     await source.stop()
@@ -98,16 +99,22 @@ async def _sending(app: web.Application) -> AsyncIterator[None]:
     await queue.stop()
 
 
+async def _proxy_note(app: web.Application) -> None:
+    settings = app[settings_key]
+    startup_note(settings.trusted_proxies, settings.host, settings.demo)
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     session_key = load_secret_key(settings)
     if settings.demo and not settings.identity_secret:
         settings = dataclasses.replace(settings, identity_secret=demo_secret(session_key))
     quiet_client_protocol_errors()
+    untrusted = UntrustedForwarding(settings.trusted_proxies)
     app = web.Application(
         middlewares=[
             # first, so that request.remote and request.secure are the client's for everything after
-            proxy_middleware(settings.trusted_proxies),
+            proxy_middleware(settings.trusted_proxies, untrusted),
             # next, so its request id is on every log line the others write
             request_context,
             # the session comes before the API middleware, which reads the CSRF token from it
@@ -120,6 +127,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         handler_args=caps.handler_args(settings),
     )
     app[settings_key] = settings
+    app[untrusted_forwarding_key] = untrusted
     app[request_stats_key] = RequestStats()
     app[sockets_key] = OpenSockets()
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
@@ -129,6 +137,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(accounts.guest_retention)
     app.cleanup_ctx.append(_sending)
     caps.install(app, settings)
+    app.on_startup.append(_proxy_note)
     accept.install(app, settings)
     app[lifecycle_key] = Lifecycle()
     app.cleanup_ctx.append(lifecycle_ctx)

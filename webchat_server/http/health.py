@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, web
 from ..db import pool_key
 from ..realtime.hub import hub_key, sockets_key
 from ..realtime.listener import listener_key
+from .proxies import untrusted_forwarding_key
 
 routes = web.RouteTableDef()
 
@@ -60,6 +61,10 @@ async def readyz(request: web.Request) -> web.Response:
         "last_probe_age_s": round(age, 3) if listener.last_probe_ok else None,
         "listener_reconnects": listener.reconnects,
     }
+    # not a reason to send no traffic, but the first place an operator looks
+    proxy_warning = app[untrusted_forwarding_key].recent()
+    if proxy_warning:
+        body["proxy_warning"] = proxy_warning
     return web.json_response(body, status=200 if status == "ok" else 503)
 
 

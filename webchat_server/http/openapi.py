@@ -69,7 +69,10 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                  description="A WebSocket frame / long-poll event; see README 'Events' for each type.")
     health = _obj({"status": {"enum": ["ok", "degraded", "draining"]}, "database": STR,
                    "listener": {"enum": ["ok", "connected", "down"]}},
-                  {"last_probe_age_s": _nullable({"type": "number"}), "listener_reconnects": {"type": "integer"}})
+                  {"last_probe_age_s": _nullable({"type": "number"}), "listener_reconnects": {"type": "integer"},
+                   "proxy_warning": {"type": "string", "description": "Requests with forwarding headers came "
+                                     "from a peer not in WEBCHAT_TRUSTED_PROXIES within the last hour: what "
+                                     "that breaks and what to set."}})
     return {
         "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
         "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(

@@ -9,7 +9,7 @@ from aiohttp import hdrs, web
 
 from ..errors import error_response
 from ..http.metrics import metrics_key
-from ..http.proxies import via_trusted_proxy_key
+from ..http.proxies import forwarded
 from ..settings import settings_key
 
 routes = web.RouteTableDef()
@@ -22,10 +22,10 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 def _metrics_refusal(request: web.Request) -> web.Response | None:
-    """With WEBCHAT_METRICS_TOKEN: the bearer token, from anywhere. Without: loopback clients only
-    (request.remote is the real client behind a trusted proxy) that did not come through an
-    untrusted proxy: one on this host, not listed in WEBCHAT_TRUSTED_PROXIES, would otherwise make
-    every visitor look like loopback."""
+    """With WEBCHAT_METRICS_TOKEN: the bearer token, from anywhere. Without: loopback clients that
+    connect directly. Nothing that came through a proxy, trusted or not, gets in without the token:
+    a proxy on this host makes every visitor look like loopback, and one that adds no
+    X-Forwarded-For still adds another forwarding header (X-Forwarded-Proto, X-Real-IP, Via, ...)."""
     token = request.app[settings_key].metrics_token
     if token:
         sent = request.headers.get(hdrs.AUTHORIZATION, "")
@@ -38,11 +38,12 @@ def _metrics_refusal(request: web.Request) -> web.Response | None:
         loopback = ipaddress.ip_address(request.remote or "").is_loopback
     except ValueError:
         loopback = False
-    forwarded = hdrs.X_FORWARDED_FOR in request.headers or hdrs.FORWARDED in request.headers
-    if loopback and (not forwarded or request.get(via_trusted_proxy_key, False)):
+    # by the headers, not by via_trusted_proxy_key: a trusted peer's request without any forwarding
+    # header is the same as a direct one (Prometheus on the proxy's host)
+    if loopback and not forwarded(request):
         return None
-    return error_response(403, "forbidden",
-                          "/metrics answers loopback clients only unless WEBCHAT_METRICS_TOKEN is set")
+    return error_response(403, "forbidden", "/metrics answers loopback clients that connect directly; through "
+                          "a proxy (or from elsewhere) it needs WEBCHAT_METRICS_TOKEN")
 
 
 @routes.get("/metrics")
