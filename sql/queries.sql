@@ -66,6 +66,22 @@ UPDATE webchat.messages SET sender_id = $2 WHERE sender_id = $1;
 -- name: merge_chats_created
 UPDATE webchat.chats SET created_by = $2 WHERE created_by = $1;
 
+-- A token is spent once; expired ones go in the same statement, so the table never grows past a
+-- day of sign-ins. No row back: it was spent before.
+-- name: identity_token_spend
+WITH gone AS (DELETE FROM webchat.used_identity_tokens WHERE expires_at < now())
+INSERT INTO webchat.used_identity_tokens (token_hash, expires_at) VALUES ($1, to_timestamp($2))
+ON CONFLICT (token_hash) DO NOTHING
+RETURNING 1;
+
+-- The guest a sign-in merges, locked: two sign-ins of one guest at once take turns, and the
+-- second finds it merged already (merged_into) and takes nothing of it.
+-- name: guest_lock
+SELECT kind, merged_into FROM webchat.accounts WHERE id = $1 FOR UPDATE;
+
+-- name: session_revoked
+SELECT EXISTS (SELECT 1 FROM webchat.revoked_sessions WHERE sid = $1);
+
 -- name: merge_mark_guest
 UPDATE webchat.accounts SET merged_into = $2 WHERE id = $1;
 

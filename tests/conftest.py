@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -134,7 +135,10 @@ def identity_token(user_id: str, name: str, secret: str = IDENTITY_SECRET, lifet
                    **claims: Any) -> str:
     """What the embedding site's backend does: a short-lived HS256 JWT naming the user."""
     now = int(time.time())
-    payload = {"sub": user_id, "name": name, "iat": now, "exp": now + lifetime, **claims}
+    # a random jti, as the README's example: tokens are single-use, and two minted in one second
+    # with the same claims would be one token
+    payload = {"sub": user_id, "name": name, "iat": now, "exp": now + lifetime, "jti": secrets.token_hex(8),
+               **claims}
     return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm="HS256")
 
 

@@ -144,6 +144,9 @@ RATE_DEFAULTS: dict[str, Rate | None] = {
     "chats_per_address": Rate(600, 3600, 60),
     "upload_bytes_per_account": Rate(100 * 1024**2, 3600, 25 * 1024**2),
     "upload_bytes_per_address": Rate(1024**3, 3600, 200 * 1024**2),
+    # sign-ins and sign-outs: each revokes a session id (a row kept for the cookie's lifetime)
+    "session_changes_per_account": Rate(60, 3600, 20),
+    "session_changes_per_address": Rate(600, 3600, 120),
 }
 
 

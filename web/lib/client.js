@@ -88,9 +88,18 @@ export class ChatClient extends EventTarget {
       const me = await this.api.me();
       let account = me.account;
       this.limits = me.limits || this.limits;
-      if (this.token && !(account.kind === 'user' && account.external_id === tokenSubject(this.token))) {
+      const signedIn = (a) => a.kind === 'user' && a.external_id === tokenSubject(this.token);
+      if (this.token && !signedIn(account)) {
         // before connecting: the socket then belongs to the signed-in user, with the guest's chats merged
-        account = (await this.api.identify(this.token)).account;
+        try {
+          account = (await this.api.identify(this.token)).account;
+        } catch (err) {
+          // tokens are single-use: another tab of this browser may have just signed the shared
+          // session in with this very token; then the session is already who the page says
+          if (!(err instanceof ApiError) || !['token_used', 'session_ended'].includes(err.code)) throw err;
+          account = (await this.api.me()).account;
+          if (!signedIn(account)) throw err;
+        }
       }
       // from another origin the session cookie must come back; across sites browsers do not send it
       if (this.api.crossOrigin) await this.api.chats();

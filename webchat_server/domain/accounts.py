@@ -14,7 +14,7 @@ from aiohttp import web
 from ..db import pool_key, q
 from ..errors import DATABASE_DOWN
 from ..settings import settings_key
-from .identity import Identity
+from .identity import Identity, Refused
 
 log = logging.getLogger(__name__)
 # how often expired guests are looked for, and how many are deleted per transaction
@@ -22,12 +22,24 @@ RETENTION_EVERY = 3600.0
 RETENTION_BATCH = 1000
 
 
-async def identify(pool: asyncpg.Pool, guest: dict[str, Any], who: Identity) -> dict[str, Any]:
-    """Find or create the user; a guest's memberships and messages move to it in one transaction."""
+async def identify(pool: asyncpg.Pool, guest: dict[str, Any], who: Identity, sid: str | None) -> dict[str, Any]:
+    """Find or create the user; a guest's memberships and messages move to it in one transaction.
+
+    The token is spent in the same transaction (single-use: a replay from another browser, or
+    after logout, is refused), and the session must not have been signed in or out meanwhile (a
+    second tab's sign-in of the same cookie). The guest row is locked: of two sign-ins of one guest
+    at once, only the first takes its chats; before, both users read the guest's chat."""
     async with pool.acquire() as conn, conn.transaction():
+        if (who.token_hash is not None and who.expires_at is not None
+                and await conn.fetchval(q("identity_token_spend"), who.token_hash, who.expires_at) is None):
+            raise Refused("identity token was used already: tokens are single-use, issue one per page view",
+                              "token_used")
+        if sid is not None and await conn.fetchval(q("session_revoked"), sid):
+            raise Refused("this session was signed in or out meanwhile (another tab?): reload", "session_ended")
         user = await conn.fetchrow(q("account_upsert_user"), who.user_id, who.name, who.email, who.avatar)
         assert user is not None
-        if guest["kind"] == "guest" and guest["id"] != user["id"]:
+        locked = await conn.fetchrow(q("guest_lock"), guest["id"]) if guest["kind"] == "guest" else None
+        if locked is not None and locked["merged_into"] is None and guest["id"] != user["id"]:
             g, u = guest["id"], user["id"]
             await conn.execute(q("merge_memberships"), g, u)
             await conn.execute(q("merge_drop_guest_memberships"), g)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +40,9 @@ class Identity:
     name: str
     email: str | None = None
     avatar: str | None = None
+    # a token's SHA-256 and expiry: tokens are single-use (None: the legacy form, which never expires)
+    token_hash: bytes | None = None
+    expires_at: float | None = None
 
 
 def demo_secret(session_key: bytes) -> str:
@@ -48,8 +54,9 @@ def demo_secret(session_key: bytes) -> str:
 def issue_token(secret: str, user_id: str, name: str, lifetime: int, **claims: Any) -> str:
     """What the embedding site's backend does (the demo endpoint and tests use it too)."""
     now = int(time.time())
-    return jwt.encode({"sub": user_id, "name": name, "iat": now, "exp": now + lifetime, **claims}, secret,
-                      algorithm=ALGORITHM)
+    # a random jti: tokens are single-use, and two with the same claims minted in one second are one
+    return jwt.encode({"sub": user_id, "name": name, "iat": now, "exp": now + lifetime,
+                       "jti": secrets.token_urlsafe(12), **claims}, secret, algorithm=ALGORITHM)
 
 
 def verify_token(secret: str, token: str, max_name_chars: int) -> Identity:
@@ -81,15 +88,33 @@ def verify_token(secret: str, token: str, max_name_chars: int) -> Identity:
     if claims["exp"] > time.time() + MAX_LIFETIME + LEEWAY:
         raise Refused("identity token expires more than 24 hours ahead; issue short-lived tokens")
     return Identity(
-        user_id=_claim(claims, "sub", MAX_USER_ID_CHARS),
-        name=_claim(claims, "name", max_name_chars),
+        user_id=_user_id(_claim(claims, "sub", MAX_USER_ID_CHARS)),
+        name=display_name(_claim(claims, "name", max_name_chars)),
         email=_optional_claim(claims, "email", MAX_EMAIL_CHARS),
         avatar=_avatar(_optional_claim(claims, "avatar", MAX_AVATAR_CHARS)),
+        token_hash=hashlib.sha256(token.encode()).digest(),
+        expires_at=float(claims["exp"]),
     )
 
 
+def _user_id(value: str) -> str:
+    """`sub` names one account exactly: " x " and "x" were the same account (both stripped), so a
+    site whose ids differ only in spaces signed two people into one. Refused, not repaired."""
+    if value != value.strip():
+        raise Refused("identity token claim 'sub' must not start or end with whitespace")
+    return value
+
+
+WHITESPACE = re.compile(r"\s+")
+
+
+def display_name(value: str) -> str:
+    """A name as shown: NFC (one spelling for "é"), trimmed, inner runs of whitespace as one space."""
+    return WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
 def _optional_claim(claims: dict[str, Any], name: str, limit: int) -> str | None:
-    return None if claims.get(name) is None else _claim(claims, name, limit)
+    return None if claims.get(name) is None else _claim(claims, name, limit).strip()
 
 
 def _claim(claims: dict[str, Any], name: str, limit: int) -> str:
@@ -98,7 +123,7 @@ def _claim(claims: dict[str, Any], name: str, limit: int) -> str:
         raise Refused(f"identity token claim {name!r} must be a non-empty string")
     if len(value) > limit or "\x00" in value or not _encodable(value):
         raise Refused(f"identity token claim {name!r} is too long or not valid text")
-    return value.strip()
+    return value
 
 
 def _encodable(value: str) -> bool:

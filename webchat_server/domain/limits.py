@@ -26,6 +26,7 @@ WHAT = {
     "edits": "edits",
     "chats": "new chats",
     "upload_bytes": "upload bytes",
+    "session_changes": "sign-ins and sign-outs",
 }
 PRUNE_EVERY = 300.0
 # how often unused leased tokens are looked at, and how long a lease may sit unused before its

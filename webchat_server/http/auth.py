@@ -180,9 +180,11 @@ async def require_account(request: web.Request) -> dict[str, Any]:
     return account
 
 
-async def new_guest(request: web.Request) -> dict[str, Any]:
-    # guests are free to make, so their number per client address (and IPv6 network) is what is limited
-    async with request.app[limits_key].charge(None, address_key(request.remote), guests=1).paid():
+async def new_guest(request: web.Request, *, charged: bool = True) -> dict[str, Any]:
+    # guests are free to make, so their number per client address (and IPv6 network) is what is
+    # limited; charged=False: a sign-out, which pays as a session change instead
+    costs = {"guests": 1} if charged else {}
+    async with request.app[limits_key].charge(None, address_key(request.remote), **costs).paid():
         row = await request.app[pool_key].fetchrow(q("account_create_guest"),
                                                    f"Guest {secrets.randbelow(9000) + 1000}")
     assert row is not None

@@ -172,7 +172,9 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
         "/webchat/identify": {"post": {
             "operationId": "identify", "security": write,
             "summary": "Sign the session in with a token (JWT HS256) issued by the embedding site's backend.",
-            "description": "Rotates the session id and the CSRF token. The `{user_id, name, signature}` "
+            "description": "Rotates the session id and the CSRF token. A token signs in once (403 "
+                           "`token_used` the second time); limited per account and address "
+                           "(`session_changes`). The `{user_id, name, signature}` "
                            "form is legacy, accepted only when enabled by setting.",
             "requestBody": _json_body({"anyOf": [
                 _obj({"token": {"type": "string", "maxLength": 8192}}),

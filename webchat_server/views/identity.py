@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp_session
 from aiohttp import web
 
 from ..db import pool_key
@@ -16,9 +17,11 @@ from ..domain.identity import (
     issue_token,
     verify_token,
 )
+from ..domain.limits import limits_key
 from ..domain.model import account_json
 from ..errors import ApiError, BadInput
-from ..http.auth import new_guest, require_account, rotate_session
+from ..http.auth import new_guest, require_account, rotate_session, session_account
+from ..http.proxies import address_key
 from ..http.validate import json_body, opt_text
 from ..settings import settings_key
 
@@ -47,8 +50,13 @@ async def identify(request: web.Request) -> web.Response:
     else:
         who = verify_token(secret, token, settings.max_name_chars)
     guest = await require_account(request)
-    user = await accounts.identify(request.app[pool_key], guest, who)
-    csrf = await rotate_session(request, user["id"])
+    sid = (await aiohttp_session.get_session(request)).get("sid")
+    # every sign-in revokes a session id (a row kept for the cookie's lifetime): limited per
+    # account and address, so no client can grow that table without bound
+    charge = request.app[limits_key].charge(guest["id"], address_key(request.remote), session_changes=1)
+    async with charge.paid():
+        user = await accounts.identify(request.app[pool_key], guest, who, sid if isinstance(sid, str) else None)
+        csrf = await rotate_session(request, user["id"])
     return ok({"account": account_json(user), "csrf_token": csrf})
 
 
@@ -67,9 +75,17 @@ def _legacy_identity(body: dict[str, Any], secret: str, enabled: bool, max_name:
 
 @routes.post("/webchat/logout")
 async def logout(request: web.Request) -> web.Response:
-    """The session becomes a new guest under a new session id and CSRF token; the old id is refused."""
-    guest = await new_guest(request)
-    csrf = await rotate_session(request, guest["id"])
+    """The session becomes a new guest under a new session id and CSRF token; the old id is refused.
+
+    Charged as a session change of the account signing out, not as a new guest of its address: a
+    neighbour who had made the address's guests left a visitor unable to sign out (429, and the
+    session stayed signed in)."""
+    account = await session_account(request)
+    charge = request.app[limits_key].charge(account["id"] if account else None, address_key(request.remote),
+                                            session_changes=1)
+    async with charge.paid():
+        guest = await new_guest(request, charged=False)
+        csrf = await rotate_session(request, guest["id"])
     return ok({"account": account_json(guest), "csrf_token": csrf})
 
 
