@@ -19,13 +19,16 @@ LIT_PACKAGES = ("lit", "lit-html", "lit-element", "@lit/reactive-element")
 def _shipped(path: Path) -> bool:
     parts = path.relative_to(ROOT / "web").parts
     return not (any(p.startswith(".") for p in parts) or "test" in parts or "tests" in parts
-                or path.name in WEB_BUILD_ONLY or path.suffix in {".ts", ".map"})
+                or path.name in WEB_BUILD_ONLY or path.suffix == ".ts")
 
 
 def data_files() -> list[Path]:
     """The repo-relative files the installed server needs: sql/ and the built widget."""
     files = sorted(p for p in (ROOT / "sql").rglob("*.sql"))
     web = ROOT / "web"
+    # a wheel without the bundle would install a server whose widget is missing, silently
+    if not (web / "webchat.js").is_file():
+        raise SystemExit("web/webchat.js is missing: run `make web` (npm ci and the bundle) before building")
     files += sorted(p for p in web.rglob("*") if p.is_file() and "node_modules" not in p.parts and _shipped(p))
     pages = [p.read_text(errors="replace") for p in web.glob("*.html")]
     if any("/web/node_modules/" in page for page in pages):

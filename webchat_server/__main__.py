@@ -1,4 +1,4 @@
-"""Command line: serve | migrate | bot-demo."""
+"""Command line: serve | migrate | check | bot-demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import db
+from . import __version__, db
 from .app import create_app
 from .bot import DemoBot
 from .db import database_url_key
@@ -24,6 +24,7 @@ def _database_url(settings: Settings) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="webchat-server", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"webchat-server {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP/WebSocket server")
     serve.add_argument("--host", help="listen address (WEBCHAT_HOST)")
@@ -32,12 +33,25 @@ def main(argv: list[str] | None = None) -> None:
                        help="the demo bot plus POST /webchat/demo/token (signs anyone in: never in production)")
     serve.add_argument("--demo-bot", action="store_true", help="also run the demo bot in this process")
     serve.add_argument("--workers", help="server processes: N or 'auto' = one per core (WEBCHAT_WORKERS, default 1)")
-    sub.add_parser("migrate", help="apply database migrations and exit")
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    migrate.add_argument("--status", action="store_true",
+                         help="list every migration and when it was applied (pending ones too); change nothing")
+    sub.add_parser("check", help="print the effective settings and check the database, the session key and "
+                                 "proxy trust; exit 1 if something needed is missing")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_format)
 
+    if args.command == "migrate" and args.status:
+        status = asyncio.run(db.migration_status(_database_url(settings)))
+        for version, applied_at in status:
+            print(f"{version}  {applied_at or 'pending'}")
+        raise SystemExit(0)
+    if args.command == "check":
+        from . import check
+
+        raise SystemExit(asyncio.run(check.run(settings)))
     if args.command == "migrate":
         applied = asyncio.run(db.migrate(_database_url(settings)))
         print("applied:", ", ".join(applied) if applied else "nothing (up to date)")

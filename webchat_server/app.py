@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # on shutdown: readiness false, parked polls answered, sockets closed with GOING_AWAY
     app.on_shutdown.append(drain)
     app.on_response_prepare.append(add_csp)
+    app.on_response_prepare.append(health.close_when_draining)
     app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
     app.add_routes(identity.routes)

