@@ -62,7 +62,7 @@ def main() -> None:
     work = Path(sys.argv[1])
     workers = sys.argv[2] if len(sys.argv) > 2 else "1"
     exe = str(Path(sys.executable).parent / "webchat-server")
-    env = {**os.environ, "WEBCHAT_DATA_DIR": str(work / "data")}
+    env = {**os.environ, "WEBCHAT_DATA_DIR": str(work / "data"), "WEBCHAT_DEMO_PAGE": "1"}
     env.pop("DATABASE_URL", None)  # the embedded Postgres, as a first-time user gets
     import webchat_server
 

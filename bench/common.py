@@ -66,7 +66,7 @@ class Bench:
                     # load generators run from one address: lift the per-address caps and rate limits
                     # (bench.flood and bench.ratelimit set their own)
                     "WEBCHAT_RATE_LIMIT_SCALE": "1000000", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "0",
-                    "WEBCHAT_MAX_CONNECTIONS_PER_ADDRESS": "0",
+                    "WEBCHAT_MAX_CONNECTIONS_PER_ADDRESS": "0", "WEBCHAT_DEMO_PAGE": "1",
                     "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "0",
                     **(env or {})}
         # a bench setup step, not a request path: blocking here is fine

@@ -120,6 +120,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         max_sockets_per_account=1000,
         max_sockets_per_address=1000,
         max_connections_per_address=2000,
+        demo_page=True,
     )
 
 

@@ -191,3 +191,20 @@ def test_a_build_without_the_widget_fails_and_one_with_it_ships_its_source_map(
     assert f"web/{named}" in shipped
     manifest = (ROOT / "MANIFEST.in").read_text()
     assert "*.map" not in manifest.split("global-exclude", 1)[-1].split("\n", 1)[0]
+
+
+async def test_the_demo_page_is_not_served_in_production(settings: Any, aiohttp_client: Any) -> None:
+    from dataclasses import replace
+
+    from webchat_server.app import create_app
+
+    production = await aiohttp_client(create_app(replace(settings, demo_page=False)))
+    for path in ("/", "/web/index.html"):
+        assert (await production.get(path)).status == 404, path
+    for path in ("/web/webchat.js", "/web/embed-launcher.html", "/livez"):
+        assert (await production.get(path)).status == 200, path
+    r = await production.post("/webchat/demo/token", json={"name": "x"})
+    assert r.status in (403, 404)  # no demo sign-in either (403: no CSRF token; 404 with one)
+    demo = await aiohttp_client(create_app(replace(settings, demo_page=True)))
+    page = await demo.get("/")
+    assert page.status == 200 and "Sign in as" in await page.text()

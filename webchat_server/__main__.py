@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         from .serve import run_single, run_workers, worker_count
 
         if args.demo:
-            settings = dataclasses.replace(settings, demo=True)
+            settings = dataclasses.replace(settings, demo=True, demo_page=True)
         host = args.host or settings.host
         port = args.port or settings.port
         workers = worker_count(args.workers or settings.workers)

@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(health.routes)
     static: Path = settings.static_dir
     if static.is_dir():
-        add_static(app, "/web/", static)
+        # the demo page (with its "Sign in as" form) is not served in production
+        add_static(app, "/web/", static, frozenset() if settings.demo_page else frozenset({pages.DEMO_PAGE}))
     setup_cors(app)
     return app

@@ -174,6 +174,9 @@ class Settings:
     metrics_token: str | None = None
     # `serve --demo`: the demo bot and POST /webchat/demo/token (never in production)
     demo: bool = False
+    # the demo page (/ and /web/index.html, with its "Sign in as" form): `serve --demo`, or
+    # WEBCHAT_DEMO_PAGE=1 alone (tests); off in production, where / is a 404
+    demo_page: bool = False
     # limits that protect the server; all are user-visible as 4xx errors
     max_text_chars: int = 10_000
     max_media_bytes: int = 5 * 1024 * 1024
@@ -273,6 +276,7 @@ class Settings:
             legacy_identify=_bool(env, "WEBCHAT_LEGACY_IDENTIFY"),
             allowed_origins=origins,
             trusted_proxies=_proxies(env),
+            demo_page=env.get("WEBCHAT_DEMO_PAGE", "0") == "1",
             session_max_age=session_max_age,
             metrics_token=env.get("WEBCHAT_METRICS_TOKEN") or None,
             max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),

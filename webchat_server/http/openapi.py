@@ -299,8 +299,10 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                                   "content": {"text/plain": {"schema": STR}}},
                           **_responses({401: "A metrics token is configured and the request lacks it."}, None, 403)}}},
         "/": {"get": {
-            "operationId": "demoPage", "security": [{}], "summary": "The demo page.",
-            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}}},
+            "operationId": "demoPage", "security": [{}],
+            "summary": "The demo page: only under `serve --demo` (or WEBCHAT_DEMO_PAGE=1).",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}},
+                          "404": {"description": "Not a demo server: production serves no demo page."}}}},
     }
     return {
         "openapi": "3.1.0",

@@ -112,15 +112,16 @@ def _load(path: Path, stamp: tuple[int, int], mtime: float) -> Entry:
 class StaticFiles:
     """Serves one directory under a URL prefix; each file is read and compressed once per change."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hidden: frozenset[str] = frozenset()) -> None:
         self.root = root.resolve()
+        self.hidden = hidden
         self.cache: dict[Path, Entry] = {}
         self.cached_bytes = 0
 
     def resolve(self, tail: str) -> Path | None:
         """The file a URL tail names, or None: no `..`, no hidden files, nothing outside the root,
         and only its one canonical spelling."""
-        if not canonical(tail):
+        if not canonical(tail) or tail in self.hidden:
             return None
         try:
             path = (self.root / tail).resolve()
@@ -195,8 +196,8 @@ def not_modified(request: web.Request, entry: Entry, etag: str) -> bool:
     return False
 
 
-def add_static(app: web.Application, prefix: str, root: Path) -> StaticFiles:
-    """GET and HEAD for every file under `root` at `prefix`."""
-    files = StaticFiles(root)
+def add_static(app: web.Application, prefix: str, root: Path, hidden: frozenset[str] = frozenset()) -> StaticFiles:
+    """GET and HEAD for every file under `root` at `prefix`, except the names in `hidden` (404)."""
+    files = StaticFiles(root, hidden)
     app.router.add_get(prefix.rstrip("/") + "/{tail:.*}", files.handle, name="static")
     return files

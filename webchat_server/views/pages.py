@@ -15,10 +15,17 @@ from ..settings import settings_key
 routes = web.RouteTableDef()
 
 
+# the demo page: only under `serve --demo` (or WEBCHAT_DEMO_PAGE=1); static.py refuses its /web/ name too
+DEMO_PAGE = "index.html"
+
+
 @routes.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(request.app[settings_key].static_dir / "index.html",
-                            headers={"Cache-Control": "no-cache"})
+    settings = request.app[settings_key]
+    if not settings.demo_page:
+        # production: no demo page and no "Sign in as" form; the widget lives at /web/webchat.js
+        raise web.HTTPNotFound()
+    return web.FileResponse(settings.static_dir / DEMO_PAGE, headers={"Cache-Control": "no-cache"})
 
 
 def _metrics_refusal(request: web.Request) -> web.Response | None:
