@@ -76,8 +76,8 @@ async def guest_retention(app: web.Application) -> AsyncIterator[None]:
                 n = await delete_expired_guests(app[pool_key], days)
                 if n:
                     log.info("deleted %d guests older than %g days that had sent nothing", n, days)
-            except DATABASE_DOWN:
-                log.warning("could not delete expired guests", exc_info=True)
+            except DATABASE_DOWN as e:
+                log.warning("could not delete expired guests: %s: %s", e.__class__.__name__, e)
             await asyncio.sleep(RETENTION_EVERY)
 
     task = asyncio.create_task(loop()) if days > 0 else None

@@ -170,8 +170,10 @@ class Limits:
                 if time.monotonic() - last_prune > PRUNE_EVERY:
                     last_prune = time.monotonic()
                     await self.pool.execute(q("rate_prune"))
-            except DATABASE_DOWN:
-                log.warning("could not return leased rate limit tokens or prune buckets", exc_info=True)
+            except DATABASE_DOWN as e:
+                # one line, no traceback: an outage (a Postgres restart) fails it the same way each time
+                log.warning("could not return leased rate limit tokens or prune buckets: %s: %s",
+                            e.__class__.__name__, e)
 
 
 @dataclass(frozen=True, slots=True)

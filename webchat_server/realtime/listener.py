@@ -16,6 +16,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import Histogram
 
+from ..errors import DATABASE_DOWN
 from .delivery import Delivery
 from .hub import Hub
 from .notifications import BadNotification, Notification, Probe, decode
@@ -24,6 +25,12 @@ from .protocol import CHANNEL
 log = logging.getLogger(__name__)
 
 _RECONCILE = object()  # queued after a reconnect so it runs in order with notifications
+# reconnect backoff: doubles from the first up to the last; back to the first only once a connection
+# has stayed up this long. Reset on every connect, it never grew when connects succeeded and the
+# connection then died at once (Postgres restarting behind PgBouncer): ~365 reconnects a process.
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 5.0
+STABLE_AFTER = 30.0
 
 
 class Listener:
@@ -98,16 +105,17 @@ class Listener:
 
     # -- connection ---------------------------------------------------------------------------
     async def _connect_loop(self) -> None:
-        backoff = 0.05
+        backoff = BACKOFF_FIRST
         first = True
         while not self._stopping:
             try:
                 conn = await asyncpg.connect(self.url)
             except (OSError, asyncpg.PostgresError, TimeoutError) as e:
-                log.warning("listener cannot connect: %s", e)
-                await asyncio.sleep(random.uniform(0, backoff))
-                backoff = min(backoff * 2, 5.0)
+                log.warning("listener cannot connect (next try within %.2f s): %s", backoff, e)
+                await asyncio.sleep(random.uniform(backoff / 2, backoff))
+                backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
+            connected_at = time.monotonic()
             self._conn = conn
             self._dead.clear()
             conn.add_termination_listener(lambda _c: self._dead.set())
@@ -123,7 +131,6 @@ class Listener:
                 first = False
                 self.connected = True
                 self._listening.set()
-                backoff = 0.05
                 await self._watch(conn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
                 log.warning("listener connection lost: %s", e)
@@ -133,16 +140,23 @@ class Listener:
                 if not conn.is_closed():
                     conn.terminate()
             if not self._stopping:
-                log.warning("listener reconnecting")
-                await asyncio.sleep(random.uniform(0, backoff))
+                # a connection that died soon after it was made does not earn a fresh backoff
+                backoff = BACKOFF_FIRST if time.monotonic() - connected_at >= STABLE_AFTER else \
+                    min(backoff * 2, BACKOFF_MAX)
+                log.warning("listener reconnecting within %.2f s", backoff)
+                await asyncio.sleep(random.uniform(backoff / 2, backoff))
 
     async def _watch(self, conn: asyncpg.Connection) -> None:
-        """Probe with a self-NOTIFY until the connection is dead or the probe goes unanswered."""
+        """Probe with a self-NOTIFY until the connection is dead or the probe goes unanswered.
+
+        The probe is sent on the LISTEN connection itself (a session hears its own NOTIFYs), not
+        through the pool: the pool may go through PgBouncer, whose failing logins after a Postgres
+        restart failed every probe and tore down a healthy LISTEN connection again and again."""
         while not self._stopping:
             self._probe_nonce = secrets.token_hex(8)
             self._probe_seen.clear()
             try:
-                await self.pool.execute(
+                await conn.execute(
                     "SELECT pg_notify($1, $2)", CHANNEL, json.dumps({"t": "p", "n": self._probe_nonce})
                 )
                 self.probe_queries += 1
@@ -186,6 +200,7 @@ class Listener:
 
     # -- processing ---------------------------------------------------------------------------
     async def _process_loop(self) -> None:
+        backoff = BACKOFF_FIRST
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -194,6 +209,19 @@ class Listener:
                 oldest, self._oldest = self._oldest, None
                 try:
                     await self._process(batch)
+                    backoff = BACKOFF_FIRST
+                except DATABASE_DOWN as e:
+                    # the pool cannot reach Postgres (restarting, or PgBouncer between login
+                    # retries). Nobody is resynced: every reader has its positions, and a reconcile
+                    # reads all that was committed after them from the tables, once the pool is
+                    # back. It replaces this batch (its rows are in the tables) and runs first.
+                    log.warning("cannot deliver (database unavailable: %s); catching every reader up from "
+                                "its position within %.2f s", e.__class__.__name__, backoff)
+                    self._reconciled.clear()
+                    self._queue = [_RECONCILE, *(item for item in self._queue if item is not _RECONCILE)]
+                    await asyncio.sleep(random.uniform(backoff / 2, backoff))
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
                 except Exception:
                     # we cannot prove who missed what: everyone reloads
                     log.exception("failed to process a notification batch; sending resync")

@@ -65,10 +65,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         if await app[delivery_key].attach(sub, given, on_ready=hello):
             await _read_loop(request, ws, sub)
-    except DATABASE_DOWN:
+    except DATABASE_DOWN as e:
         # after the upgrade an HTTP error is no longer possible: close with "try again later",
-        # the client reconnects with backoff and resumes from its cursor
-        log.warning("database unavailable during a WebSocket session", exc_info=True)
+        # the client reconnects with backoff and resumes from its cursor. One line: an outage
+        # fails every socket the same way
+        log.warning("database unavailable during a WebSocket session: %s: %s", e.__class__.__name__, e)
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
     finally:
         sub.closed = True
