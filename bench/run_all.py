@@ -30,6 +30,8 @@ SCENARIOS = [
     ["bench.neighbours"],
     # the catch-up query on a 1M-row table, before and after issue 18's per-chat range scans
     ["bench.catchup"],
+    # pg_ctl restart -m fast behind PgBouncer with WebSocket and long-poll readers (issue 18 #1)
+    ["bench.pg_restart", "--runs", "1"],
 ]
 
 
