@@ -434,7 +434,11 @@ async def test_idle_poll_waiters_cost_no_queries(api: Api, client: Any, sql: asy
     # a health probe is one transaction, its pg_notify
     during = await xacts() - before - (listener.queries - probes)
     # what is left is this test's own stats reads; one query per waiter per second would add 60
-    assert during <= 5, during  # probes near the window edges may land on either side
+    # what is left is the test's own statistics reads and the probes' edges: probes run on the one
+    # LISTEN connection, whose statistics Postgres flushes at most once a second, so the window
+    # may hold a second's worth of probes more than were sent in it. 30 waiters querying once a
+    # second would add 60.
+    assert during <= 12, during
     assert not any(t.done() for t in parked)
     for t in parked:
         t.cancel()

@@ -156,9 +156,10 @@ class Listener:
             self._probe_nonce = secrets.token_hex(8)
             self._probe_seen.clear()
             try:
-                await conn.execute(
-                    "SELECT pg_notify($1, $2)", CHANNEL, json.dumps({"t": "p", "n": self._probe_nonce})
-                )
+                # the simple query protocol (no arguments): one round trip, one transaction;
+                # the payload is the channel name and a hex nonce, nothing to quote
+                payload = json.dumps({"t": "p", "n": self._probe_nonce})
+                await conn.execute(f"SELECT pg_notify('{CHANNEL}', '{payload}')")
                 self.probe_queries += 1
                 await asyncio.wait_for(self._probe_seen.wait(), timeout=max(self.probe_interval, 1.0))
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
