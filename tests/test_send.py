@@ -341,8 +341,9 @@ async def test_the_fan_out_uses_the_rows_a_send_wrote_but_not_for_a_later_change
     the same slice is fetched, so the update event carries the changed text."""
     from webchat_server.db import pool_key
     from webchat_server.realtime.delivery import Delivery
-    from webchat_server.realtime.hub import Hub, PollWaiter
-    from webchat_server.realtime.notifications import Inserted, MessageRow, Updated
+    from webchat_server.realtime.hub import Hub
+    from webchat_server.realtime.kinds.messages import Inserted, MessageRow, Updated
+    from webchat_server.realtime.subscriber import PollWaiter
 
     chat = (await api.send("first"))["chat_id"]
     pool = api.client.server.app[pool_key]
