@@ -20,6 +20,8 @@ from .browser_support import CHROMIUM_ARGS, IDENTITY_SECRET, ServerProcess, chro
 from .deploy_support import Nginx, client_ssl, make_cert
 from .realtime_helpers import make_bot
 
+pytestmark = pytest.mark.slow
+
 
 class Visitor:
     """A browser-like client of the proxy: its own cookie jar, CSRF token and verified TLS."""

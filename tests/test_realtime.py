@@ -416,6 +416,7 @@ async def test_stalled_socket_is_closed_with_resync(settings: Any, sql: asyncpg.
     await good.close()
 
 
+@pytest.mark.slow
 async def test_idle_poll_waiters_cost_no_queries(api: Api, client: Any, sql: asyncpg.Connection) -> None:
     await api.send("hi")
     cursor = (await poll(api))["cursor"]

@@ -166,6 +166,7 @@ def two_servers(database_url: str, tmp_path: Path) -> Iterator[list[ServerProces
         s.stop()
 
 
+@pytest.mark.slow
 async def test_retries_racing_across_two_processes(two_servers: list[ServerProcess], sql: asyncpg.Connection) -> None:
     a, b = (s.base for s in two_servers)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
@@ -265,6 +266,7 @@ def test_ipv6_networks_nest() -> None:
         Settings.from_env({"WEBCHAT_IPV6_PREFIX_LIMITS": "/72=2"})
 
 
+@pytest.mark.slow
 async def test_2000_ipv6_64s_of_one_48_do_not_get_2000_guests(settings: Settings, aiohttp_client: Any,
                                                                sql: asyncpg.Connection) -> None:
     """Issue 18 #9: IPv6 counted only per /64, so one holder of a /48 made 2,000 guests in 1.5 s."""

@@ -80,7 +80,8 @@ class FakeWs:
         return True
 
 
-def ws_sub(hub: Hub, account_id: int = 1, room: int = 1 << 30, high_water: int = 1 << 20) -> tuple[WsSubscriber, FakeTransport]:
+def ws_sub(hub: Hub, account_id: int = 1, room: int = 1 << 30,
+           high_water: int = 1 << 20) -> tuple[WsSubscriber, FakeTransport]:
     t = FakeTransport(room)
     return WsSubscriber(hub, account_id, FakeWs(), t, high_water), t  # type: ignore[arg-type]
 

@@ -43,7 +43,8 @@ def test_parse(raw: str | None, positions: dict[int, int] | None) -> None:
     assert parse(raw) == positions
 
 
-@pytest.mark.parametrize("raw", ["1", "1.", ".1", "a.1", "1.b", "1.-2", "\u00b2.1", "1.1e3", "1" * 19 + ".1", "1.3;2.4"])
+@pytest.mark.parametrize("raw", ["1", "1.", ".1", "a.1", "1.b", "1.-2", "\u00b2.1", "1.1e3", "1" * 19 + ".1",
+                                 "1.3;2.4"])
 def test_parse_refuses(raw: str) -> None:
     with pytest.raises(BadInput, match="malformed"):
         parse(raw)

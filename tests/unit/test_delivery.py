@@ -122,7 +122,7 @@ async def test_a_left_reader_is_told_and_hears_no_more() -> None:
 
 
 async def test_read_and_typing_reach_the_chats_readers() -> None:
-    db, hub, d = setup()
+    _db, hub, d = setup()
     a, b = live(hub, poll(hub, 1), {1: 0}), live(hub, poll(hub, 2), {1: 0})
     await d.deliver([ReadMoved(((1, 2, 3),)), Typing(1, 2, "Bo", True)])
     assert [e.type for e in a.events] == ["read", "typing"] and [e.type for e in b.events] == ["read"]
@@ -134,7 +134,8 @@ async def test_attach_with_nothing_missed_goes_live_with_one_query() -> None:
     db.members[1] = {1}
     sub = poll(hub, 1)
     assert await d.attach(sub, None)
-    assert sub.state is State.LIVE and sub.positions == {1: 1} and [n for n, _ in db.pool.calls] == ["memberships_with_seq"]
+    assert sub.state is State.LIVE and sub.positions == {1: 1}
+    assert [n for n, _ in db.pool.calls] == ["memberships_with_seq"]
 
 
 async def test_attach_behind_replays_a_poll_from_its_cursor() -> None:
