@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 run: install web  ## serve the demo page with an embedded Postgres, the demo bot and demo sign-in
 	$(BIN)/webchat-server serve --demo
 
-test: install web engines  ## API, real-time, scale-out and browser tests (Chromium, Firefox, WebKit)
+test: install web engines  ## everything: unit, widget units, API, real-time, scale-out and browser tests (Chromium, Firefox, WebKit)
+	node --test tests/web/*.test.js
 	$(BIN)/pytest -q
 
 test-fast: install web  ## the unit floor, the widget's pure units (node --test) and the API tests without browsers: under a minute

@@ -78,7 +78,7 @@ class Delivery:
     def _page_new(self) -> None:
         """Page the sockets that stopped taking live frames in what just ran."""
         if self.hub.newly_paging:
-            self.pager.start(self.hub.take_paging())
+            self.pager.follow(self.hub.take_paging())
 
     async def stop(self) -> None:
         await self.pager.stop()
@@ -124,12 +124,12 @@ class Delivery:
         if not behind:
             sub.go_live()
         elif isinstance(sub, PollWaiter):
-            await self.pager.page(sub, self.poll_page_rows)
+            await self.pager.fetch_page(sub, self.poll_page_rows)
         else:
             # a socket replays in the background, page by page as it drains, so its read loop
             # (pings, typing) runs meanwhile
             sub.stop_buffering()
-            self.pager.start((sub,))
+            self.pager.follow((sub,))
         self._page_new()
         return not sub.closed
 

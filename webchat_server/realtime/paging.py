@@ -71,7 +71,8 @@ class Pager:
         self.replays = 0
         self._tasks: dict[Subscriber, asyncio.Task[None]] = {}
 
-    def start(self, subs: Iterable[Subscriber]) -> None:
+    def follow(self, subs: Iterable[Subscriber]) -> None:
+        """Page each of these sockets in the background until it is live again."""
         for sub in subs:
             if sub in self._tasks or sub.closed or isinstance(sub, PollWaiter):
                 continue
@@ -93,7 +94,7 @@ class Pager:
                     return
                 if sub.closed:
                     return
-                await self.page(sub, self._page_limit(sub))
+                await self.fetch_page(sub, self._page_limit(sub))
         except DATABASE_DOWN:
             log.warning("database unavailable while replaying to account %s", sub.account_id)
             sub.overflow("database unavailable")
@@ -112,24 +113,14 @@ class Pager:
             return self.page_rows
         return max(10, min(self.page_rows, int(room / avg) + 1))
 
-    async def page(self, sub: Subscriber, limit: int) -> None:
+    async def fetch_page(self, sub: Subscriber, limit: int) -> None:
         """One page from the database; live events wait behind its query, so going live after the
         last page is exact (a commit the query missed is notified after the buffer opened)."""
         sub.begin_page()
         rows, complete = await changes_page(self.pool, dict(sub.positions), limit)
         self.queries += 1
-        for ev in replay_events(sub, rows):
-            if not sub.replay(ev):
-                complete = False  # the socket filled up again: the rest comes with the next page
-                break
-            sub.replayed_rows += 1
-            sub.replayed_bytes += len(ev.frame)
-        if complete and sub.buffering:
-            sub.go_live()
-        else:
-            sub.stop_buffering()
-            if isinstance(sub, PollWaiter):
-                sub.start_paging()
+        events = replay_events(sub, rows)  # built as the reader takes them: none past a full socket
+        sub.take_page(events, complete)
 
     async def _drained(self, sub: Subscriber) -> bool:
         """Wait until the socket is below its low-water mark; False if it took nothing for the

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -149,6 +150,23 @@ class Subscriber:
         if self._to(State.PAGING):
             for ev in pending:
                 self._hold(ev)
+
+    def take_page(self, events: Iterable[Event], complete: bool) -> None:
+        """A page read from the database: replayed in order, then live if it was the last one."""
+        for ev in events:
+            if not self.replay(ev):
+                complete = False  # the reader filled up again: the rest comes with the next page
+                break
+            self.replayed_rows += 1
+            self.replayed_bytes += len(ev.frame)
+        if complete and self.buffering:
+            self.go_live()
+        else:
+            self.stop_buffering()
+            self.paged_out()
+
+    def paged_out(self) -> None:
+        """After a page that was not the last: a socket waits for its pager's next page."""
 
     def start_paging(self) -> None:
         """The reader cannot take live frames: whoever owns paging pages it from the database."""
@@ -322,6 +340,9 @@ class PollWaiter(Subscriber):
         # a poll answers now; the client's next poll pages on from its cursor
         if self._to(State.PAGING):
             self.wake.set()
+
+    def paged_out(self) -> None:
+        self.start_paging()
 
     def answer(self) -> list[Event]:
         """What this poll returns: its events, then what was held for it."""
