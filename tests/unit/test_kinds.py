@@ -49,16 +49,21 @@ def test_a_second_registration_is_refused() -> None:
     assert "z" not in KINDS
 
 
-def test_every_note_type_finds_its_kind() -> None:
+def test_every_kind_decodes_its_example_and_is_found_by_its_note() -> None:
     for kind in KINDS.values():
-        assert kind_of(kind.decode(_sample(kind.code))) is kind
+        assert kind.example["t"] == kind.code
+        note = decode(json.dumps(kind.example))
+        assert isinstance(note, kind.note) and kind_of(note) is kind
 
 
-def _sample(code: str) -> dict[str, Any]:
-    return {"m": {"t": "m", "r": [[1, 2, 3, 4]]}, "u": {"t": "u", "r": [[1, 2, 3, 4]]},
-            "c": {"t": "c", "r": [[1]]}, "d": {"t": "d", "r": [[1]]}, "j": {"t": "j", "r": [[1, 2]]},
-            "l": {"t": "l", "r": [[1, 2]]}, "r": {"t": "r", "r": [[1, 2, 3]]},
-            "y": {"t": "y", "c": 1, "a": 2, "n": "Ann", "on": True}, "p": {"t": "p", "n": "x"}}[code]
+def test_every_kind_module_registered_itself() -> None:
+    import pkgutil
+
+    from webchat_server.realtime import kinds
+
+    modules = {m.name for m in pkgutil.iter_modules(kinds.__path__)} - {"registry"}
+    owners = {k.decode.__module__.rsplit(".", 1)[-1] for k in KINDS.values()}
+    assert modules == owners
 
 
 @pytest.mark.parametrize(("payload", "expected"), [

@@ -1,7 +1,13 @@
-"""Every event kind, one module each; importing the package registers them all."""
+"""Every event kind, one module each; importing the package imports (and so registers) them all."""
 
-from . import chats, messages, probe, reads, typing
+import importlib
+import pkgutil
+
 from .registry import KINDS, BadNotification, Batch, Kind, decode, kind_of, register
 
-__all__ = ["KINDS", "BadNotification", "Batch", "Kind", "chats", "decode", "kind_of", "messages", "probe",
-           "reads", "register", "typing"]
+# a new kind is a new module here and nothing else in this package
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "registry":
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["KINDS", "BadNotification", "Batch", "Kind", "decode", "kind_of", "register"]

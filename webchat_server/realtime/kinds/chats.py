@@ -82,10 +82,14 @@ def _left_prepare(hub: Hub, note: Left, batch: Batch) -> None:
 
 
 register(Kind("c", ChatsChanged, lambda n: ChatsChanged(tuple(r[0] for r in id_rows(n, "c", 1))),
-              events=("chat_updated",), schema="Chat", prepare=_changed_prepare, build=_changed_build))
+              events=("chat_updated",), schema="Chat", prepare=_changed_prepare, build=_changed_build,
+              example={"t": "c", "r": [[1]]}))
 register(Kind("d", ChatsDeleted, lambda n: ChatsDeleted(tuple(r[0] for r in id_rows(n, "d", 1))),
-              events=("chat_updated",), schema="Chat", prepare=_deleted_prepare))
+              events=("chat_updated",), schema="Chat", prepare=_deleted_prepare,
+              example={"t": "d", "r": [[1]]}))
 register(Kind("j", Joined, lambda n: Joined(tuple((r[0], r[1]) for r in id_rows(n, "j", 2))),
-              events=("chat_updated",), schema="Chat", prepare=_joined_prepare))
+              events=("chat_updated",), schema="Chat", prepare=_joined_prepare,
+              example={"t": "j", "r": [[1, 2]]}))
 register(Kind("l", Left, lambda n: Left(tuple((r[0], r[1]) for r in id_rows(n, "l", 2))),
-              events=("chat_updated",), schema="Chat", prepare=_left_prepare))
+              events=("chat_updated",), schema="Chat", prepare=_left_prepare,
+              example={"t": "l", "r": [[1, 2]]}))

@@ -63,7 +63,9 @@ def _build(note: Inserted | Updated, batch: Batch, is_new: bool) -> Iterable[Eve
 
 INSERTED = register(Kind(
     "m", Inserted, lambda n: Inserted(_decode("m", n)), events=("new_message",), schema="Message",
-    prepare=_prepare, build=lambda hub, note, batch: _build(note, batch, True), rows=lambda n: len(n.rows)))
+    prepare=_prepare, build=lambda hub, note, batch: _build(note, batch, True), rows=lambda n: len(n.rows),
+    example={"t": "m", "r": [[1, 2, 3, 4]]}))
 UPDATED = register(Kind(
     "u", Updated, lambda n: Updated(_decode("u", n)), events=("message_updated",), schema="Message",
-    prepare=_prepare, build=lambda hub, note, batch: _build(note, batch, False), rows=lambda n: len(n.rows)))
+    prepare=_prepare, build=lambda hub, note, batch: _build(note, batch, False), rows=lambda n: len(n.rows),
+    example={"t": "u", "r": [[1, 2, 5, 4]]}))

@@ -22,4 +22,4 @@ def _decode(note: dict[str, Any]) -> Probe:
     return Probe(nonce)
 
 
-register(Kind("p", Probe, _decode))
+register(Kind("p", Probe, _decode, example={"t": "p", "n": "nonce"}))

@@ -27,4 +27,4 @@ def _build(hub: Hub, note: ReadMoved, batch: Batch) -> Iterable[Event]:
 
 
 register(Kind("r", ReadMoved, lambda n: ReadMoved(tuple((r[0], r[1], r[2]) for r in id_rows(n, "r", 3))),
-              events=("read",), build=_build))
+              events=("read",), build=_build, example={"t": "r", "r": [[1, 2, 3]]}))

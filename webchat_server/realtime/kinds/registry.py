@@ -93,6 +93,8 @@ class Kind(Generic[N]):
     prepare: Callable[[Hub, N, Batch], None] = _no_prepare
     build: Callable[[Hub, N, Batch], Iterable[Event]] = _no_events
     rows: Callable[[N], int] = _no_rows  # message rows it fetches: the fan-out slices by these
+    # a payload of this kind, as the SQL sends it: documents the shape, and the unit floor decodes it
+    example: dict[str, Any] = field(default_factory=dict)
 
 
 KINDS: dict[str, Kind[Any]] = {}

@@ -66,4 +66,5 @@ def _build(hub: Hub, note: Typing, batch: Batch) -> Iterable[Event]:
     return ()
 
 
-register(Kind("y", Typing, _decode, events=("typing",), build=_build))
+register(Kind("y", Typing, _decode, events=("typing",), build=_build,
+              example={"t": "y", "c": 1, "a": 2, "n": "Ann", "on": True}))
