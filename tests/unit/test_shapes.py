@@ -20,20 +20,20 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_message_json_has_the_table_fields_in_order() -> None:
-    assert list(message_json(message_row(1, 2, 3))) == [name for name, _s, _r in MESSAGE_FIELDS]  # type: ignore[arg-type]
+    assert list(message_json(message_row(1, 2, 3))) == [name for name, _s in MESSAGE_FIELDS]  # type: ignore[arg-type]
 
 
 def test_the_readme_lists_the_message_fields() -> None:
     listed = re.search(r"Message JSON: `([^`]+)`", README)
     assert listed is not None
-    assert [f.strip() for f in listed.group(1).split(",")] == [name for name, _s, _r in MESSAGE_FIELDS]
+    assert [f.strip() for f in listed.group(1).split(",")] == [name for name, _s in MESSAGE_FIELDS]
 
 
 def test_the_openapi_message_schema_is_the_table() -> None:
     from webchat_server.http.openapi import _schemas
 
     schema = _schemas(Settings())["Message"]
-    assert schema["required"] == [name for name, _s, _r in MESSAGE_FIELDS]
+    assert schema["required"] == [name for name, _s in MESSAGE_FIELDS]
 
 
 def test_a_deleted_message_keeps_no_content() -> None:

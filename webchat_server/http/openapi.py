@@ -48,7 +48,7 @@ BOOL: Schema = {"type": "boolean"}
 
 
 def _schemas(settings: Settings) -> dict[str, Schema]:
-    message = _obj({name: schema for name, schema, _read in MESSAGE_FIELDS})
+    message = _obj(dict(MESSAGE_FIELDS))
     chat = _obj({
         "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
         "last_message": _nullable(_ref("Message")), "updated_at": TIME, "created_at": TIME,
