@@ -136,14 +136,8 @@ class Delivery:
     # -- fan-out ------------------------------------------------------------------------------
     async def deliver(self, notes: Sequence[object]) -> None:
         """Fan out a batch of notifications, in slices of at most FANOUT_SLICE message rows."""
-        start, rows = 0, 0
-        for i, note in enumerate(notes):
-            n = kind_of(note).rows(note)
-            if rows and rows + n > FANOUT_SLICE:
-                await self._deliver_slice(notes[start:i])
-                start, rows = i, 0
-            rows += n
-        await self._deliver_slice(notes[start:])
+        for part in _slices(notes):
+            await self._deliver_slice(part)
 
     async def _deliver_slice(self, notes: Sequence[object]) -> None:
         if not notes:
@@ -263,6 +257,19 @@ class Delivery:
                     sub.stop_buffering()
                 sub.start_paging()
         self._page_new()
+
+
+def _slices(notes: Sequence[object]) -> Iterable[Sequence[object]]:
+    """Consecutive runs of notes with at most FANOUT_SLICE message rows each (a note is never split)."""
+    start, rows = 0, 0
+    for i, note in enumerate(notes):
+        n = kind_of(note).rows(note)
+        if rows and rows + n > FANOUT_SLICE:
+            yield notes[start:i]
+            start, rows = i, 0
+        rows += n
+    if start < len(notes):
+        yield notes[start:]
 
 
 delivery_key = web.AppKey("delivery", Delivery)
