@@ -6,8 +6,11 @@ it. So a reader may be fed from the live stream or from the database by its posi
 switched between the two at any time, without losing or repeating anything:
 
 - attach: subscribe before reading (register, read memberships, replay the gap, then go live);
-- replay: a reader whose socket cannot take a burst pages from the database as it drains;
-- fan-out: one query per batch of notifications, one serialized frame per event;
+- replay: a reader whose socket cannot take a burst pages from the database as it drains
+  (realtime/paging.py, owned here: the hub lists the sockets that started paging, delivery takes
+  the list after each step);
+- fan-out: one query per batch of notifications, one serialized frame per event; what each
+  notification means is its kind's (realtime/kinds/);
 - reconcile: after the listener was away, memberships and positions are read again.
 """
 
