@@ -32,6 +32,8 @@ from .test_realtime import (  # noqa: F401
     test_sql_insert_reaches_ws_and_parked_poll,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def pgbouncer(pg_uri: str) -> Iterator[PgBouncer]:
