@@ -86,6 +86,7 @@ async def test_version_migrate_status_and_check(database_url: str, pg_uri: str, 
     assert bad.returncode == 1 and "FAIL  database" in bad.stdout and "hunter2" not in bad.stdout
 
 
+@pytest.mark.slow
 async def test_json_logs_carry_the_version_the_drain_and_the_exit(database_url: str, tmp_path: Path) -> None:
     from webchat_server import __version__
 
@@ -116,6 +117,7 @@ async def trusted_nginx(database_url: str, tmp_path: Path) -> AsyncIterator[tupl
     await asyncio.to_thread(server.stop)
 
 
+@pytest.mark.slow
 async def test_request_id_is_echoed_through_a_trusted_proxy(trusted_nginx: tuple[Nginx, ServerProcess, Path]) -> None:
     nginx, server, cert = trusted_nginx
     async with (aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl(cert))) as s,
@@ -134,6 +136,7 @@ def _keepalive_get(sock: socket.socket, path: str) -> bytes:
     return head
 
 
+@pytest.mark.slow
 async def test_draining_closes_kept_alive_connections(database_url: str, tmp_path: Path) -> None:
     server = ServerProcess(database_url, tmp_path, {"WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
                                                     "WEBCHAT_DRAIN_DELAY": "30"})

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .restart_drill import run
+
+pytestmark = pytest.mark.slow
 
 
 async def test_postgres_restart_behind_pgbouncer_resyncs_nobody(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet
 from .browser_support import ServerProcess
 from .deploy_support import Nginx, client_ssl, make_cert
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def untrusting(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Nginx, ServerProcess, Path]]:

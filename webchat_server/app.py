@@ -30,7 +30,7 @@ from .http.proxies import UntrustedForwarding, proxy_middleware, startup_note, u
 from .http.static import add_static
 from .realtime.delivery import Delivery, delivery_key
 from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
-from .realtime.kinds.typing import typing_limiter_key
+from .realtime.kinds.typing import typing_limiter_key, typing_sender_limiter_key
 from .realtime.listener import Listener, listener_key
 from .settings import Settings, settings_key
 from .views import api, identity, pages, realtime
@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[request_stats_key] = RequestStats()
     app[sockets_key] = OpenSockets()
     app[typing_limiter_key] = RateLimiter(1, 1.0, burst=1)
+    # a person types in one or two chats at a time: 5 a second over all of them, bursts of 10
+    app[typing_sender_limiter_key] = RateLimiter(5, 1.0, burst=10)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
     app.cleanup_ctx.append(limits.running)

@@ -5,6 +5,7 @@ export const CLOSE_CLIENT_RECONNECT = 4000;
 export const CLOSE_PONG_TIMEOUT = 4001;
 export const CLOSE_RESYNC = 4008;
 export const CLOSE_BAD_RESUME = 4400;
+export const CLOSE_SESSION_ENDED = 4401;
 
 /** A typing indicator lasts this long unless refreshed (events carry ttl_ms too). */
 export const TYPING_TTL_MS = 6000;

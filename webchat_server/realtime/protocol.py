@@ -10,6 +10,7 @@ CLOSE_CLIENT_RECONNECT = 4000  # the client dropped its own socket to reconnect 
 CLOSE_PONG_TIMEOUT = 4001  # the client saw no pong: the path to the server is dead
 CLOSE_RESYNC = 4008  # the server could not deliver (socket stalled): reload, then resume
 CLOSE_BAD_RESUME = 4400  # the first frame was not a valid resume frame
+CLOSE_SESSION_ENDED = 4401  # the session signed out or into another account: start again (/webchat/me)
 
 # how long a typing indicator lasts without a refresh
 TYPING_TTL_MS = 6000

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from .events import Event, resync_event
-from .protocol import CLOSE_RESYNC
+from .protocol import CLOSE_RESYNC, CLOSE_SESSION_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Subscriber:
     only_chat: int | None = None
     # thousands of these live at once: no per-instance __dict__
     __slots__ = ("account_id", "held", "hub", "paged", "pending", "positions", "replayed_bytes",
-                 "replayed_rows", "state")
+                 "replayed_rows", "sid", "state")
 
     def __init__(self, hub: Roster, account_id: int) -> None:
         self.hub = hub
@@ -88,6 +88,9 @@ class Subscriber:
         self.held: dict[tuple[Any, ...], Event] | None = None  # made when first needed
         self.paged = False  # REPLAYING one more page of a paging reader (not its first catch-up)
         self.replayed_rows = self.replayed_bytes = 0  # sizes the next page
+        # the session id that opened it: when that session ends (sign-out, sign-in as someone),
+        # the reader ends too (kinds/sessions.py)
+        self.sid: str | None = None
 
     # -- the state machine --------------------------------------------------------------------
     def _to(self, new: State) -> bool:
@@ -231,6 +234,11 @@ class Subscriber:
     def release(self) -> None:
         """The server is stopping: a parked poll answers now; a socket is closed elsewhere."""
 
+    def end_session(self) -> None:
+        """Its session was signed out or into another account: it must not receive another event."""
+        self.close()
+        self.hub.unregister(self)
+
 
 class WsSubscriber(Subscriber):
     """Writes prebuilt frames straight to the socket's transport: no task or queue per event.
@@ -297,9 +305,20 @@ class WsSubscriber(Subscriber):
         self.hub.background.add(task)
         task.add_done_callback(self.hub.background.discard)
 
-    async def _close(self) -> None:
+    def end_session(self) -> None:
+        if self.closed:
+            return
+        self.flush()
+        self.close()
+        self.hub.unregister(self)
+        log.info("closing WebSocket of account %s: its session ended", self.account_id)
+        task = asyncio.get_running_loop().create_task(self._close(CLOSE_SESSION_ENDED, b"session ended"))
+        self.hub.background.add(task)
+        task.add_done_callback(self.hub.background.discard)
+
+    async def _close(self, code: int = CLOSE_RESYNC, message: bytes = b"resync") -> None:
         try:
-            await asyncio.wait_for(self.ws.close(code=CLOSE_RESYNC, message=b"resync"), 2.0)
+            await asyncio.wait_for(self.ws.close(code=code, message=message), 2.0)
         except (TimeoutError, ConnectionError):
             pass
         finally:
@@ -359,3 +378,8 @@ class PollWaiter(Subscriber):
     def release(self) -> None:
         self.close()  # nothing more arrives; the seed-form loop stops on this too
         self.wake.set()
+
+    def end_session(self) -> None:
+        # answered now with what it holds; the client's next request with that cookie is a 401
+        self.release()
+        self.hub.unregister(self)

@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+import aiohttp_session
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..db import pool_key, q
@@ -57,6 +58,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await ws.close(code=CLOSE_BAD_RESUME, message=e.message.encode()[:120])
             return ws
     sub = WsSubscriber(hub, account_id, ws, transport, settings.ws_high_water)
+    sub.sid = await _session_id(request)
     app[sockets_key].items.add(ws)
 
     def hello() -> None:
@@ -149,6 +151,12 @@ def _echoable(timestamp: Any) -> bool:
     return True
 
 
+async def _session_id(request: web.Request) -> str | None:
+    """The session id the reader belongs to: when it is revoked, the reader ends (kinds/sessions.py)."""
+    sid = (await aiohttp_session.get_session(request)).get("sid")
+    return sid if isinstance(sid, str) else None
+
+
 async def _send(ws: web.WebSocketResponse, data: bytes) -> None:
     await ws.send_str(data.decode())
 
@@ -183,6 +191,7 @@ async def _poll(request: web.Request, account_id: int, given: dict[int, int] | N
     app = request.app
     hub = app[hub_key]
     waiter = PollWaiter(hub, account_id, max_bytes=app[settings_key].poll_max_bytes)
+    waiter.sid = await _session_id(request)
     try:
         ok = await app[delivery_key].attach(waiter, given)
         if ok and not waiter.events and not waiter.paging and given is not None:
@@ -220,6 +229,7 @@ async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> w
     rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1)
     if not rows and timeout > 0:
         waiter = PollWaiter(hub, account_id, only_chat=chat_id)
+        waiter.sid = await _session_id(request)
         try:
             await request.app[delivery_key].attach(waiter, {chat_id: after}, only_chat=chat_id)
             deadline = asyncio.get_running_loop().time() + timeout
