@@ -19,6 +19,9 @@ from .kinds.messages import message_event
 from .subscriber import PollWaiter, State, Subscriber, WsSubscriber
 
 log = logging.getLogger(__name__)
+# a page that found the database down is read again after this, doubling up to the last
+RETRY_FIRST = 0.05
+RETRY_MAX = 2.0
 
 # a chat joined while away: replay its latest changes; older history comes from paging
 RECENT_ON_JOIN = 50
@@ -87,6 +90,9 @@ class Pager:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _replay(self, sub: Subscriber) -> None:
+        loop = asyncio.get_running_loop()
+        failing_since: float | None = None
+        backoff = RETRY_FIRST
         try:
             while sub.state is State.PAGING:
                 if not await self._drained(sub):
@@ -94,10 +100,23 @@ class Pager:
                     return
                 if sub.closed:
                     return
-                await self.fetch_page(sub, self._page_limit(sub))
-        except DATABASE_DOWN:
-            log.warning("database unavailable while replaying to account %s", sub.account_id)
-            sub.overflow("database unavailable")
+                try:
+                    await self.fetch_page(sub, self._page_limit(sub))
+                    failing_since, backoff = None, RETRY_FIRST
+                except DATABASE_DOWN as e:
+                    # Postgres restarting (or PgBouncer between logins): the page is read again
+                    # from the same positions once it answers. Only a database gone for as long
+                    # as a stalled socket is allowed ends in resync.
+                    failing_since = failing_since if failing_since is not None else loop.time()
+                    if loop.time() - failing_since > self.stall_timeout:
+                        log.warning("database unavailable for %g s while paging account %s: %s",
+                                    self.stall_timeout, sub.account_id, e.__class__.__name__)
+                        sub.overflow("database unavailable")
+                        return
+                    if sub.buffering:
+                        sub.stop_buffering()  # back to paging; live events it buffered are held
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_MAX)
         finally:
             # at once, not in a done callback: a reader that starts paging again right after its
             # last page must find no task here, or nobody would page it
