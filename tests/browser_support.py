@@ -77,7 +77,7 @@ class ServerProcess:
                     # tests make guests and sockets in bursts from one address: limits 1000x and
                     # caps of 1000, unless a test sets its own (test_limits, test_caps)
                     "WEBCHAT_RATE_LIMIT_SCALE": "1000", "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT": "1000",
-                    "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "1000",
+                    "WEBCHAT_MAX_SOCKETS_PER_ADDRESS": "1000", "WEBCHAT_MAX_CONNECTIONS_PER_ADDRESS": "0",
                     # the demo page is what the browser tests drive (production serves none)
                     "WEBCHAT_DEMO_PAGE": "1", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None

@@ -252,7 +252,7 @@ class Settings:
     max_sockets_per_address: int = 200
     # every TCP connection (idle ones too) per peer address, counted at accept (accept.py); a
     # trusted proxy's own address is not capped
-    max_connections_per_address: int = 256
+    max_connections_per_address: int = 512
     # a request's head must arrive within this many seconds of connecting (or of the previous
     # response on a kept-alive connection), its body within body_timeout of the head
     header_timeout: float = 10.0
