@@ -309,13 +309,17 @@ UPDATE webchat.chats SET status = $2 WHERE id = $1;
 UPDATE webchat.chats SET metadata = jsonb_set(metadata, '{automation}', to_jsonb($2::text))
  WHERE id = $1 AND metadata->>'automation' IS DISTINCT FROM $2;
 
--- An internal note: written like any message (seq, NOTIFY), seen only by agents. Idempotent by
--- client_id like every send: a retry returns the first note.
+-- An internal note: written like any message (seq, NOTIFY), seen only by agents. Not ON CONFLICT
+-- for its client_id: the insert trigger has taken a seq by then (a gap); note_client_lock and a
+-- look-up come first, as in webchat.send_messages.
 -- name: note_insert
 INSERT INTO webchat.messages (chat_id, sender_id, text, client_id, reply_to_id, visibility)
 SELECT $1, $2, $3, $4, (SELECT id FROM webchat.messages WHERE id = $5 AND chat_id = $1), 'agents'
-ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
 RETURNING id;
+
+-- the same lock webchat.send_messages takes for a (sender, client_id): one store at a time
+-- name: note_client_lock
+SELECT pg_advisory_xact_lock(1466130276, hashtext($1::bigint || ':' || $2::text));
 
 -- name: message_by_client_id
 SELECT v.* FROM webchat.message_view v WHERE v.sender_id = $1 AND v.client_id = $2;

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 
 from .conftest import Api, collect, identity_token, next_event, quiet
-from .realtime_helpers import CursorKeeper, make_bot
+from .realtime_helpers import CursorKeeper
 
 OTHER_SECRET = "another-site-secret-of-at-least-32-bytes!"
 
@@ -102,7 +101,7 @@ async def test_inbox_lists_filters_claims_resolves(api: Api, new_api: Any) -> No
 
     # activity moves a conversation up
     await visitors[0].send("still there?", chats[0])
-    assert [c["chat"]["id"] for c in (await inbox(agent))["conversations"]][0] == chats[0]
+    assert (await inbox(agent))["conversations"][0]["chat"]["id"] == chats[0]
 
     # claim, hand over
     r = await agent.post(f"/webchat/inbox/{chats[0]}/assign", {"agent_id": "me"})
@@ -163,3 +162,102 @@ async def test_a_chat_between_agents_or_bots_is_not_a_conversation(api: Api, sql
     assert (await inbox(agent))["conversations"] == []
     r = await agent.post(f"/webchat/inbox/{own['chat_id']}/assign", {"agent_id": "me"})
     assert r.status == 404
+
+
+# -- internal notes never reach a visitor ------------------------------------------------------
+
+async def test_notes_never_reach_the_visitor_on_any_path(api: Api, new_api: Any, sql: asyncpg.Connection) -> None:
+    visitor = api
+    chat_id = await conversation(visitor)
+    agent = await as_agent(await new_api())
+    # an old cursor, from before anything below
+    first = await visitor.ws()
+    keeper = CursorKeeper()
+    keeper.see(await next_event(first))
+    old_cursor = keeper.value
+    await first.close()
+
+    claimed = await agent.post(f"/webchat/inbox/{chat_id}/assign", {"agent_id": "me"})
+    assert claimed.status == 200
+    live = await visitor.ws()
+    await next_event(live)  # connection
+    agent_ws = await agent.ws()
+    await next_event(agent_ws)
+
+    secret = await note(agent, chat_id, "NOTE: this customer is on the old plan")
+    # by SQL, as an integration would write it
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text, visibility) "
+                      "VALUES ($1, $2, 'NOTE BY SQL', 'agents')", chat_id, agent.id)
+    # a public reply quoting the note is refused; by SQL the quote is dropped
+    r = await agent.post("/webchat/send/", {"text": "hi", "chat_id": chat_id, "reply_to": secret["id"]})
+    assert r.status == 400
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text, reply_to_id) "
+                      "VALUES ($1, $2, 'quoting by SQL', $3)", chat_id, agent.id, secret["id"])
+    # the visitor replying to a note's id (guessed) quotes nothing
+    guessed = (await visitor.send("re", chat_id, reply_to=secret["id"]))["message"]
+    assert guessed["reply_to"] is None
+    # an edit of the note
+    r = await agent.patch(f"/webchat/messages/{secret['id']}/", {"text": "NOTE: edited"})
+    assert r.status == 200, await r.text()
+    reply = (await agent.send("Happy to help!", chat_id))["message"]
+    assert reply["sender_name"] == "Ana (Support)" and reply["sender_kind"] == "agent"
+
+    def public(texts: list[str]) -> None:
+        assert not [t for t in texts if "NOTE" in t], texts
+
+    # WebSocket, live: the visitor gets the public messages and nothing else
+    got = await collect(live, 3, types=("new_message", "message_updated"))
+    assert [e["message"]["text"] for e in got] == ["quoting by SQL", "re", "Happy to help!"]
+    assert got[0]["message"]["reply_to"] is None
+    public([e["message"]["text"] for e in await quiet(live, 0.5, ("new_message", "message_updated"))])
+    # the agent's socket has the notes and the edit
+    agent_got = await collect(agent_ws, 6, types=("new_message", "message_updated"))
+    assert [e["message"]["text"] for e in agent_got][:2] == ["NOTE: this customer is on the old plan", "NOTE BY SQL"]
+    assert any(e["type"] == "message_updated" and e["message"]["internal"] for e in agent_got)
+
+    # WebSocket resuming from an old cursor
+    resumed = await visitor.ws(old_cursor)
+    await next_event(resumed)
+    replayed = await collect(resumed, 3, types=("new_message",))
+    public([e["message"]["text"] for e in replayed])
+    public([e["message"]["text"] for e in await quiet(resumed, 0.5, ("new_message", "message_updated"))])
+    # long-poll from the old cursor, and the seed's form
+    r = await visitor.get("/webchat/poll/", cursor=old_cursor, timeout=0)
+    events = (await r.json())["events"]
+    assert events and not [e for e in events if "message" in e and (e["message"]["internal"]
+                                                                     or "NOTE" in e["message"]["text"])]
+    r = await visitor.get("/webchat/poll/", chat_id=chat_id, last_message_id=0, timeout=0)
+    public([m["text"] for m in (await r.json())["messages"]])
+    r = await visitor.get("/webchat/poll/", chat_id=chat_id, last_message_id=secret["id"], timeout=0)
+    assert r.status == 400  # a note's id is no message of the visitor's
+    # REST history, chat list preview and unread count
+    history = await visitor.messages(chat_id)
+    public([m["text"] for m in history])
+    assert len(history) == 4
+    await agent.post(f"/webchat/inbox/{chat_id}/status", {"status": "resolved"})
+    await note(agent, chat_id, "NOTE: last word")
+    chats = (await (await visitor.get("/webchat/chats/")).json())["chats"]
+    assert chats[0]["last_message"]["text"] == "Happy to help!"
+    # unread: the two public messages from the service side, none of the notes
+    assert chats[0]["unread_count"] == 2
+    # the chat_updated the status change sent carries the public preview only
+    updates = await quiet(live, 0.5, ("chat_updated",))
+    public([(u["chat"].get("last_message") or {}).get("text", "") for u in updates])
+    # the agent sees everything
+    agent_history = [m["text"] for m in await agent.messages(chat_id)]
+    assert "NOTE: edited" in agent_history and "NOTE BY SQL" in agent_history and "NOTE: last word" in agent_history
+    for ws in (live, agent_ws, resumed):
+        await ws.close()
+
+
+async def test_a_note_is_idempotent_and_only_in_conversations(api: Api, new_api: Any) -> None:
+    chat_id = await conversation(api)
+    agent = await as_agent(await new_api())
+    a = await note(agent, chat_id, "once", client_id="n-1")
+    r = await agent.post("/webchat/send/", {"text": "once", "chat_id": chat_id, "internal": True, "client_id": "n-1"})
+    assert r.status == 200 and (await r.json())["message"]["id"] == a["id"]
+    own = (await agent.send("an agent's own chat"))["chat_id"]
+    r = await agent.post("/webchat/send/", {"text": "x", "chat_id": own, "internal": True})
+    assert r.status == 404
+    # the note did not make the agent a member, nor claim the conversation
+    assert (await inbox(agent))["conversations"][0]["assignee_id"] is None

@@ -33,7 +33,8 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode(errors="replace")).digest()
 
 
-async def create_signin(pool: asyncpg.Pool, name: str, email: str | None, lifetime: float) -> tuple[dict[str, Any], str]:
+async def create_signin(pool: asyncpg.Pool, name: str, email: str | None,
+                        lifetime: float) -> tuple[dict[str, Any], str]:
     """For `webchat-server agent add`: the agent (made, or found by its email or name) and the secret
     of a one-time sign-in link valid for `lifetime` seconds. Only the secret's hash is stored."""
     external_id = f"local:{(email or name).strip().lower()}"
@@ -162,14 +163,17 @@ async def send_note(pool: asyncpg.Pool, agent_id: int, chat_id: int, text: str, 
                     reply_to: int | None) -> tuple[dict[str, Any], bool]:
     """An internal note; (message, created). A repeated client_id returns the first note."""
     async with pool.acquire() as conn, conn.transaction():
+        if client_id is not None:
+            # before the chat row, in the order webchat.send_messages takes them (no deadlock)
+            await conn.execute(q("note_client_lock"), agent_id, client_id)
         await _lock(conn, chat_id)
-        message_id = await conn.fetchval(q("note_insert"), chat_id, agent_id, text, client_id, reply_to)
-        if message_id is None:
+        if client_id is not None:
             row = await conn.fetchrow(q("message_by_client_id"), agent_id, client_id)
-            assert row is not None
-            if row["chat_id"] != chat_id:
-                raise Conflict("client_id was already used for a message in another chat")
-            return message_json(row), False
+            if row is not None:
+                if row["chat_id"] != chat_id:
+                    raise Conflict("client_id was already used for a message in another chat")
+                return message_json(row), False
+        message_id = await conn.fetchval(q("note_insert"), chat_id, agent_id, text, client_id, reply_to)
         row = await conn.fetchrow(q("message_get"), message_id)
         assert row is not None
         return message_json(row), True
