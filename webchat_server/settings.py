@@ -240,6 +240,9 @@ class Settings:
     smtp_from: str = "webchat@localhost"
     # seconds an agent's reply waits for more before the visitor is emailed (one email a burst)
     smtp_batch_seconds: float = 60.0
+    # where the link in an offline email lands (a page of the site with the chat on it); unset = this
+    # server's demo page. The conversation's id follows as #webchat-chat=ID
+    smtp_continue_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -318,6 +321,7 @@ class Settings:
             smtp_security=_choice(env, "WEBCHAT_SMTP_SECURITY", ("starttls", "tls", "none"), "starttls"),
             smtp_from=env.get("WEBCHAT_SMTP_FROM") or "webchat@localhost",
             smtp_batch_seconds=max(0.0, _float(env, "WEBCHAT_SMTP_BATCH_SECONDS", 60.0)),
+            smtp_continue_url=env.get("WEBCHAT_SMTP_CONTINUE_URL") or None,
         )
 
     def rate(self, name: str) -> Rate | None:

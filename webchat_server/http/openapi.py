@@ -83,6 +83,8 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Inbox": _ok(conversations={"type": "array", "items": _ref("Conversation")}, has_more=BOOL,
                      next_before=_nullable(STR)),
         "ConversationResult": _ok(conversation=_ref("Conversation")),
+        "Availability": _ok(online=BOOL),
+        "AccountResult": _ok(account=_ref("Account")),
         "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
         "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(
             {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"}})),
@@ -211,6 +213,23 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "requestBody": {"required": True, "content": sends},
             "responses": _responses({201: "Stored", 200: "A repeated client_id: the first message"},
                                     "SendResult", 404, 409, 415, *WRITE)}},
+        "/webchat/availability": {"get": {
+            "operationId": "availability", "security": [{}],
+            "summary": "Whether an agent is online now (the launcher's \"We're online\" / \"We'll reply by email\").",
+            "responses": _responses(200, "Availability", 429, 503)}},
+        "/webchat/contact": {"post": {
+            "operationId": "contact", "security": write,
+            "summary": "A visitor leaves an email (or null to forget it): an agent's replies that stay unread "
+                       "are emailed to it.",
+            "requestBody": _json_body(_obj({"email": _nullable({"type": "string", "maxLength": 320})})),
+            "responses": _responses(200, "AccountResult", *WRITE)}},
+        "/webchat/continue": {"get": {
+            "operationId": "continueConversation", "security": [{}],
+            "summary": "The link in an offline email: a guest's browser becomes that guest again, then goes "
+                       "to the conversation (303).",
+            "parameters": [_query("t", {"type": "string", "maxLength": 2000}, "the link's token", required=True)],
+            "responses": _responses({303: "To the page with the chat, `#webchat-chat=<id>`; a 404 for an "
+                                          "unknown, altered or expired link (7 days)"}, None, 400, 404, 429, 503)}},
         "/webchat/agent/signin": {"post": {
             "operationId": "agentSignin", "security": write,
             "summary": "Sign the session in as an agent with the secret of a one-time link from "
