@@ -82,7 +82,7 @@ class Mailer:
         s = self.settings
         await aiosmtplib.send(msg, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
                               password=s.smtp_password, use_tls=s.smtp_security == "tls",
-                              start_tls=True if s.smtp_security == "starttls" else False, timeout=30)
+                              start_tls=s.smtp_security == "starttls", timeout=30)
 
     async def round(self) -> int:
         """Email every conversation that is due; returns how many emails went out."""
