@@ -22,7 +22,8 @@ def test_launcher_says_who_is_there_and_takes_an_email(browser: Any, server: Any
         expect(line).to_have_text("We'll reply by email")
         page.get_by_label("Your email, for our reply (optional)").fill("sam@example.org")
         page.locator("webchat-availability").get_by_role("button", name="Save").click()
-        expect(page.locator("webchat-availability .note")).to_have_text("We'll write to sam@example.org if you're away.")
+        expect(page.locator("webchat-availability .note")).to_have_text(
+            "We'll write to sam@example.org if you're away.")
         assert sql(server.database_url, "SELECT count(*) FROM webchat.accounts WHERE email = 'sam@example.org'"
                    " AND kind = 'guest'") == 1
         # an agent comes online (what a connected agent's server process writes): the line changes,
