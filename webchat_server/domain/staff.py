@@ -182,5 +182,26 @@ async def send_note(pool: asyncpg.Pool, agent_id: int, chat_id: int, text: str, 
         return message_json(row), True
 
 
+def request_context(referer: str | None, language: str | None, user_agent: str | None) -> dict[str, str]:
+    """What the inbox shows of where a conversation started, from the first send's headers: the page
+    (as much of its URL as the browser's referrer policy sends), the first preferred language, the
+    browser. Each is cut short: they are the visitor's to write."""
+    context = {}
+    if referer and referer.startswith(("https://", "http://")):
+        context["url"] = referer[:500]
+    if language:
+        first = language.split(",")[0].split(";")[0].strip()
+        if first and first != "*":
+            context["language"] = first[:35]
+    if user_agent:
+        context["user_agent"] = user_agent[:300]
+    return context
+
+
+async def remember_context(pool: asyncpg.Pool, chat_id: int, context: dict[str, str]) -> None:
+    if context:
+        await pool.execute(q("conversation_context"), chat_id, context)
+
+
 async def is_conversation(pool: asyncpg.Pool | Conn, chat_id: int) -> bool:
     return await pool.fetchval(q("conversation_exists"), chat_id) is not None
