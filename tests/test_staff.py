@@ -9,8 +9,9 @@ from typing import Any
 
 import asyncpg
 
+from webchat_server.realtime.cursor import Keeper as CursorKeeper
+
 from .conftest import Api, collect, identity_token, next_event, quiet
-from .realtime_helpers import CursorKeeper
 
 OTHER_SECRET = "another-site-secret-of-at-least-32-bytes!"
 
