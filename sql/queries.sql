@@ -386,3 +386,31 @@ SELECT a.kind FROM webchat.chat_members m JOIN webchat.accounts a ON a.id = m.ac
 -- name: conversation_context
 UPDATE webchat.chats SET metadata = jsonb_set(metadata, '{context}', $2::jsonb)
  WHERE id = $1 AND visitor_id IS NOT NULL AND NOT metadata ? 'context';
+
+-- Agents' readers (webchat_server/realtime/agents.py) follow every visitor conversation without
+-- being members: at attach, their memberships, every open conversation, the resolved ones of the
+-- last day and those their cursor names; any other conversation from its next event on.
+-- name: agent_follows_with_seq
+SELECT m.chat_id, c.last_seq FROM webchat.chat_members m JOIN webchat.chats c ON c.id = m.chat_id
+ WHERE m.account_id = $1
+UNION
+SELECT c.id, c.last_seq FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'open'
+UNION
+SELECT c.id, c.last_seq FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'resolved'
+   AND c.updated_at > now() - interval '1 day'
+UNION
+SELECT c.id, c.last_seq FROM webchat.chats c
+ WHERE c.id = ANY($2::bigint[]) AND c.visitor_id IS NOT NULL;
+
+-- name: conversations_followed
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'open'
+UNION
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'resolved'
+   AND c.updated_at > now() - interval '1 day';
+
+-- name: conversations_among
+SELECT id FROM webchat.chats WHERE id = ANY($1::bigint[]) AND visitor_id IS NOT NULL;

@@ -100,7 +100,7 @@ async def _sending(app: web.Application) -> AsyncIterator[None]:
 
 
 def _connected_agents(app: web.Application) -> list[int]:
-    return [s.account_id for s in app[hub_key].subscribers() if s.agent]
+    return [s.account_id for s in app[hub_key].agents]
 
 
 def create_app(settings: Settings | None = None) -> web.Application:

@@ -64,7 +64,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     def hello() -> None:
         # first frame: who you are and where you start; replay and live events follow
-        transport.write(connection_event(account_id, cursor.encode(sub.positions)).frame)
+        transport.write(connection_event(account_id, cursor.encode(sub.positions), sub.agent).frame)
 
     try:
         if await app[delivery_key].attach(sub, given, on_ready=hello):
