@@ -23,8 +23,8 @@ import asyncpg
 from aiohttp import web
 
 from ..db import q
-from .events import Event
 from . import agents
+from .events import Event
 from .hub import Hub
 from .kinds import Batch, kind_of
 from .kinds.chats import chat_event, removed_event
