@@ -388,14 +388,15 @@ UPDATE webchat.chats SET metadata = jsonb_set(metadata, '{context}', $2::jsonb)
  WHERE id = $1 AND visitor_id IS NOT NULL AND NOT metadata ? 'context';
 
 -- Agents' readers (webchat_server/realtime/agents.py) follow every visitor conversation without
--- being members: at attach, their memberships, every open conversation, the resolved ones of the
--- last day and those their cursor names; any other conversation from its next event on.
+-- being members: at attach, their memberships, every open conversation (empty ones too: their
+-- position 0 goes into the cursor, as a member's does), the resolved ones of the last day and
+-- those their cursor names; any other conversation from its next message on.
 -- name: agent_follows_with_seq
 SELECT m.chat_id, c.last_seq FROM webchat.chat_members m JOIN webchat.chats c ON c.id = m.chat_id
  WHERE m.account_id = $1
 UNION
 SELECT c.id, c.last_seq FROM webchat.chats c
- WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'open'
+ WHERE c.visitor_id IS NOT NULL AND c.status = 'open'
 UNION
 SELECT c.id, c.last_seq FROM webchat.chats c
  WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'resolved'
@@ -406,7 +407,7 @@ SELECT c.id, c.last_seq FROM webchat.chats c
 
 -- name: conversations_followed
 SELECT c.id FROM webchat.chats c
- WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'open'
+ WHERE c.visitor_id IS NOT NULL AND c.status = 'open'
 UNION
 SELECT c.id FROM webchat.chats c
  WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'resolved'

@@ -155,7 +155,7 @@ class Delivery:
         self._advance()
         batch = Batch()
         # agents' readers start following the visitor conversations they do not follow yet
-        if await agents.follow_new(self.pool, hub, notes, batch):
+        if await agents.follow_new(self.pool, hub, notes):
             self.own_queries += 1
         # membership first, so a chat's first events reach the members who just joined it
         for note in notes:
