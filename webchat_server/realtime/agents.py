@@ -19,6 +19,11 @@ from ..db import q
 from .hub import Hub
 from .kinds.messages import Inserted, Updated
 
+# chats found not to be visitor conversations (agents' or bots' own), so their next messages cost no
+# look-up. A chat becomes one later only if SQL sets its created_by to a visitor: agents' readers
+# then follow it from their next connection. Bounded (cleared when full).
+NOT_CONVERSATIONS_MAX = 10_000
+
 
 def first_positions(notes: Iterable[object]) -> dict[int, int]:
     """Per chat, the position just before the first message change these notifications carry."""
@@ -39,11 +44,14 @@ async def follow_new(pool: asyncpg.Pool, hub: Hub, notes: Sequence[object]) -> b
     if not readers:
         return False
     start = first_positions(notes)
-    wanted = [c for c in start if any(c not in s.positions for s in readers)]
+    wanted = [c for c in start if c not in hub.not_conversations and any(c not in s.positions for s in readers)]
     if not wanted:
         return False
-    for row in await pool.fetch(q("conversations_among"), wanted):
-        chat_id = row["id"]
+    found = {row["id"] for row in await pool.fetch(q("conversations_among"), wanted)}
+    if len(hub.not_conversations) > NOT_CONVERSATIONS_MAX:
+        hub.not_conversations.clear()
+    hub.not_conversations.update(c for c in wanted if c not in found)
+    for chat_id in found:
         for sub in readers:
             if chat_id not in sub.positions:
                 hub.subscribe(sub, chat_id, start[chat_id])

@@ -23,6 +23,8 @@ class Hub:
         self.by_account: dict[int, set[Subscriber]] = {}
         # agents' readers: they follow every visitor conversation (realtime/agents.py)
         self.agents: set[Subscriber] = set()
+        # chats known not to be visitor conversations (realtime/agents.py)
+        self.not_conversations: set[int] = set()
         self.delivered = 0
         self.slow_consumers = 0
         self.paging_started = 0
