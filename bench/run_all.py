@@ -30,6 +30,8 @@ SCENARIOS = [
     ["bench.neighbours"],
     # the agents' inbox list with 100,000 conversations: query times and their index plans (issue 16)
     ["bench.inbox"],
+    # 20 agents hold the inbox open while 500 visitors chat at 5 msg/s: every event to every agent
+    ["bench.agents", "--seconds", "30"],
 ]
 
 
