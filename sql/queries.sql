@@ -274,7 +274,10 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
        (SELECT count(*) FROM webchat.messages x
          WHERE x.chat_id = c.id AND x.sender_id = c.visitor_id AND x.deleted_at IS NULL
            AND x.seq > coalesce(m.last_read_seq, 0)) AS unread_count,
-       to_jsonb(lm) AS last_message
+       to_jsonb(lm) AS last_message,
+       ARRAY(SELECT o.id FROM webchat.chats o
+              WHERE o.visitor_id = c.visitor_id AND o.id <> c.id AND o.last_seq > 0
+              ORDER BY o.id DESC LIMIT 10) AS other_conversations
   FROM unnest($2::bigint[]) WITH ORDINALITY AS w(id, n)
   JOIN webchat.chats c ON c.id = w.id
   JOIN webchat.accounts va ON va.id = c.visitor_id

@@ -72,7 +72,8 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
     conversation = _obj({
         "chat": _ref("Chat"),
         "visitor": _obj({"account_id": ID, "display_name": STR, "kind": {"enum": ["guest", "user"]},
-                         "first_seen": TIME}, {"email": STR}),
+                         "first_seen": TIME, "other_conversations": {"type": "array", "items": ID}},
+                        {"email": STR}),
         "assignee_id": _nullable(ID), "status": {"enum": ["open", "resolved"]},
         "automation": {"enum": ["bot", "human"]}, "unread_count": {"type": "integer", "minimum": 0},
         "last_message": _nullable(_ref("Message")), "context": {"type": "object"},
