@@ -14,7 +14,7 @@ test: install web engines  ## everything: unit, widget units, API, real-time, sc
 
 test-fast: install web  ## the unit floor, the widget's pure units (node --test) and the API tests without browsers: under a minute
 	node --test tests/web/*.test.js
-	$(BIN)/pytest -q -n 2 -m "not browser and not slow"
+	$(BIN)/pytest -q -n 4 -m "not browser and not slow"
 
 lint: install  ## mypy --strict and ruff
 	$(BIN)/mypy webchat_server
