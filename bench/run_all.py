@@ -32,6 +32,10 @@ SCENARIOS = [
     ["bench.catchup"],
     # pg_ctl restart -m fast behind PgBouncer with WebSocket and long-poll readers (issue 18 #1)
     ["bench.pg_restart", "--runs", "1"],
+    # the agents' inbox list with 100,000 conversations: query times and their index plans (issue 16)
+    ["bench.inbox"],
+    # 20 agents hold the inbox open while 500 visitors chat at 5 msg/s: every event to every agent
+    ["bench.agents", "--seconds", "30"],
 ]
 
 

@@ -14,7 +14,7 @@ from aiohttp_session import session_middleware
 
 from . import db
 from .db import database_url_key, pool_key
-from .domain import accounts, limits
+from .domain import accounts, availability, limits, offline_mail
 from .domain.identity import demo_secret
 from .domain.limits import RateLimiter
 from .domain.sending import SendMetrics, SendQueue, send_queue_key
@@ -33,7 +33,8 @@ from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
 from .realtime.kinds.typing import typing_limiter_key, typing_sender_limiter_key
 from .realtime.listener import Listener, listener_key
 from .settings import Settings, settings_key
-from .views import api, identity, pages, realtime
+from .views import api, identity, inbox, pages, realtime
+from .views import availability as availability_views
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ async def _sending(app: web.Application) -> AsyncIterator[None]:
 async def _proxy_note(app: web.Application) -> None:
     settings = app[settings_key]
     startup_note(settings.trusted_proxies, settings.host, settings.demo)
+def _connected_agents(app: web.Application) -> list[int]:
+    return [s.account_id for s in app[hub_key].agents]
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -138,6 +141,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(limits.running)
     app.cleanup_ctx.append(accounts.guest_retention)
     app.cleanup_ctx.append(_sending)
+    app[offline_mail.links_key] = offline_mail.links_fernet(session_key)
+    app.cleanup_ctx.append(availability.running(_connected_agents))
+    app.cleanup_ctx.append(offline_mail.running)
     caps.install(app, settings)
     app.on_startup.append(_proxy_note)
     accept.install(app, settings)
@@ -150,6 +156,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
     app.add_routes(identity.routes)
+    app.add_routes(inbox.routes)
+    app.add_routes(availability_views.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
     app.add_routes(health.routes)

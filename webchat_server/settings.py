@@ -279,6 +279,26 @@ class Settings:
     shutdown_timeout: float = 10.0
     drain_delay: float = 0.0
     static_dir: Path = field(default_factory=lambda: data_path("web"))
+    # the address people reach this server at, for links made outside a request (an agent's
+    # sign-in link, the link in an offline email); unset = http://HOST:PORT
+    public_url: str | None = None
+    # offline email to visitors (domain/offline_mail.py); no host = no email
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # "starttls" (port 587), "tls" (implicit, port 465) or "none" (a relay on the same machine)
+    smtp_security: str = "starttls"
+    smtp_from: str = "webchat@localhost"
+    # seconds an agent's reply waits for more before the visitor is emailed (one email a burst)
+    smtp_batch_seconds: float = 60.0
+    # where the link in an offline email lands (a page of the site with the chat on it); unset = this
+    # server's demo page. The conversation's id follows as #webchat-chat=ID
+    smtp_continue_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def pooled(self) -> bool:
@@ -368,6 +388,15 @@ ENV: tuple[tuple[str, str, Parser], ...] = (
     ("migrate_on_start", "WEBCHAT_MIGRATE_ON_START", _switch),
     ("shutdown_timeout", "WEBCHAT_SHUTDOWN_TIMEOUT", _float),
     ("drain_delay", "WEBCHAT_DRAIN_DELAY", _float),
+    ("public_url", "WEBCHAT_PUBLIC_URL", _str),
+    ("smtp_host", "WEBCHAT_SMTP_HOST", _str),
+    ("smtp_port", "WEBCHAT_SMTP_PORT", _int),
+    ("smtp_username", "WEBCHAT_SMTP_USERNAME", _str),
+    ("smtp_password", "WEBCHAT_SMTP_PASSWORD", _str),
+    ("smtp_security", "WEBCHAT_SMTP_SECURITY", _one_of("starttls", "tls", "none")),
+    ("smtp_from", "WEBCHAT_SMTP_FROM", _str),
+    ("smtp_batch_seconds", "WEBCHAT_SMTP_BATCH_SECONDS", _at_least(0.0)),
+    ("smtp_continue_url", "WEBCHAT_SMTP_CONTINUE_URL", _str),
 )
 
 settings_key = web.AppKey("settings", Settings)

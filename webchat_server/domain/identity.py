@@ -43,6 +43,8 @@ class Identity:
     # a token's SHA-256 and expiry: tokens are single-use (None: the legacy form, which never expires)
     token_hash: bytes | None = None
     expires_at: float | None = None
+    # "agent": the embedding site says this person answers visitors (README "Answer your visitors")
+    role: str = "user"
 
 
 def demo_secret(session_key: bytes) -> str:
@@ -94,6 +96,7 @@ def verify_token(secret: str, token: str, max_name_chars: int) -> Identity:
         avatar=_avatar(_optional_claim(claims, "avatar", MAX_AVATAR_CHARS)),
         token_hash=hashlib.sha256(token.encode()).digest(),
         expires_at=float(claims["exp"]),
+        role=_role(claims.get("role")),
     )
 
 
@@ -111,6 +114,17 @@ WHITESPACE = re.compile(r"\s+")
 def display_name(value: str) -> str:
     """A name as shown: NFC (one spelling for "é"), trimmed, inner runs of whitespace as one space."""
     return WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+ROLES = ("user", "agent")
+
+
+def _role(value: Any) -> str:
+    if value is None:
+        return "user"
+    if value not in ROLES:
+        raise Refused(f"identity token claim 'role' must be one of {', '.join(ROLES)}")
+    return str(value)
 
 
 def _optional_claim(claims: dict[str, Any], name: str, limit: int) -> str | None:

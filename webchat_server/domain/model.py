@@ -56,6 +56,7 @@ MESSAGE_FIELDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("reply_to", _null(_ID)),
     ("edited_at", _null(_TIME)),
     ("deleted", _BOOL),
+    ("internal", _BOOL),
 )
 
 
@@ -79,6 +80,8 @@ def message_json(row: Row) -> dict[str, Any]:
         "reply_to": row["reply_to_id"],
         "edited_at": iso(row["edited_at"]),
         "deleted": deleted,
+        # an internal note: only agents ever get it (README "Answer your visitors")
+        "internal": row.get("visibility") == "agents",
     }
 
 

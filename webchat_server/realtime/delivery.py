@@ -23,6 +23,7 @@ import asyncpg
 from aiohttp import web
 
 from ..db import q
+from . import agents
 from .events import Event
 from .hub import Hub
 from .kinds import Batch, kind_of
@@ -97,7 +98,10 @@ class Delivery:
         self.hub.register(sub)
         while True:
             reconciles = self._reconciles
-            rows = await self.pool.fetch(q("memberships_with_seq"), sub.account_id)
+            if sub.agent:
+                rows = await self.pool.fetch(q("agent_follows_with_seq"), sub.account_id, list(given or ()))
+            else:
+                rows = await self.pool.fetch(q("memberships_with_seq"), sub.account_id)
             if reconciles == self._reconciles:
                 break
         for r in rows:
@@ -150,6 +154,9 @@ class Delivery:
         # yet, dropped: a reader attaching right now must know to run its replay query.
         self._advance()
         batch = Batch()
+        # agents' readers start following the visitor conversations they do not follow yet
+        if await agents.follow_new(self.pool, hub, notes):
+            self.own_queries += 1
         # membership first, so a chat's first events reach the members who just joined it
         for note in notes:
             kind_of(note).prepare(hub, note, batch)
@@ -226,9 +233,16 @@ class Delivery:
         for r in await self.pool.fetch(q("memberships_of_accounts"), list(hub.by_account)):
             members.setdefault(r["account_id"], set()).add(r["chat_id"])
         self.own_queries += 1
+        followed: set[int] = set()
+        if any(s.agent for s in subs):
+            followed = {r["id"] for r in await self.pool.fetch(q("conversations_followed"))}
+            self.own_queries += 1
         joined: dict[int, list[Subscriber]] = {}
         for sub in subs:
             mine = members.get(sub.account_id, set())
+            if sub.agent and sub.only_chat is None:
+                # an agent keeps every conversation it follows (a deleted one just has no rows)
+                mine = mine | followed | sub.positions.keys()
             if sub.only_chat is not None:
                 mine = mine & {sub.only_chat}
             for chat_id in [c for c in sub.positions if c not in mine]:

@@ -29,6 +29,8 @@ class Event:
     # how a paging reader keeps it: the latest event per key is held (None: dropped, because it
     # is sequenced and read again from the database, or ephemeral)
     hold: tuple[Any, ...] | None = None
+    # an internal note (or its edit): written only to agents' readers
+    agents_only: bool = False
 
 
 def dumps(obj: Any) -> bytes:
@@ -48,9 +50,13 @@ def resync_event(reason: str, chat_id: int | None = None) -> Event:
     return make_event("resync", chat_id, {"reason": reason})
 
 
-def connection_event(account_id: int, cursor: str) -> Event:
-    """A WebSocket's first frame: who you are and where you start."""
-    return make_event("connection", None, {"status": "connected", "account_id": account_id, "cursor": cursor})
+def connection_event(account_id: int, cursor: str, inbox: bool = False) -> Event:
+    """A WebSocket's first frame: who you are and where you start; `inbox`: an agent's socket, which
+    carries every visitor conversation's events."""
+    body: dict[str, Any] = {"status": "connected", "account_id": account_id, "cursor": cursor}
+    if inbox:
+        body["inbox"] = True
+    return make_event("connection", None, body)
 
 
 def pong_event(timestamp: Any) -> Event:

@@ -21,6 +21,10 @@ class Hub:
     def __init__(self) -> None:
         self.by_chat: dict[int, set[Subscriber]] = {}
         self.by_account: dict[int, set[Subscriber]] = {}
+        # agents' readers: they follow every visitor conversation (realtime/agents.py)
+        self.agents: set[Subscriber] = set()
+        # chats known not to be visitor conversations (realtime/agents.py)
+        self.not_conversations: set[int] = set()
         self.delivered = 0
         self.slow_consumers = 0
         self.paging_started = 0
@@ -56,6 +60,8 @@ class Hub:
     # -- registration -------------------------------------------------------------------------
     def register(self, sub: Subscriber) -> None:
         self.by_account.setdefault(sub.account_id, set()).add(sub)
+        if sub.agent:
+            self.agents.add(sub)
 
     def subscribe(self, sub: Subscriber, chat_id: int, position: int | None) -> None:
         if chat_id not in sub.positions:
@@ -71,6 +77,7 @@ class Hub:
                 del self.by_chat[chat_id]
 
     def unregister(self, sub: Subscriber) -> None:
+        self.agents.discard(sub)
         subs = self.by_account.get(sub.account_id)
         if subs is not None:
             subs.discard(sub)

@@ -75,7 +75,7 @@ class Subscriber:
     # a poll for one chat only (the seed form); None for every chat of the account
     only_chat: int | None = None
     # thousands of these live at once: no per-instance __dict__
-    __slots__ = ("account_id", "held", "hub", "paged", "pending", "positions", "replayed_bytes",
+    __slots__ = ("account_id", "agent", "held", "hub", "paged", "pending", "positions", "replayed_bytes",
                  "replayed_rows", "sid", "state")
 
     def __init__(self, hub: Roster, account_id: int) -> None:
@@ -91,6 +91,9 @@ class Subscriber:
         # the session id that opened it: when that session ends (sign-out, sign-in as someone),
         # the reader ends too (kinds/sessions.py)
         self.sid: str | None = None
+        # an agent's reader: it also takes internal notes, and follows every visitor conversation
+        # without being a member (set by the view, from the account's kind, before attach)
+        self.agent = False
 
     # -- the state machine --------------------------------------------------------------------
     def _to(self, new: State) -> bool:
@@ -215,6 +218,12 @@ class Subscriber:
             pos = self.positions[ev.chat_id]
             if pos is not None and ev.seq <= pos:
                 return True
+        if ev.agents_only and not self.agent:
+            # every path to a reader (live, replay, paging, a poll) passes here: a note is never
+            # written to a visitor, and the reader moves past it as if it had been
+            if ev.seq:
+                self.positions[ev.chat_id] = ev.seq  # type: ignore[index]
+            return True
         if not self.write(ev):
             return False
         if ev.seq:

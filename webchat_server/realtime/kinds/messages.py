@@ -39,7 +39,9 @@ class Updated:
 def message_event(row: Record, is_new: bool, seq: int) -> Event:
     # sequenced: a paging reader reads it again from the database, so it is never held
     kind = "new_message" if is_new else "message_updated"
-    return make_event(kind, row["chat_id"], {"message": message_json(row)}, seq)
+    ev = make_event(kind, row["chat_id"], {"message": message_json(row)}, seq)
+    ev.agents_only = row.get("visibility") == "agents"
+    return ev
 
 
 def _decode(code: str, note: dict[str, Any]) -> tuple[MessageRow, ...]:
