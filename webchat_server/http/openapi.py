@@ -294,6 +294,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
         "/": {"get": {
             "operationId": "demoPage", "security": [{}], "summary": "The demo page.",
             "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}}},
+        "/inbox/": {"get": {
+            "operationId": "inboxPage", "security": [{}],
+            "summary": "The agents' inbox page: the same HTML for everyone; its data comes from the inbox API, "
+                       "which answers agents only (anyone else sees how to sign in).",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}}},
     }
     return {
         "openapi": "3.1.0",

@@ -1,4 +1,4 @@
-"""The demo page and Prometheus metrics (health checks: health.py)."""
+"""The demo page, the agents' inbox page and Prometheus metrics (health checks: health.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ routes = web.RouteTableDef()
 @routes.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(request.app[settings_key].static_dir / "index.html",
+                            headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/inbox/")
+async def inbox(request: web.Request) -> web.StreamResponse:
+    # the same page for everyone: the data comes from the API, which answers agents only, and the
+    # page tells anyone else how to sign in
+    return web.FileResponse(request.app[settings_key].static_dir / "inbox.html",
                             headers={"Cache-Control": "no-cache"})
 
 

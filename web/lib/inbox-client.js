@@ -1,0 +1,250 @@
+// The agents' client: the ordinary chat client (session, socket, messages, sends, typing, unread)
+// whose chat list is the inbox of visitor conversations (GET /webchat/inbox/) rather than the
+// agent's own chats, with the inbox's actions (claim, hand over, resolve, reopen, notes).
+//
+// The list follows live events: a message in a conversation the list does not hold yet (a new
+// visitor), or a change of a conversation's status or assignee, refetches the current page. A
+// server whose agent sockets do not carry every visitor conversation (its `connection` event
+// without `inbox: true`) is asked again every few seconds instead, so nothing waits for a reload.
+
+import {ChatClient} from './client.js';
+import {PendingSends, newClientId} from './pending.js';
+import {chime} from './chime.js';
+import {notificationPermission} from './notify.js';
+
+export const STATUSES = ['open', 'resolved'];
+export const ASSIGNEES = ['me', 'none', 'any'];
+const REFETCH_DEBOUNCE_MS = 150;
+const POLL_INBOX_MS = 4000;
+const FILTER_KEY = 'webchat-inbox-filter';
+
+function loadFilter() {
+  try {
+    const f = JSON.parse(localStorage.getItem(FILTER_KEY) || '{}') || {};
+    return {status: STATUSES.includes(f.status) ? f.status : 'open',
+      assignee: ASSIGNEES.includes(f.assignee) ? f.assignee : 'any'};
+  } catch {
+    return {status: 'open', assignee: 'any'};
+  }
+}
+
+/** Does a conversation belong in the list under this filter (for the agent `meId`)? */
+export function matches(conv, filter, meId) {
+  if (conv.status !== filter.status) return false;
+  if (filter.assignee === 'me') return conv.assignee_id === meId;
+  if (filter.assignee === 'none') return conv.assignee_id === null || conv.assignee_id === undefined;
+  return true;
+}
+
+export class InboxClient extends ChatClient {
+  constructor(options) {
+    super(options);
+    // an agent's unsent text is never kept for a later page: a note restored there must not go
+    // out as a reply, and an agent works from one page anyway
+    this.pending = new PendingSends(() => this.changed(), '');
+    this.conversations = new Map(); // chat id -> {visitor, assignee_id, status, automation, context}
+    this.filter = loadFilter();
+    this.hasMore = false;
+    this.nextBefore = null;
+    this.notAgent = false;
+    this.sound = localStorage.getItem('webchat-inbox-sound') !== 'off';
+    this._notes = new Set(); // client ids of notes on their way
+    this._known = new Set(); // conversations seen since the page loaded: a new one chimes
+    this._firstLoad = true;
+  }
+
+  async start() {
+    try {
+      const me = await this.api.me();
+      if (me.account.kind !== 'agent') {
+        // signed out, a visitor or a site's user: the page says how to sign in and shows no data
+        this.notAgent = true;
+        this.me = me.account;
+        this.changed();
+        return;
+      }
+    } catch {
+      // the server is down or refuses: the ordinary start retries and says so
+    }
+    await super.start();
+  }
+
+  stop() {
+    super.stop();
+    clearTimeout(this._refetchTimer);
+    clearInterval(this._pollTimer);
+  }
+
+  /** The conversations the list shows, newest activity first. */
+  listed() {
+    const meId = this.me && this.me.id;
+    return this.chats.sorted().filter((chat) => {
+      const conv = this.conversations.get(chat.id);
+      return conv && matches(conv, this.filter, meId);
+    });
+  }
+
+  conversation(chatId) { return chatId ? this.conversations.get(chatId) : undefined; }
+
+  setFilter(changes) {
+    this.filter = {...this.filter, ...changes};
+    try { localStorage.setItem(FILTER_KEY, JSON.stringify(this.filter)); } catch { /* storage blocked */ }
+    this.changed();
+    return this.refreshChats().catch((err) => this.fail(err));
+  }
+
+  setSound(on) {
+    this.sound = on;
+    try { localStorage.setItem('webchat-inbox-sound', on ? 'on' : 'off'); } catch { /* storage blocked */ }
+    if (on) chime();
+    this.changed();
+  }
+
+  /** The first page of the current filter; replaces what the list holds. */
+  async refreshChats() {
+    const data = await this.api.request('GET', '/webchat/inbox/', {params: this.filter});
+    const ids = new Set(data.conversations.map((c) => c.chat.id));
+    // conversations that left this filter (resolved, taken by someone else) leave the list
+    for (const [id, conv] of this.conversations) {
+      if (!ids.has(id) && matches(conv, this.filter, this.me.id)) this.conversations.delete(id);
+    }
+    this._take(data.conversations);
+    this.hasMore = data.has_more;
+    this.nextBefore = data.next_before || null;
+    this.changed();
+  }
+
+  async loadMore() {
+    if (!this.hasMore || !this.nextBefore) return;
+    const data = await this.api.request('GET', '/webchat/inbox/', {params: {...this.filter, before: this.nextBefore}});
+    this._take(data.conversations);
+    this.hasMore = data.has_more;
+    this.nextBefore = data.next_before || null;
+    this.changed();
+  }
+
+  _take(conversations) {
+    const fresh = [];
+    for (const conv of conversations) {
+      const {chat} = conv;
+      this.conversations.set(chat.id, conv);
+      // the list's count is the server's: the visitor's messages after what this agent read
+      this.chats.upsert({...chat, unread_count: conv.unread_count,
+        last_read_seq: chat.last_read_seq ?? Math.max(0, (chat.last_seq || 0) - (conv.unread_count || 0))});
+      if (!this._known.has(chat.id)) {
+        this._known.add(chat.id);
+        if (!this._firstLoad && conv.status === 'open') fresh.push(conv);
+      }
+    }
+    this._firstLoad = false;
+    for (const conv of fresh) this._announce(conv);
+  }
+
+  /** A new visitor conversation: a chime (if on) and a browser notification (if allowed). */
+  _announce(conv) {
+    if (this.sound) chime();
+    this.dispatchEvent(new CustomEvent('new-conversation', {detail: conv}));
+    if (notificationPermission() !== 'granted' || !conv.last_message) return;
+    const n = new Notification(`New conversation: ${conv.visitor.display_name}`, {
+      body: (conv.last_message.text || 'Attachment').slice(0, 200), tag: `webchat-inbox-${conv.chat.id}`});
+    n.onclick = () => { window.focus(); this.openChat(conv.chat.id); n.close(); };
+  }
+
+  /** Fetch the list again soon: many events in a burst cause one request. */
+  refetchSoon() {
+    clearTimeout(this._refetchTimer);
+    this._refetchTimer = setTimeout(() => this.refreshChats().catch(() => {}), REFETCH_DEBOUNCE_MS);
+  }
+
+  async _onEvent(ev) {
+    if (ev.type === 'connection') {
+      // without the agents' subscription only the agent's own chats have events: ask regularly
+      clearInterval(this._pollTimer);
+      if (!ev.inbox) this._pollTimer = setInterval(() => this.refreshChats().catch(() => {}), POLL_INBOX_MS);
+    }
+    await super._onEvent(ev);
+    const chatId = ev.chat_id ?? ev.message?.chat_id ?? ev.chat?.id;
+    if (ev.type === 'chat_updated' || ((ev.type === 'new_message') && !this.conversations.has(chatId))) {
+      this.refetchSoon();
+    }
+  }
+
+  // the base client opens a chat that another tab made; an agent opens what it chooses
+  async _reloadAll() {
+    this.messages.clear();
+    await this.refreshChats();
+    const open = this.chats.openChatId;
+    if (open && this.conversations.has(open)) {
+      this.messages.loaded.delete(open);
+      await this.openChat(open);
+    }
+  }
+
+  _dropChat(id) {
+    this.chats.drop(id);
+    this.messages.drop(id);
+    this.pending.dropChat(id);
+    this.conversations.delete(id);
+    if (this.chats.openChatId === id) this.chats.setOpen(null);
+  }
+
+  // -- the inbox's actions -------------------------------------------------------------------
+
+  async _act(chatId, path, body) {
+    const data = await this.api.request('POST', `/webchat/inbox/${chatId}/${path}`, {json: body});
+    const conv = data.conversation;
+    if (conv) this._take([conv]);
+    this.changed();
+    return conv;
+  }
+
+  claim(chatId) { return this._act(chatId, 'assign', {agent_id: 'me'}); }
+  handOver(chatId, agentId) { return this._act(chatId, 'assign', {agent_id: agentId}); }
+  unassign(chatId) { return this._act(chatId, 'assign', {agent_id: null}); }
+  resolve(chatId) { return this._act(chatId, 'status', {status: 'resolved'}); }
+  reopen(chatId) { return this._act(chatId, 'status', {status: 'open'}); }
+
+  /** The site's agents, for "hand over" (an empty list when the server does not list them). */
+  async agents() {
+    try {
+      return (await this.api.request('GET', '/webchat/agents/')).agents || [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** An internal note: shown at once (as a note), seen by agents only. */
+  sendNote(chatId, text) {
+    const clientId = newClientId();
+    this._notes.add(clientId);
+    return this.send(chatId, text, null, clientId);
+  }
+
+  async _post(chatId, clientId) {
+    if (!this._notes.has(clientId)) {
+      const data = await super._post(chatId, clientId);
+      this.refetchSoon(); // a reply claims an unassigned conversation: the list shows it
+      return data;
+    }
+    const note = this.pending.get(clientId);
+    note.visibility = 'agents';
+    try {
+      const data = await this.api.request('POST', '/webchat/send/',
+        {json: {chat_id: chatId, text: note.text, client_id: clientId, internal: true}});
+      this._upsertMessage(data.message);
+      this._notes.delete(clientId);
+      return data;
+    } catch (err) {
+      this.pending.mark(clientId, 'failed', err.message, false);
+      this.pending.get(clientId).visibility = 'agents';
+      this.fail(err);
+      throw err;
+    }
+  }
+}
+
+export function createInboxClient({base = '', token = ''} = {}) {
+  const client = new InboxClient({base, token});
+  client.start();
+  return client;
+}
