@@ -85,29 +85,33 @@ SELECT c.id, c.created_by FROM webchat.chats c
  WHERE c.id = $1;
 
 -- name: chats_for_account
+-- internal notes (visibility 'agents') count and show only for agents
 SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by,
        m.last_read_seq,
        (SELECT count(*) FROM webchat.messages x
          WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
-           AND x.sender_id <> m.account_id AND x.deleted_at IS NULL) AS unread_count,
+           AND x.sender_id <> m.account_id AND x.deleted_at IS NULL
+           AND (x.visibility = 'public' OR me.kind = 'agent')) AS unread_count,
        to_jsonb(lm) AS last_message
   FROM webchat.chat_members m
+  JOIN webchat.accounts me ON me.id = m.account_id
   JOIN webchat.chats c ON c.id = m.chat_id
   LEFT JOIN LATERAL (
         SELECT v.* FROM webchat.message_view v
-         WHERE v.chat_id = c.id
+         WHERE v.chat_id = c.id AND (v.visibility = 'public' OR me.kind = 'agent')
          ORDER BY v.seq DESC LIMIT 1) lm ON true
  WHERE m.account_id = $1
    AND ($2::bigint IS NULL OR c.id = $2)
  ORDER BY c.updated_at DESC, c.id DESC;
 
 -- name: chats_by_ids
+-- what every member's chat_updated carries, the visitor's too: its preview is never a note
 SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by,
        to_jsonb(lm) AS last_message
   FROM webchat.chats c
   LEFT JOIN LATERAL (
         SELECT v.* FROM webchat.message_view v
-         WHERE v.chat_id = c.id
+         WHERE v.chat_id = c.id AND v.visibility = 'public'
          ORDER BY v.seq DESC LIMIT 1) lm ON true
  WHERE c.id = ANY($1::bigint[]);
 
@@ -148,20 +152,22 @@ UPDATE webchat.messages SET text = $2 WHERE id = $1;
 -- name: message_delete
 UPDATE webchat.messages SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL;
 
+-- History pages: $n (the last parameter) true includes internal notes (agents only).
 -- name: messages_latest
 SELECT * FROM (
-    SELECT v.* FROM webchat.message_view v WHERE v.chat_id = $1 ORDER BY v.seq DESC LIMIT $2
+    SELECT v.* FROM webchat.message_view v
+     WHERE v.chat_id = $1 AND (v.visibility = 'public' OR $3) ORDER BY v.seq DESC LIMIT $2
 ) t ORDER BY seq;
 
 -- name: messages_before
 SELECT * FROM (
     SELECT v.* FROM webchat.message_view v
-     WHERE v.chat_id = $1 AND v.seq < $2 ORDER BY v.seq DESC LIMIT $3
+     WHERE v.chat_id = $1 AND v.seq < $2 AND (v.visibility = 'public' OR $4) ORDER BY v.seq DESC LIMIT $3
 ) t ORDER BY seq;
 
 -- name: messages_after
 SELECT v.* FROM webchat.message_view v
- WHERE v.chat_id = $1 AND v.seq > $2 ORDER BY v.seq LIMIT $3;
+ WHERE v.chat_id = $1 AND v.seq > $2 AND (v.visibility = 'public' OR $4) ORDER BY v.seq LIMIT $3;
 
 -- Everything that changed after a per-chat position: inserts (seq > pos) and edits/deletes
 -- (change_seq > pos). change_seq >= seq, so one condition covers both.
@@ -207,3 +213,119 @@ SELECT webchat.rate_return($1, $2);
 -- name: rate_prune
 DELETE FROM webchat.rate_limits
  WHERE updated_at + make_interval(secs => (burst - tokens) / rate) < clock_timestamp();
+
+-- ---- The staff side (sql/migrations/0010_staff.sql, webchat_server/domain/staff.py) ----------
+
+-- name: account_upsert_agent
+-- an agent's token is signed by the embedding site, as a user's is; agents and users are separate
+-- accounts even under one `sub`
+INSERT INTO webchat.accounts (kind, external_id, display_name, email, avatar_url) VALUES ('agent', $1, $2, $3, $4)
+ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
+DO UPDATE SET display_name = EXCLUDED.display_name, email = coalesce(EXCLUDED.email, webchat.accounts.email),
+              avatar_url = coalesce(EXCLUDED.avatar_url, webchat.accounts.avatar_url)
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
+
+-- name: agent_signin_create
+INSERT INTO webchat.agent_signins (token_hash, account_id, expires_at)
+VALUES ($1, $2, now() + make_interval(secs => $3));
+
+-- used once: the row is marked in the same statement that reads it
+-- name: agent_signin_use
+UPDATE webchat.agent_signins s SET used_at = now()
+  FROM webchat.accounts a
+ WHERE s.token_hash = $1 AND s.used_at IS NULL AND s.expires_at > now()
+   AND a.id = s.account_id AND a.kind = 'agent'
+RETURNING a.id, a.kind, a.external_id, a.display_name, a.email, a.avatar_url, a.created_at, a.merged_into;
+
+-- name: agent_signins_prune
+DELETE FROM webchat.agent_signins WHERE expires_at < now() - interval '1 day';
+
+-- The inbox, one query per assignee filter so each keeps its own index plan: $1 status,
+-- ($2, $3) the page's start (updated_at, id; exclusive), $4 the page size, $5 the agent.
+-- name: inbox_any
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = $1
+   AND (c.updated_at, c.id) < ($2::timestamptz, $3::bigint)
+ ORDER BY c.status, c.updated_at DESC, c.id DESC
+ LIMIT $4;
+
+-- name: inbox_mine
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = $1 AND c.assignee_id = $5
+   AND (c.updated_at, c.id) < ($2::timestamptz, $3::bigint)
+ ORDER BY c.assignee_id, c.status, c.updated_at DESC, c.id DESC
+ LIMIT $4;
+
+-- name: inbox_unassigned
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = $1 AND c.assignee_id IS NULL
+   AND (c.updated_at, c.id) < ($2::timestamptz, $3::bigint)
+ ORDER BY c.assignee_id, c.status, c.updated_at DESC, c.id DESC
+ LIMIT $4;
+
+-- The conversations' rows for the agent $1: the visitor, unread (the visitor's messages after the
+-- agent's read position, all of them when the agent is not in the chat), the newest message
+-- (notes included), and the context the visitor's first message brought along.
+-- name: inbox_rows
+SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by, c.metadata,
+       c.status, c.assignee_id, c.visitor_id,
+       va.display_name AS visitor_name, va.kind AS visitor_kind, va.email AS visitor_email,
+       va.created_at AS visitor_since, coalesce(m.last_read_seq, 0) AS last_read_seq,
+       (SELECT count(*) FROM webchat.messages x
+         WHERE x.chat_id = c.id AND x.sender_id = c.visitor_id AND x.deleted_at IS NULL
+           AND x.seq > coalesce(m.last_read_seq, 0)) AS unread_count,
+       to_jsonb(lm) AS last_message
+  FROM unnest($2::bigint[]) WITH ORDINALITY AS w(id, n)
+  JOIN webchat.chats c ON c.id = w.id
+  JOIN webchat.accounts va ON va.id = c.visitor_id
+  LEFT JOIN webchat.chat_members m ON m.chat_id = c.id AND m.account_id = $1
+  LEFT JOIN LATERAL (
+        SELECT v.* FROM webchat.message_view v
+         WHERE v.chat_id = c.id ORDER BY v.seq DESC LIMIT 1) lm ON true
+ ORDER BY w.n;
+
+-- A visitor conversation, locked for a change by an agent; null when there is none of that id.
+-- name: conversation_lock
+SELECT id, assignee_id, status, metadata FROM webchat.chats
+ WHERE id = $1 AND visitor_id IS NOT NULL
+   FOR NO KEY UPDATE;
+
+-- name: agent_check
+SELECT id FROM webchat.accounts WHERE id = $1 AND kind = 'agent';
+
+-- Assign (claim, hand over) or unassign. An agent who takes a conversation joins it and it is
+-- in human hands from then on (bots integrating by SQL read metadata.automation and stay quiet).
+-- name: conversation_assign
+UPDATE webchat.chats
+   SET assignee_id = $2,
+       metadata = CASE WHEN $2::bigint IS NULL THEN metadata
+                       ELSE jsonb_set(metadata, '{automation}', '"human"') END
+ WHERE id = $1;
+
+-- name: conversation_status
+UPDATE webchat.chats SET status = $2 WHERE id = $1;
+
+-- name: conversation_automation
+UPDATE webchat.chats SET metadata = jsonb_set(metadata, '{automation}', to_jsonb($2::text))
+ WHERE id = $1 AND metadata->>'automation' IS DISTINCT FROM $2;
+
+-- An internal note: written like any message (seq, NOTIFY), seen only by agents. Not ON CONFLICT
+-- for its client_id: the insert trigger has taken a seq by then (a gap); note_client_lock and a
+-- look-up come first, as in webchat.send_messages.
+-- name: note_insert
+INSERT INTO webchat.messages (chat_id, sender_id, text, client_id, reply_to_id, visibility)
+SELECT $1, $2, $3, $4, (SELECT id FROM webchat.messages WHERE id = $5 AND chat_id = $1), 'agents'
+RETURNING id;
+
+-- the same lock webchat.send_messages takes for a (sender, client_id): one store at a time
+-- name: note_client_lock
+SELECT pg_advisory_xact_lock(1466130276, hashtext($1::bigint || ':' || $2::text));
+
+-- name: message_by_client_id
+SELECT v.* FROM webchat.message_view v WHERE v.sender_id = $1 AND v.client_id = $2;
+
+-- name: conversation_exists
+SELECT 1 FROM webchat.chats WHERE id = $1 AND visitor_id IS NOT NULL;
+
+-- name: message_is_note
+SELECT true FROM webchat.messages WHERE id = $1 AND chat_id = $2 AND visibility = 'agents';

@@ -33,7 +33,7 @@ from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
 from .realtime.listener import Listener, listener_key
 from .realtime.typing_events import typing_limiter_key
 from .settings import Settings, settings_key
-from .views import api, identity, pages, realtime
+from .views import api, identity, inbox, pages, realtime
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_response_prepare.append(echo_request_id)
     app.add_routes(api.routes)
     app.add_routes(identity.routes)
+    app.add_routes(inbox.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
     app.add_routes(health.routes)

@@ -37,6 +37,8 @@ class Identity:
     name: str
     email: str | None = None
     avatar: str | None = None
+    # "agent": the embedding site says this person answers visitors (README "Answer your visitors")
+    role: str = "user"
 
 
 def demo_secret(session_key: bytes) -> str:
@@ -85,7 +87,19 @@ def verify_token(secret: str, token: str, max_name_chars: int) -> Identity:
         name=_claim(claims, "name", max_name_chars),
         email=_optional_claim(claims, "email", MAX_EMAIL_CHARS),
         avatar=_avatar(_optional_claim(claims, "avatar", MAX_AVATAR_CHARS)),
+        role=_role(claims.get("role")),
     )
+
+
+ROLES = ("user", "agent")
+
+
+def _role(value: Any) -> str:
+    if value is None:
+        return "user"
+    if value not in ROLES:
+        raise Refused(f"identity token claim 'role' must be one of {', '.join(ROLES)}")
+    return str(value)
 
 
 def _optional_claim(claims: dict[str, Any], name: str, limit: int) -> str | None:

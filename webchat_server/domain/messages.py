@@ -9,6 +9,7 @@ import asyncpg
 
 from ..db import Conn, q
 from ..errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
+from . import staff
 from .chats import require_member, title_from_text
 from .limits import NO_CHARGE, Charge
 from .media import Upload
@@ -91,25 +92,31 @@ async def page(
     limit: int,
     before: int | None,
     after: int | None,
+    agent: bool = False,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Up to limit messages oldest first, and whether more exist in the paging direction."""
-    await require_member(pool, chat_id, account_id)
+    """Up to limit messages oldest first, and whether more exist in the paging direction. An agent
+    reads any visitor conversation, internal notes included; anyone else only chats they are in,
+    without notes."""
+    if not (agent and await staff.is_conversation(pool, chat_id)):
+        await require_member(pool, chat_id, account_id)
     if before is not None and after is not None:
         raise BadInput("use either before or after, not both")
     if after is not None:
-        rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1)
+        rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1, agent)
         return [message_json(r) for r in rows[:limit]], len(rows) > limit
     if before is not None:
-        rows = await pool.fetch(q("messages_before"), chat_id, before, limit + 1)
+        rows = await pool.fetch(q("messages_before"), chat_id, before, limit + 1, agent)
     else:
-        rows = await pool.fetch(q("messages_latest"), chat_id, limit + 1)
+        rows = await pool.fetch(q("messages_latest"), chat_id, limit + 1, agent)
     # the query returns the newest limit+1 oldest-first; the extra one is the oldest
     return [message_json(r) for r in rows[-limit:]] if rows else [], len(rows) > limit
 
 
 async def _own_message(conn: Conn, account_id: int, message_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(q("message_get"), message_id)
-    if row is None or not await conn.fetchval(q("member_check"), row["chat_id"], account_id):
+    # an agent's note is the agent's own, in a conversation the agent need not have joined
+    own_note = row is not None and row["visibility"] == "agents" and row["sender_id"] == account_id
+    if row is None or not (own_note or await conn.fetchval(q("member_check"), row["chat_id"], account_id)):
         raise NotFound("message")
     if row["sender_id"] != account_id:
         raise Forbidden("you can only change your own messages")

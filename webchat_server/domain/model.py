@@ -43,6 +43,8 @@ def message_json(row: Row) -> dict[str, Any]:
         "reply_to": row["reply_to_id"],
         "edited_at": iso(row["edited_at"]),
         "deleted": deleted,
+        # an internal note: only agents ever get it (README "Answer your visitors")
+        "internal": row.get("visibility") == "agents",
     }
 
 

@@ -25,6 +25,8 @@ class Event:
     frame: bytes
     # typing is not echoed to the typist's own sessions
     skip_account: int | None = None
+    # an internal note (or its edit): written only to agents' readers
+    agents_only: bool = False
 
 
 def dumps(obj: Any) -> bytes:
@@ -43,7 +45,9 @@ def make_event(
 
 def message_event(row: Record, is_new: bool, seq: int) -> Event:
     kind = "new_message" if is_new else "message_updated"
-    return make_event(kind, row["chat_id"], {"message": message_json(row)}, seq)
+    ev = make_event(kind, row["chat_id"], {"message": message_json(row)}, seq)
+    ev.agents_only = row["visibility"] == "agents"
+    return ev
 
 
 def resync_event(reason: str, chat_id: int | None = None) -> Event:

@@ -32,7 +32,7 @@ class Subscriber:
 
     kind = "subscriber"
     # thousands of these live at once: no per-instance __dict__
-    __slots__ = ("account_id", "attached", "closed", "held", "hub", "paging", "pending", "positions",
+    __slots__ = ("account_id", "agent", "attached", "closed", "held", "hub", "paging", "pending", "positions",
                  "replayed_bytes", "replayed_rows", "replaying")
 
     def __init__(self, hub: Hub, account_id: int) -> None:
@@ -49,6 +49,8 @@ class Subscriber:
         # set by delivery once attach has read its memberships and set its positions; until then
         # only attach sets its positions (a reconcile leaves it alone)
         self.attached = False
+        # an agent's reader also takes internal notes; set by the view from the account's kind
+        self.agent = False
 
     def offer(self, ev: Event) -> None:
         if self.closed or ev.skip_account == self.account_id:
@@ -90,6 +92,12 @@ class Subscriber:
             pos = self.positions[ev.chat_id]
             if pos is not None and ev.seq <= pos:
                 return True
+        if ev.agents_only and not self.agent:
+            # every path to a reader (live, replay, paging, a poll) passes here: a note is never
+            # written to a visitor, and the reader moves past it as if it had been
+            if ev.seq:
+                self.positions[ev.chat_id] = ev.seq  # type: ignore[index]
+            return True
         if not self.write(ev):
             return False
         if ev.seq:

@@ -9,13 +9,13 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..db import pool_key
-from ..domain import chats, messages
+from ..domain import chats, messages, staff
 from ..domain import media as media_store
 from ..domain.limits import Charge, limits_key
 from ..domain.media import Upload, sniff
 from ..domain.model import account_json
 from ..domain.sending import send_queue_key
-from ..errors import BadInput, TooLarge
+from ..errors import BadInput, NotFound, TooLarge
 from ..http.auth import require_account, session_account, session_claim
 from ..http.openapi import document
 from ..http.proxies import address_key
@@ -83,7 +83,7 @@ async def _read_parts(request: web.Request, max_media: int) -> tuple[dict[str, A
                 if len(data) > max_media:
                     raise TooLarge(f"media is larger than {max_media} bytes")
             upload = sniff(bytes(data), max_media)
-        elif part.name in ("text", "chat_id", "client_id", "reply_to"):
+        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal"):
             raw = bytearray()
             while chunk := await part.read_chunk(16 * 1024):
                 raw.extend(chunk)
@@ -104,7 +104,14 @@ async def send(request: web.Request) -> web.Response:
     # a JSON send checks its session inside its one database statement; an upload checks it before
     # its body is read
     claim = None if request.content_type.startswith("multipart/") else await session_claim(request)
-    account_id, sid = claim if claim is not None else ((await require_account(request))["id"], None)
+    agent = None
+    if claim is None or (await aiohttp_session.get_session(request)).get("agent"):
+        # an upload, an old cookie, or an agent: the account is read first (an agent's send may
+        # first join the conversation)
+        account = await require_account(request)
+        claim = None
+        agent = account if account["kind"] == "agent" else None
+    account_id, sid = claim if claim is not None else (account["id"], None)
     if request.content_type.startswith("multipart/"):
         if request.content_length is not None and request.content_length > settings.max_media_bytes + 256 * 1024:
             raise TooLarge(f"media is larger than {settings.max_media_bytes} bytes")
@@ -115,6 +122,21 @@ async def send(request: web.Request) -> web.Response:
     if not text and upload is None:
         raise BadInput("text or media is required")
     chat_id = opt_id(body.get("chat_id"), "chat_id")
+    internal = bool(opt_bool(body.get("internal"), "internal"))
+    if agent is not None and chat_id is not None:
+        if internal:
+            if upload is not None:
+                raise BadInput("an internal note is text only")
+            async with _charge(request, account_id, sends=1).paid():
+                note, created = await staff.send_note(
+                    request.app[pool_key], account_id, chat_id, text, client_id(body.get("client_id")),
+                    opt_id(body.get("reply_to"), "reply_to"))
+            return ok({"chat_id": chat_id, "message": note, "duplicate": not created},
+                      status=201 if created else 200)
+        await staff.before_reply(request.app[pool_key], account_id, chat_id, opt_id(body.get("reply_to"), "reply_to"))
+    elif internal:
+        # only agents write notes, and only in visitor conversations
+        raise NotFound()
     cost = _charge(request, account_id, sends=1, chats=chat_id is None,
                    upload_bytes=len(upload.data) if upload else 0)
     message, created = await messages.send(
@@ -144,6 +166,7 @@ async def message_list(request: web.Request) -> web.Response:
         limit=opt_int(query.get("limit"), "limit", 1, 200, 50),
         before=opt_seq(query.get("before"), "before"),
         after=opt_seq(query.get("after"), "after"),
+        agent=account["kind"] == "agent",
     )
     return ok({"chat_id": chat_id, "messages": items, "has_more": has_more})
 

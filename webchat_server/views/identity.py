@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp_session
 from aiohttp import web
 
 from ..db import pool_key
-from ..domain import accounts
+from ..domain import accounts, staff
 from ..domain.identity import (
     MAX_USER_ID_CHARS,
     Identity,
@@ -47,9 +48,34 @@ async def identify(request: web.Request) -> web.Response:
     else:
         who = verify_token(secret, token, settings.max_name_chars)
     guest = await require_account(request)
+    if who.role == "agent":
+        return await agent_session(request, await staff.sign_in(request.app[pool_key], who))
     user = await accounts.identify(request.app[pool_key], guest, who)
     csrf = await rotate_session(request, user["id"])
     return ok({"account": account_json(user), "csrf_token": csrf})
+
+
+async def agent_session(request: web.Request, agent: dict[str, Any]) -> web.Response:
+    """Switch the session to an agent (a new session id and CSRF token, as any sign-in)."""
+    csrf = await rotate_session(request, agent["id"])
+    # lets a send know it comes from an agent without reading the account first; the database
+    # still decides (domain/staff.py checks the kind before an agent's write)
+    (await aiohttp_session.get_session(request))["agent"] = True
+    return ok({"account": account_json(agent), "csrf_token": csrf})
+
+
+@routes.post("/webchat/agent/signin")
+async def agent_signin(request: web.Request) -> web.Response:
+    """A one-time sign-in link's secret (from `webchat-server agent add`) for this session."""
+    body = await json_body(request)
+    token = body.get("token")
+    if not isinstance(token, str) or not token or len(token) > 200:
+        raise BadInput("token is required (the secret after #signin= in the sign-in link)")
+    agent = await staff.use_signin(request.app[pool_key], token)
+    if agent is None:
+        raise Refused("this sign-in link is unknown, already used or expired: make a new one with "
+                      "`webchat-server agent add`", "bad_signin_link")
+    return await agent_session(request, agent)
 
 
 def _legacy_identity(body: dict[str, Any], secret: str, enabled: bool, max_name: int) -> Identity:

@@ -35,7 +35,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # refuse before upgrading: a cross-site page must not ride the visitor's cookie
     if not origin_allowed(request):
         raise ApiError(403, "cross-origin WebSocket refused", "bad_origin")
-    account_id = (await require_account(request))["id"]
+    account = await require_account(request)
+    account_id = account["id"]
     by_frame = request.query.get(RESUME_PARAM) == "1"
     given = None if by_frame else cursor.parse(request.query.get("cursor"))
     app = request.app
@@ -53,6 +54,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await ws.close(code=CLOSE_BAD_RESUME, message=e.message.encode()[:120])
             return ws
     sub = WsSubscriber(hub, account_id, ws, transport, settings.ws_high_water)
+    sub.agent = account["kind"] == "agent"
     app[sockets_key].items.add(ws)
 
     def hello() -> None:
@@ -136,9 +138,10 @@ async def poll(request: web.Request) -> web.StreamResponse:
     query = request.query
     timeout = opt_float(query.get("timeout"), "timeout", 0, settings.poll_max_timeout,
                         settings.poll_default_timeout)
+    agent = account["kind"] == "agent"
     if "chat_id" in query:
-        return await _poll_chat(request, account["id"], timeout)
-    return await _poll(request, account["id"], cursor.parse(query.get("cursor")), timeout)
+        return await _poll_chat(request, account["id"], timeout, agent)
+    return await _poll(request, account["id"], cursor.parse(query.get("cursor")), timeout, agent)
 
 
 @routes.post("/webchat/poll/")
@@ -151,14 +154,16 @@ async def poll_post(request: web.Request) -> web.StreamResponse:
     raw = body.get("cursor")
     if raw is not None and not isinstance(raw, str):
         raise BadInput("cursor must be a string or null")
-    return await _poll(request, account["id"], cursor.parse(raw, MAX_BODY_CURSOR), timeout)
+    return await _poll(request, account["id"], cursor.parse(raw, MAX_BODY_CURSOR), timeout,
+                       account["kind"] == "agent")
 
 
 async def _poll(request: web.Request, account_id: int, given: dict[int, int] | None,
-                timeout: float) -> web.Response:
+                timeout: float, agent: bool) -> web.Response:
     app = request.app
     hub = app[hub_key]
     waiter = PollWaiter(hub, account_id, max_bytes=app[settings_key].poll_max_bytes)
+    waiter.agent = agent
     try:
         ok = await app[delivery_key].attach(waiter, given)
         if ok and not waiter.events and not waiter.paging and given is not None:
@@ -176,7 +181,7 @@ async def _poll(request: web.Request, account_id: int, given: dict[int, int] | N
     return web.Response(body=body, content_type="application/json")
 
 
-async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> web.Response:
+async def _poll_chat(request: web.Request, account_id: int, timeout: float, agent: bool) -> web.Response:
     """The seed's form: new messages of one chat after last_message_id."""
     query = request.query
     chat_id = opt_id(query.get("chat_id"), "chat_id")
@@ -189,13 +194,14 @@ async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> w
     after = 0
     if last_id:
         row = await pool.fetchrow(q("message_get"), last_id)
-        if row is None or row["chat_id"] != chat_id:
+        if row is None or row["chat_id"] != chat_id or (row["visibility"] != "public" and not agent):
             raise BadInput("last_message_id is not a message of this chat")
         after = row["seq"]
     limit = 100
-    rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1)
+    rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1, agent)
     if not rows and timeout > 0:
         waiter = PollWaiter(hub, account_id, only_chat=chat_id)
+        waiter.agent = agent
         try:
             await request.app[delivery_key].attach(waiter, {chat_id: after}, only_chat=chat_id)
             deadline = asyncio.get_running_loop().time() + timeout

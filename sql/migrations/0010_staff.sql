@@ -1,0 +1,96 @@
+-- The staff side (README "Answer your visitors"): agents, an inbox of visitor conversations,
+-- internal notes, handoff between a bot and a human.
+
+-- Internal notes: a message only agents ever see. 'public' is what every message was until now.
+ALTER TABLE webchat.messages
+    ADD COLUMN visibility text NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'agents'));
+
+-- the view gains the column at its end (CREATE OR REPLACE VIEW may only append)
+CREATE OR REPLACE VIEW webchat.message_view AS
+SELECT m.id, m.chat_id, m.seq, m.change_seq, m.text, m.sender_id,
+       a.display_name AS sender_name, a.kind AS sender_kind,
+       m.created_at, m.media_id, m.media_type, m.client_id, m.edited_at, m.deleted_at,
+       m.reply_to_id, m.metadata, m.visibility
+  FROM webchat.messages m
+  JOIN webchat.accounts a ON a.id = m.sender_id;
+
+-- A public message never quotes a note, whoever writes it (the API refuses it; an INSERT by SQL
+-- loses the reference): the quote would show the note's words to the visitor.
+CREATE FUNCTION webchat.message_reply_not_to_note() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.reply_to_id IS NOT NULL AND NEW.visibility = 'public' AND EXISTS (
+           SELECT 1 FROM webchat.messages WHERE id = NEW.reply_to_id AND visibility = 'agents') THEN
+        NEW.reply_to_id := NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER messages_reply_not_to_note BEFORE INSERT OR UPDATE OF reply_to_id, visibility ON webchat.messages
+    FOR EACH ROW EXECUTE FUNCTION webchat.message_reply_not_to_note();
+
+-- Conversations of the inbox: chats a visitor (guest or signed-in user) started.
+--   visitor_id   the visitor; kept by trigger from created_by, so chats made by SQL count too
+--   status       open | resolved (a visitor writing again reopens it)
+--   assignee_id  the agent handling it, or null (unassigned)
+ALTER TABLE webchat.chats
+    ADD COLUMN visitor_id  bigint REFERENCES webchat.accounts (id) ON DELETE SET NULL,
+    ADD COLUMN status      text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    ADD COLUMN assignee_id bigint REFERENCES webchat.accounts (id) ON DELETE SET NULL;
+
+CREATE FUNCTION webchat.chat_visitor() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.visitor_id := (SELECT id FROM webchat.accounts
+                        WHERE id = NEW.created_by AND kind IN ('guest', 'user'));
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER chats_visitor BEFORE INSERT OR UPDATE OF created_by ON webchat.chats
+    FOR EACH ROW EXECUTE FUNCTION webchat.chat_visitor();
+
+UPDATE webchat.chats c SET visitor_id = a.id
+  FROM webchat.accounts a WHERE a.id = c.created_by AND a.kind IN ('guest', 'user');
+
+-- The inbox list, newest activity first, per status and per assignee: an index range scan that
+-- stops after one page whatever the number of conversations (bench/inbox.py).
+CREATE INDEX chats_inbox ON webchat.chats (status, updated_at DESC, id DESC)
+    WHERE visitor_id IS NOT NULL AND last_seq > 0;
+CREATE INDEX chats_inbox_assignee ON webchat.chats (assignee_id, status, updated_at DESC, id DESC)
+    WHERE visitor_id IS NOT NULL AND last_seq > 0;
+
+-- A resolved conversation the visitor writes in again is open again.
+CREATE FUNCTION webchat.message_reopen() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE webchat.chats SET status = 'open'
+     WHERE id = NEW.chat_id AND status = 'resolved' AND visitor_id = NEW.sender_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER messages_reopen AFTER INSERT ON webchat.messages
+    FOR EACH ROW EXECUTE FUNCTION webchat.message_reopen();
+
+-- Inbox changes (status, assignee) are chat changes: 'c' as for a rename.
+CREATE OR REPLACE FUNCTION webchat.chats_after_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM webchat.notify_rows('c', (
+        SELECT jsonb_agg(jsonb_build_array(n.id) ORDER BY n.id)
+          FROM new_rows n JOIN old_rows o ON o.id = n.id
+         WHERE n.title IS DISTINCT FROM o.title
+            OR n.archived_at IS DISTINCT FROM o.archived_at
+            OR n.metadata IS DISTINCT FROM o.metadata
+            OR n.status IS DISTINCT FROM o.status
+            OR n.assignee_id IS DISTINCT FROM o.assignee_id));
+    RETURN NULL;
+END $$;
+
+-- One-time sign-in links for agents made with `webchat-server agent add` (sites with no backend to
+-- sign identity tokens). Only the SHA-256 of the secret is stored; a link works once, until expires_at.
+CREATE TABLE webchat.agent_signins (
+    token_hash bytea PRIMARY KEY,
+    account_id bigint NOT NULL REFERENCES webchat.accounts (id) ON DELETE CASCADE,
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz
+);
