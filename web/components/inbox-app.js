@@ -75,7 +75,7 @@ export class WebchatInbox extends LitElement {
     :host([narrow]) inbox-list { border-right: none; }
     :host([narrow][view='chat']) inbox-list, :host([narrow][view='list']) inbox-conversation { display: none; }
     .signin { grid-column: 1 / -1; max-width: 36em; padding: 24px; line-height: 1.5; }
-    .signin h2 { margin-top: 0; }
+    .signin h1 { margin-top: 0; font-size: 22px; }
     code { background: var(--_surface); padding: 1px 4px; border-radius: 4px; }
     .help-back { position: fixed; inset: 0; background: rgb(0 0 0 / 0.4); display: grid; place-items: center; z-index: 10; }
     .help { background: var(--_bg); color: var(--_fg); border-radius: 12px; padding: 16px 20px; width: min(360px, 90vw);
@@ -105,6 +105,8 @@ export class WebchatInbox extends LitElement {
       this.wide = entry.contentRect.width >= WIDE_PX;
     });
     this._onKey = (e) => this._key(e);
+    // a sign-in link opened in a tab that shows this page already: the address changes, not the page
+    this._onHash = () => { if (location.hash.startsWith('#signin=')) location.reload(); };
     this._onNew = (e) => { this.announced = `New conversation from ${e.detail.visitor.display_name}`; };
   }
 
@@ -114,18 +116,25 @@ export class WebchatInbox extends LitElement {
     super.connectedCallback();
     this._resize.observe(this);
     window.addEventListener('keydown', this._onKey);
+    window.addEventListener('hashchange', this._onHash);
   }
 
   disconnectedCallback() {
     super.disconnectedCallback();
     this._resize.disconnect();
     window.removeEventListener('keydown', this._onKey);
+    window.removeEventListener('hashchange', this._onHash);
     this.client.removeEventListener('new-conversation', this._onNew);
     this.client.stop();
   }
 
-  willUpdate() {
+  willUpdate(changed) {
     const c = this.client;
+    // a phone shows the conversation once one is opened (from the list, a shortcut, a
+    // notification), and when the page narrows with one open
+    const open = c.openChatId;
+    if (open && (open !== this._lastOpen || (changed.has('narrow') && this.narrow))) this.view = 'chat';
+    this._lastOpen = open;
     if (c.me && !c.notAgent && !this._agentsAsked) {
       this._agentsAsked = true;
       c.agents().then((agents) => { this.agents = agents; });
@@ -154,13 +163,14 @@ export class WebchatInbox extends LitElement {
         <inbox-conversation .client=${c} .agents=${this.agents} .chatId=${open} ?back=${this.narrow}
           ?contextToggle=${!this.wide} @inbox-back=${this._back} @inbox-context=${() => { this.details = !this.details; }}>
         </inbox-conversation>
-        <inbox-context .conversation=${conv}></inbox-context>` : html`<p>Loading…</p>`}
+        <inbox-context .conversation=${conv} ?closable=${!this.wide} @inbox-context=${this._closeDetails}></inbox-context>` : html`<p>Loading…</p>`}
       ${this.help ? this._help() : nothing}`;
   }
 
   _signIn() {
     return html`<section class="signin">
-      <h2>This page is for the site's staff</h2>
+      <h1>This page is for the site's staff</h1>
+      ${this.client.signinError ? html`<p role="alert">${this.client.signinError}</p>` : nothing}
       <p>The inbox shows the conversations of this site's visitors, so it opens only for agents.</p>
       <p>Sign in with the link you were given (the site's owner makes one with
         <code>webchat-server agent add YOUR-NAME</code>), or through your site's own staff sign-in,
@@ -247,6 +257,12 @@ export class WebchatInbox extends LitElement {
     const to = at < 0 ? 0 : Math.max(0, Math.min(list.length - 1, at + by));
     c.openChat(list[to].id);
     if (this.narrow) this.view = 'chat';
+  }
+
+  async _closeDetails() {
+    this.details = false;
+    await this.updateComplete;
+    this._conversation?.renderRoot.querySelector('.details')?.focus();
   }
 
   _opened() {

@@ -1,5 +1,6 @@
 // <inbox-context>: who the visitor is and where the conversation started (name, email if they
 // are identified, the page's title and URL, language, browser, first seen), from the inbox API.
+// `closable`: shown over the conversation (not beside it), with a close button firing `inbox-context`.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
@@ -36,10 +37,11 @@ function safeUrl(url) {
 }
 
 export class InboxContext extends LitElement {
-  static properties = {conversation: {attribute: false}, others: {attribute: false}};
+  static properties = {conversation: {attribute: false}, closable: {type: Boolean}};
 
   static styles = [controlStyles, css`
     :host { display: block; padding: 12px 16px; overflow-y: auto; min-width: 0; }
+    .head { display: flex; align-items: center; justify-content: space-between; gap: 8px; }
     h2 { font-size: 15px; margin: 4px 0 12px; }
     dl { margin: 0; display: grid; grid-template-columns: minmax(0, 1fr); gap: 2px; }
     dt { font-size: 12px; color: var(--_muted); margin-top: 10px; }
@@ -59,7 +61,8 @@ export class InboxContext extends LitElement {
     const language = ctx.language || ctx.lang || '';
     const browser = ctx.browser || browserName(ctx.user_agent || ctx.userAgent || '');
     const row = (label, value) => (value ? html`<dt>${label}</dt><dd dir="auto">${value}</dd>` : nothing);
-    return html`<h2>Visitor</h2>
+    return html`<div class="head"><h2>Visitor</h2>${this.closable ? html`<button aria-label="Close visitor details"
+        @click=${() => this.dispatchEvent(new CustomEvent('inbox-context', {bubbles: true, composed: true}))}>✕</button>` : nothing}</div>
       <dl>
         ${row('Name', v.display_name)}
         ${row('Email', v.email ? html`<a href="mailto:${v.email}">${v.email}</a>` : '')}

@@ -86,7 +86,7 @@ export class InboxConversation extends LitElement {
             </select>` : nothing}
           ${conv.status === 'open' ? html`<button @click=${() => this._do(c.resolve(id))}>Resolve</button>`
             : html`<button @click=${() => this._do(c.reopen(id))}>Reopen</button>`}
-          ${this.contextToggle ? html`<button @click=${() => this._fire('inbox-context')}>Visitor</button>` : nothing}
+          ${this.contextToggle ? html`<button class="details" @click=${() => this._fire('inbox-context')}>Visitor</button>` : nothing}
         </div>
       </header>
       <webchat-message-list .messages=${c.messageList(id)} .meId=${c.me.id} .chatId=${id}

@@ -95,7 +95,7 @@ export class InboxList extends LitElement {
     if (last) {
       const body = last.deleted ? 'Message deleted' : last.text || (last.media_type === 'image' ? 'Image' : 'Audio');
       const who = last.sender_id === c.me.id ? 'You: ' : last.sender_id === conv.visitor.account_id ? '' : `${last.sender_name}: `;
-      preview = `${last.visibility === 'agents' ? 'Note · ' : ''}${who}${body}`;
+      preview = `${last.internal ? 'Note · ' : ''}${who}${body}`;
     }
     const unread = chat.unread_count || 0;
     const current = chat.id === c.openChatId;

@@ -8,6 +8,7 @@
 // without `inbox: true`) is asked again every few seconds instead, so nothing waits for a reload.
 
 import {ChatClient} from './client.js';
+import {ApiError} from './api.js';
 import {PendingSends, newClientId} from './pending.js';
 import {chime} from './chime.js';
 import {notificationPermission} from './notify.js';
@@ -36,6 +37,15 @@ export function matches(conv, filter, meId) {
   return true;
 }
 
+/** The secret of a sign-in link (/inbox/#signin=…), taken out of the address so a reload or a
+ * bookmark does not carry a spent link. */
+function takeSigninSecret() {
+  const match = /^#signin=([^&]+)/.exec(location.hash);
+  if (!match) return '';
+  history.replaceState(null, '', location.pathname + location.search);
+  return decodeURIComponent(match[1]);
+}
+
 export class InboxClient extends ChatClient {
   constructor(options) {
     super(options);
@@ -54,8 +64,16 @@ export class InboxClient extends ChatClient {
   }
 
   async start() {
+    const link = takeSigninSecret();
     try {
-      const me = await this.api.me();
+      let me = await this.api.me();
+      if (link) {
+        // a one-time sign-in link (`webchat-server agent add`): spent here, whatever the session was
+        me = await this.api.request('POST', '/webchat/agent/signin', {json: {token: link}});
+        this.api.csrf = me.csrf_token;
+      } else if (this.token && me.account.kind !== 'agent') {
+        me = await this.api.identify(this.token); // a site's backend signed an agent token
+      }
       if (me.account.kind !== 'agent') {
         // signed out, a visitor or a site's user: the page says how to sign in and shows no data
         this.notAgent = true;
@@ -63,8 +81,15 @@ export class InboxClient extends ChatClient {
         this.changed();
         return;
       }
-    } catch {
-      // the server is down or refuses: the ordinary start retries and says so
+      this.token = ''; // signed in: the ordinary start must not identify again
+    } catch (err) {
+      if (link && err instanceof ApiError) {
+        this.notAgent = true;
+        this.signinError = err.message;
+        this.changed();
+        return;
+      }
+      // the server is down: the ordinary start retries and says so
     }
     await super.start();
   }
@@ -227,7 +252,7 @@ export class InboxClient extends ChatClient {
       return data;
     }
     const note = this.pending.get(clientId);
-    note.visibility = 'agents';
+    note.internal = true;
     try {
       const data = await this.api.request('POST', '/webchat/send/',
         {json: {chat_id: chatId, text: note.text, client_id: clientId, internal: true}});
@@ -236,7 +261,7 @@ export class InboxClient extends ChatClient {
       return data;
     } catch (err) {
       this.pending.mark(clientId, 'failed', err.message, false);
-      this.pending.get(clientId).visibility = 'agents';
+      this.pending.get(clientId).internal = true;
       this.fail(err);
       throw err;
     }

@@ -1,5 +1,5 @@
 // Internal notes in the inbox look different from replies: the shared message element gains a
-// `note` attribute (and "Note" in its accessible name) for a message with visibility 'agents', and
+// `note` attribute (and "Note" in its accessible name) for a message with `internal: true`, and
 // an amber look (its colours, light and dark, are set by the inbox: --_note-*). Done from the inbox's bundle, so the visitors' widget carries none of it.
 
 import {css} from 'lit';
@@ -19,7 +19,7 @@ WebchatMessage.elementStyles.push(css`
 const willUpdate = WebchatMessage.prototype.willUpdate;
 WebchatMessage.prototype.willUpdate = function noteWillUpdate(changed) {
   willUpdate.call(this, changed);
-  const note = this.message?.visibility === 'agents';
+  const note = Boolean(this.message?.internal);
   this.toggleAttribute('note', note);
   if (note) this.setAttribute('aria-label', `Internal note. ${this.getAttribute('aria-label')}`);
 };
