@@ -90,7 +90,7 @@ def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context:
     row(agent, chat).get_by_role("button").click()
     expect(conversation(agent).locator("webchat-message .bubble", has_text="blue teapot")).to_have_count(1)
     conversation(agent).get_by_role("button", name="Claim").click()
-    expect(conversation(agent).locator(".who")).to_have_text("You")
+    expect(conversation(agent).locator(".who")).to_have_text("Assigned to you")
     expect(conversation(agent).get_by_role("button", name="Claim")).to_have_count(0)
     write(agent, "Yes, two left. Shall I keep one for you?")
     # the visitor sees the reply under the agent's name
@@ -105,6 +105,10 @@ def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context:
     note = agent.locator("inbox-conversation webchat-message[note]", has_text="free delivery")
     expect(note).to_have_count(1)
     expect(note).to_have_attribute("aria-label", re.compile("^Internal note"))
+    # amber, not the blue of the agent's replies
+    reply_bg, note_bg = (agent.locator(f"inbox-conversation webchat-message:has-text('{t}') .bubble").evaluate(
+        "(b) => getComputedStyle(b).backgroundColor") for t in ("two left", "free delivery"))
+    assert note_bg != reply_bg and note_bg == "rgb(255, 241, 199)", (reply_bg, note_bg)
     assert sql(server.database_url, "SELECT visibility FROM webchat.messages WHERE chat_id = $1 AND text LIKE $2",
                chat, "%free delivery%") == "agents"
     # a reply after the note reaches the visitor; the note, before it, did not

@@ -19,7 +19,9 @@ const minifyCss = {
     build.onLoad({filter: /[\\/]web[\\/](components|lib)[\\/][^\\/]+\.js$/}, async (args) => {
       let src = await readFile(args.path, 'utf8');
       for (const m of [...src.matchAll(/\bcss`([^`$\\]*)`/g)].reverse()) {
-        const {code} = await esbuild.transform(m[1], {loader: 'css', minify: true});
+        // utf8: an escape such as \2014 would be an invalid escape in the template literal (its
+        // cooked string, which Lit reads, would be undefined)
+        const {code} = await esbuild.transform(m[1], {loader: 'css', minify: true, charset: 'utf8'});
         src = `${src.slice(0, m.index)}css\`${code.trim()}\`${src.slice(m.index + m[0].length)}`;
       }
       return {contents: src, loader: 'js'};

@@ -72,6 +72,8 @@ export class WebchatInbox extends LitElement {
       width: min(320px, 100%); box-sizing: border-box; background: var(--_bg); z-index: 3;
       box-shadow: -4px 0 16px rgb(0 0 0 / 0.2); }
     :host([narrow]) { grid-template-columns: minmax(0, 1fr); }
+    :host([narrow]) .me { display: none; }
+    :host([narrow]) .bar { gap: 6px; padding: 4px 8px; }
     :host([narrow]) inbox-list { border-right: none; }
     :host([narrow][view='chat']) inbox-list, :host([narrow][view='list']) inbox-conversation { display: none; }
     .signin { grid-column: 1 / -1; max-width: 36em; padding: 24px; line-height: 1.5; }
@@ -151,7 +153,7 @@ export class WebchatInbox extends LitElement {
         <h1>Inbox</h1>
         ${c.me ? html`<span class="me">${c.me.display_name}</span>` : nothing}
         <button aria-pressed=${c.sound ? 'true' : 'false'} @click=${() => c.setSound(!c.sound)}
-          title="A sound for each new conversation">Sound</button>
+          title="A sound for each new conversation">${c.sound ? 'Sound on' : 'Sound off'}</button>
         ${this.permission === 'default' ? html`<button @click=${this._askNotifications}>${this.narrow ? 'Notify me' : 'Enable notifications'}</button>` : nothing}
         <button aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" @click=${this._openHelp}>?</button>
         <webchat-status status=${c.status}></webchat-status>

@@ -11,6 +11,12 @@ import {NOTE_LABEL} from '../lib/inbox-note.js';
 import './webchat-message-list.js';
 import './webchat-composer.js';
 
+/** "Assigned to you", "Assigned to Jo", "Unassigned". */
+function assigned(who) {
+  if (who === 'Unassigned') return who;
+  return `Assigned to ${who === 'You' ? 'you' : who}`;
+}
+
 /**
  * @fires inbox-back - back to the list (phone layout)
  * @fires inbox-context - show or hide the visitor's details
@@ -20,7 +26,7 @@ export class InboxConversation extends LitElement {
     client: {attribute: false},
     agents: {attribute: false},
     chatId: {type: Number},
-    back: {type: Boolean},
+    back: {type: Boolean, reflect: true},
     contextToggle: {type: Boolean}, // the visitor panel is not beside the conversation: offer a button
     mode: {type: String, reflect: true}, // 'reply' | 'note'
   };
@@ -30,10 +36,13 @@ export class InboxConversation extends LitElement {
     header { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 8px; padding: 8px 12px;
       border-bottom: 1px solid var(--_border); min-width: 0; }
     .title { flex: 1 1 160px; display: flex; align-items: center; gap: 8px; min-width: 0; }
-    h2 { font-size: 16px; margin: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
+    /* a phone: the visitor's name has the first line to itself, the actions the second */
+    :host([back]) .title { flex-basis: 100%; }
+    h2 { font-size: 16px; margin: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 4em;
+      flex: 0 1 auto; }
     .chip { flex: none; font-size: 12px; border-radius: 999px; padding: 1px 8px; border: 1px solid var(--_control-border); }
     .chip.resolved { background: var(--_surface); }
-    .who { font-size: 12px; color: var(--_muted); white-space: nowrap; }
+    .who { font-size: 12px; color: var(--_muted); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-width: 0; }
     .actions { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
     select { font: inherit; color: inherit; background: var(--_surface); border: 1px solid var(--_control-border);
       border-radius: 8px; padding: 5px 6px; max-width: 12em; }
@@ -76,7 +85,7 @@ export class InboxConversation extends LitElement {
           ${this.back ? html`<button class="back" aria-label="Back to conversations" @click=${() => this._fire('inbox-back')}>‹</button>` : nothing}
           <h2 dir="auto">${name}</h2>
           <span class="chip ${conv.status}">${conv.status === 'open' ? 'Open' : 'Resolved'}</span>
-          <span class="who">${handler(conv, c.me.id, this.agents)}</span>
+          <span class="who">${assigned(handler(conv, c.me.id, this.agents))}</span>
         </div>
         <div class="actions">
           ${mine ? nothing : html`<button @click=${() => this._do(c.claim(id))}>Claim</button>`}

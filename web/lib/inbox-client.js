@@ -219,6 +219,8 @@ export class InboxClient extends ChatClient {
     const data = await this.api.request('POST', `/webchat/inbox/${chatId}/${path}`, {json: body});
     const conv = data.conversation;
     if (conv) this._take([conv]);
+    // claimed: the agent is a member now, so what it has read can be told to the server
+    if (chatId === this.chats.openChatId) this.unread.read(chatId);
     this.changed();
     return conv;
   }
