@@ -26,7 +26,8 @@ from bench.common import Bench
 DOCS = Path(__file__).resolve().parent
 SECRET = "screenshots-identity-secret-of-at-least-32-bytes"
 SIZES = {"desktop": {"width": 1280, "height": 760}, "phone": {"width": 390, "height": 844}}
-CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
+CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/140.0 Safari/537.36")
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/18.1 Mobile/15E148 Safari/604.1")
