@@ -329,3 +329,55 @@ SELECT 1 FROM webchat.chats WHERE id = $1 AND visitor_id IS NOT NULL;
 
 -- name: message_is_note
 SELECT true FROM webchat.messages WHERE id = $1 AND chat_id = $2 AND visibility = 'agents';
+
+-- Availability (webchat_server/domain/availability.py).
+-- name: agents_seen
+UPDATE webchat.accounts SET agent_seen_at = now() WHERE id = ANY($1::bigint[]) AND kind = 'agent';
+
+-- name: agents_online
+SELECT count(*) FROM webchat.accounts
+ WHERE kind = 'agent' AND agent_seen_at > now() - make_interval(secs => $1);
+
+-- A visitor leaves an email for replies while nobody is online.
+-- name: visitor_email
+UPDATE webchat.accounts SET email = $2 WHERE id = $1 AND kind IN ('guest', 'user')
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
+
+-- Offline email (webchat_server/domain/offline_mail.py): conversations whose first unsent reply
+-- has waited $1 seconds, taken by one process (the others skip them).
+-- name: offline_mail_due
+WITH due AS (
+    SELECT chat_id FROM webchat.offline_mail
+     WHERE queued_at <= now() - make_interval(secs => $1)
+     ORDER BY queued_at LIMIT $2
+       FOR UPDATE SKIP LOCKED)
+UPDATE webchat.offline_mail o SET queued_at = NULL
+  FROM due WHERE o.chat_id = due.chat_id
+RETURNING o.chat_id, o.emailed_seq;
+
+-- What one email says: the visitor, and the agents' public replies the visitor has not read and
+-- was not emailed yet.
+-- name: offline_mail_content
+SELECT v.id AS visitor_id, v.email, v.display_name AS visitor_name, c.title,
+       coalesce(jsonb_agg(jsonb_build_object('seq', m.seq, 'sender_name', a.display_name, 'text', m.text,
+                                             'media_type', m.media_type) ORDER BY m.seq)
+                FILTER (WHERE m.id IS NOT NULL), '[]') AS replies
+  FROM webchat.chats c
+  JOIN webchat.accounts v ON v.id = c.visitor_id
+  LEFT JOIN webchat.chat_members vm ON vm.chat_id = c.id AND vm.account_id = v.id
+  LEFT JOIN (webchat.messages m JOIN webchat.accounts a ON a.id = m.sender_id AND a.kind = 'agent')
+         ON m.chat_id = c.id AND m.visibility = 'public' AND m.deleted_at IS NULL
+        AND m.seq > greatest($2, coalesce(vm.last_read_seq, 0))
+ WHERE c.id = $1 AND v.email IS NOT NULL
+ GROUP BY v.id, c.id;
+
+-- name: offline_mail_sent
+UPDATE webchat.offline_mail SET emailed_seq = greatest(emailed_seq, $2) WHERE chat_id = $1;
+
+-- name: offline_mail_retry
+UPDATE webchat.offline_mail SET queued_at = coalesce(queued_at, now()) WHERE chat_id = $1;
+
+-- the link in an offline email still leads somewhere: the visitor (not merged since) and their chat
+-- name: continue_check
+SELECT a.kind FROM webchat.chat_members m JOIN webchat.accounts a ON a.id = m.account_id
+ WHERE m.account_id = $1 AND m.chat_id = $2 AND a.merged_into IS NULL;

@@ -23,7 +23,7 @@ from webchat_server.http.openapi import document
 from webchat_server.settings import Settings
 
 from .browser_support import ServerProcess
-from .conftest import TEMPLATE, _counter, _with_database, admin, run_sync
+from .conftest import TEMPLATE, _counter, _with_database, admin, identity_token, run_sync
 from .openapi_check import check_response, find_operation
 
 # Schemathesis bounds: examples per operation and a hard wall-clock cap for the whole run
@@ -102,7 +102,7 @@ def fuzz_server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     run_sync(admin(pg_uri, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     srv = ServerProcess(_with_database(pg_uri, name), tmp_path_factory.mktemp("fuzz"), {
         "WEBCHAT_SECRET_KEY": Fernet.generate_key().decode(),
-        "WEBCHAT_IDENTITY_SECRET": "fuzz-identity-secret-of-at-least-32-bytes",
+        "WEBCHAT_IDENTITY_SECRET": FUZZ_IDENTITY_SECRET,
         # long-polls answer within a second, and the fuzzer's sends are not rate limited
         "WEBCHAT_POLL_MAX_TIMEOUT": "1",
         "WEBCHAT_SENDS_PER_MINUTE": "1000000",
@@ -115,8 +115,28 @@ def fuzz_server(pg_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     run_sync(admin(pg_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def _session(base: str) -> tuple[str, str]:
-    """A signed-in browser's cookie and CSRF token, with one chat and one message to aim at."""
+FUZZ_IDENTITY_SECRET = "fuzz-identity-secret-of-at-least-32-bytes"
+
+
+def _session(base: str, agent: bool = False) -> tuple[str, str]:
+    """A signed-in browser's cookie and CSRF token, with one chat and one message to aim at; with
+    agent=True, an agent's (the chat is a visitor conversation it can act on)."""
+    cookie, csrf = _visitor_session(base)
+    if not agent:
+        return cookie, csrf
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(base + "/webchat/me") as r:
+        csrf = json.load(r)["csrf_token"]
+    token = identity_token("fuzz-agent", "Fuzz Agent", secret=FUZZ_IDENTITY_SECRET, role="agent")
+    request = urllib.request.Request(base + "/webchat/identify", data=json.dumps({"token": token}).encode(),
+                                     headers={"Content-Type": "application/json", "X-CSRF-Token": csrf})
+    with opener.open(request) as r:
+        csrf = json.load(r)["csrf_token"]
+    return "; ".join(f"{c.name}={c.value}" for c in jar), csrf
+
+
+def _visitor_session(base: str) -> tuple[str, str]:
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     with opener.open(base + "/webchat/me") as r:
@@ -129,9 +149,11 @@ def _session(base: str) -> tuple[str, str]:
     return cookie, csrf
 
 
-def _schemathesis(base: str, report: Path, *filters: str, examples: int = FUZZ_EXAMPLES) -> str:
-    """One bounded `st run` with a fresh visitor's session; returns its summary, fails on any finding."""
-    cookie, csrf = _session(base)
+def _schemathesis(base: str, report: Path, *filters: str, examples: int = FUZZ_EXAMPLES,
+                  agent: bool = False) -> str:
+    """One bounded `st run` with a fresh visitor's (or agent's) session; returns its summary, fails on
+    any finding."""
+    cookie, csrf = _session(base, agent)
     command = [
         str(Path(sys.executable).parent / "st"), "run", f"{base}/webchat/openapi.json", "--url", base,
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -161,5 +183,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(fuzz_serv
     # logout retires the session the fuzzer holds (every later call would be a 401): it gets its own run
     _schemathesis(fuzz_server.base, tmp_path / "main", "--exclude-operation-id", "logout")
     _schemathesis(fuzz_server.base, tmp_path / "logout", "--include-operation-id", "logout", examples=5)
+    # the agents' operations, as an agent (a visitor only ever gets their 404)
+    _schemathesis(fuzz_server.base, tmp_path / "agent", "--include-path-regex", "^/webchat/(inbox|send)",
+                  agent=True)
     logged = fuzz_server.log.read_text()
     assert "unhandled error" not in logged and "Traceback" not in logged, logged[-5000:]

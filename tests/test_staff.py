@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from typing import Any
 
 import asyncpg
@@ -261,3 +264,91 @@ async def test_a_note_is_idempotent_and_only_in_conversations(api: Api, new_api:
     assert r.status == 404
     # the note did not make the agent a member, nor claim the conversation
     assert (await inbox(agent))["conversations"][0]["assignee_id"] is None
+
+
+# -- handoff -----------------------------------------------------------------------------------
+
+async def test_the_bot_steps_back_when_an_agent_takes_over_and_back_in_when_handed_back(
+        api: Api, new_api: Any, database_url: str, sql: asyncpg.Connection) -> None:
+    from webchat_server.bot import DemoBot
+
+    bot = DemoBot(database_url, reply_delay=0.05)
+    running = asyncio.create_task(bot.run())
+    try:
+        for _ in range(200):  # until it is LISTENing
+            if bot.bot_id:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        ws = await api.ws()
+        await next_event(ws)
+        chat_id = await conversation(api, "hello")
+        answers = await collect(ws, 2)
+        assert answers[1]["message"]["sender_kind"] == "bot"
+        agent = await as_agent(await new_api())
+        listed = (await inbox(agent))["conversations"][0]
+        assert listed["automation"] == "bot"
+
+        # an agent's reply (without claiming first) takes the conversation from the bot
+        await agent.send("Hi, I'm Ana, a human.", chat_id)
+        meta = await sql.fetchval("SELECT metadata->>'automation' FROM webchat.chats WHERE id = $1", chat_id)
+        assert meta == "human"
+        listed = (await inbox(agent))["conversations"][0]
+        assert listed["assignee_id"] == agent.id and listed["automation"] == "human"
+        await api.send("help", chat_id)  # the bot would answer this one
+        # hand back: the bot answers the next message, and that is the first thing it says
+        r = await agent.post(f"/webchat/inbox/{chat_id}/automation", {"automation": "bot"})
+        assert (await r.json())["conversation"]["automation"] == "bot"
+        await api.send("hello", chat_id)
+        got = await collect(ws, 4)
+        senders = [(e["message"]["sender_kind"], e["message"]["text"]) for e in got]
+        assert senders[0] == ("agent", "Hi, I'm Ana, a human.")
+        assert senders[1:3] == [("guest", "help"), ("guest", "hello")]
+        assert senders[3][0] == "bot" and senders[3][1].startswith("Hello ")
+        # claiming takes it from the bot too
+        await agent.post(f"/webchat/inbox/{chat_id}/assign", {"agent_id": None})
+        await agent.post(f"/webchat/inbox/{chat_id}/automation", {"automation": "bot"})
+        r = await agent.post(f"/webchat/inbox/{chat_id}/assign", {"agent_id": "me"})
+        assert (await r.json())["conversation"]["automation"] == "human"
+        await ws.close()
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+# -- agents without a backend: a one-time sign-in link ----------------------------------------
+
+async def test_agent_add_prints_a_one_time_link(api: Api, new_api: Any, database_url: str,
+                                                sql: asyncpg.Connection) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "WEBCHAT_PUBLIC_URL": "https://chat.shop.example"}
+
+    async def add(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "webchat_server", "agent", "add", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        link = out.decode().split()[-1]
+        assert link.startswith("https://chat.shop.example/inbox/#signin="), out
+        return link.partition("#signin=")[2]
+
+    token = await add("Ana Lima", "--email", "ana@shop.example")
+    r = await api.post("/webchat/agent/signin", {"token": token})
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    assert body["account"]["kind"] == "agent" and body["account"]["display_name"] == "Ana Lima"
+    api.csrf = body["csrf_token"]
+    assert (await api.get("/webchat/inbox/")).status == 200
+    # once only
+    again = await new_api()
+    r = await again.post("/webchat/agent/signin", {"token": token})
+    assert r.status == 403 and (await r.json())["error"]["code"] == "bad_signin_link"
+    assert (await again.get("/webchat/inbox/")).status == 404
+    # the same agent again (found by email), and a link that expired
+    token2 = await add("Ana Lima", "--email", "ana@shop.example")
+    assert await sql.fetchval("SELECT count(*) FROM webchat.accounts WHERE kind = 'agent'") == 1
+    await sql.execute("UPDATE webchat.agent_signins SET expires_at = now() - interval '1 second' WHERE used_at IS NULL")
+    r = await again.post("/webchat/agent/signin", {"token": token2})
+    assert r.status == 403
+    for bad in ({}, {"token": 5}, {"token": "x" * 300}):
+        assert (await again.post("/webchat/agent/signin", bad)).status == 400

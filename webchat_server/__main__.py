@@ -13,6 +13,7 @@ from . import db
 from .app import create_app
 from .bot import DemoBot
 from .db import database_url_key
+from .domain import staff
 from .http import logs
 from .settings import Settings
 
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", help="server processes: N or 'auto' = one per core (WEBCHAT_WORKERS, default 1)")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("bot-demo", help="run the demo bot (LISTEN + plain SQL inserts)")
+    agent = sub.add_parser("agent", help="agents who answer visitors in /inbox/")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    add = agent_sub.add_parser("add", help="make (or find) an agent and print a one-time sign-in link")
+    add.add_argument("name", help="the name visitors see")
+    add.add_argument("--email", help="the agent's email (also tells two agents of one name apart)")
+    add.add_argument("--ttl", type=int, default=900, help="seconds the link works (default 900)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_format)
@@ -41,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         applied = asyncio.run(db.migrate(_database_url(settings)))
         print("applied:", ", ".join(applied) if applied else "nothing (up to date)")
+    elif args.command == "agent":
+        print(asyncio.run(_agent_add(settings, args.name, args.email, args.ttl)))
     elif args.command == "bot-demo":
         asyncio.run(DemoBot(_database_url(settings)).run())
     else:
@@ -59,6 +68,20 @@ def main(argv: list[str] | None = None) -> None:
         if args.demo or args.demo_bot:
             app.cleanup_ctx.append(_bot_ctx)
         run_single(app, host, port)
+
+
+async def _agent_add(settings: Settings, name: str, email: str | None, ttl: int) -> str:
+    name = name.strip()
+    if not name or len(name) > settings.max_name_chars:
+        raise SystemExit(f"the name must be 1 to {settings.max_name_chars} characters")
+    if not 60 <= ttl <= 7 * 86400:
+        raise SystemExit("--ttl is in seconds, from 60 to 604800 (a week)")
+    url = _database_url(settings)
+    await db.migrate(url)
+    async with db.pool_context(url, 1, 2) as pool:
+        agent, token = await staff.create_signin(pool, name, email, ttl)
+    return (f"agent {agent['display_name']!r} (account {agent['id']}): open this link within {ttl // 60} minutes, "
+            f"once:\n{settings.base_url}/inbox/#signin={token}")
 
 
 async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -14,7 +14,7 @@ from aiohttp_session import session_middleware
 
 from . import db
 from .db import database_url_key, pool_key
-from .domain import accounts, limits
+from .domain import accounts, availability, limits, offline_mail
 from .domain.identity import demo_secret
 from .domain.limits import RateLimiter
 from .domain.sending import SendMetrics, SendQueue, send_queue_key
@@ -34,6 +34,7 @@ from .realtime.listener import Listener, listener_key
 from .realtime.typing_events import typing_limiter_key
 from .settings import Settings, settings_key
 from .views import api, identity, inbox, pages, realtime
+from .views import availability as availability_views
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,10 @@ async def _sending(app: web.Application) -> AsyncIterator[None]:
     await queue.stop()
 
 
+def _connected_agents(app: web.Application) -> list[int]:
+    return [s.account_id for s in app[hub_key].subscribers() if s.agent]
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     session_key = load_secret_key(settings)
@@ -128,6 +133,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(limits.running)
     app.cleanup_ctx.append(accounts.guest_retention)
     app.cleanup_ctx.append(_sending)
+    app[offline_mail.links_key] = offline_mail.links_fernet(session_key)
+    app.cleanup_ctx.append(availability.running(_connected_agents))
+    app.cleanup_ctx.append(offline_mail.running)
     caps.install(app, settings)
     app[lifecycle_key] = Lifecycle()
     app.cleanup_ctx.append(lifecycle_ctx)
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(identity.routes)
     app.add_routes(inbox.routes)
+    app.add_routes(availability_views.routes)
     app.add_routes(realtime.routes)
     app.add_routes(pages.routes)
     app.add_routes(health.routes)

@@ -18,11 +18,16 @@ INSERT INTO webchat.accounts (kind, external_id, display_name) VALUES ('bot', 'd
 ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL DO UPDATE SET display_name = EXCLUDED.display_name
 RETURNING id"""
 JOIN_CHAT = "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+# handoff: a conversation an agent has taken (metadata.automation = 'human') is left to the agent;
+# internal notes are for agents, never something to answer
 READ_MESSAGE = """
 SELECT m.id, m.chat_id, m.text, m.media_type, a.kind AS sender_kind, a.display_name AS sender_name
   FROM webchat.messages m JOIN webchat.accounts a ON a.id = m.sender_id
- WHERE m.id = $1 AND EXISTS (
-       SELECT 1 FROM webchat.chat_members WHERE chat_id = m.chat_id AND account_id = $2)"""
+  JOIN webchat.chats c ON c.id = m.chat_id
+ WHERE m.id = $1 AND m.visibility = 'public'
+   AND coalesce(c.metadata->>'automation', 'bot') <> 'human'
+   AND EXISTS (SELECT 1 FROM webchat.chat_members WHERE chat_id = m.chat_id AND account_id = $2)"""
+STILL_MINE = "SELECT coalesce(metadata->>'automation', 'bot') <> 'human' FROM webchat.chats WHERE id = $1"
 REPLY = "INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, $3)"
 TYPING = "SELECT webchat.typing($1, $2, $3)"
 
@@ -110,7 +115,9 @@ class DemoBot:
             await pool.execute(TYPING, chat_id, self.bot_id, True)
             await asyncio.sleep(self.reply_delay)
             text = answer(row["text"], row["media_type"], row["sender_name"])
-            await pool.execute(REPLY, chat_id, self.bot_id, text)
+            # an agent may have taken the conversation while the bot was "typing"
+            if await pool.fetchval(STILL_MINE, chat_id):
+                await pool.execute(REPLY, chat_id, self.bot_id, text)
             await pool.execute(TYPING, chat_id, self.bot_id, False)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("demo bot failed to answer message %s", message_id)

@@ -227,6 +227,26 @@ class Settings:
     shutdown_timeout: float = 10.0
     drain_delay: float = 0.0
     static_dir: Path = field(default_factory=lambda: data_path("web"))
+    # the address people reach this server at, for links made outside a request (an agent's
+    # sign-in link, the link in an offline email); unset = http://HOST:PORT
+    public_url: str | None = None
+    # offline email to visitors (domain/offline_mail.py); no host = no email
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # "starttls" (port 587), "tls" (implicit, port 465) or "none" (a relay on the same machine)
+    smtp_security: str = "starttls"
+    smtp_from: str = "webchat@localhost"
+    # seconds an agent's reply waits for more before the visitor is emailed (one email a burst)
+    smtp_batch_seconds: float = 60.0
+    # where the link in an offline email lands (a page of the site with the chat on it); unset = this
+    # server's demo page. The conversation's id follows as #webchat-chat=ID
+    smtp_continue_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def pooled(self) -> bool:
@@ -293,6 +313,15 @@ class Settings:
             migrate_on_start=_choice(env, "WEBCHAT_MIGRATE_ON_START", ("1", "0"), "1") == "1",
             shutdown_timeout=_float(env, "WEBCHAT_SHUTDOWN_TIMEOUT", 10.0),
             drain_delay=_float(env, "WEBCHAT_DRAIN_DELAY", 0.0),
+            public_url=env.get("WEBCHAT_PUBLIC_URL") or None,
+            smtp_host=env.get("WEBCHAT_SMTP_HOST") or None,
+            smtp_port=_int(env, "WEBCHAT_SMTP_PORT", 587),
+            smtp_username=env.get("WEBCHAT_SMTP_USERNAME") or None,
+            smtp_password=env.get("WEBCHAT_SMTP_PASSWORD") or None,
+            smtp_security=_choice(env, "WEBCHAT_SMTP_SECURITY", ("starttls", "tls", "none"), "starttls"),
+            smtp_from=env.get("WEBCHAT_SMTP_FROM") or "webchat@localhost",
+            smtp_batch_seconds=max(0.0, _float(env, "WEBCHAT_SMTP_BATCH_SECONDS", 60.0)),
+            smtp_continue_url=env.get("WEBCHAT_SMTP_CONTINUE_URL") or None,
         )
 
     def rate(self, name: str) -> Rate | None:

@@ -94,3 +94,38 @@ CREATE TABLE webchat.agent_signins (
     expires_at timestamptz NOT NULL,
     used_at    timestamptz
 );
+
+-- Availability: every server process stamps the agents it has connected (webchat_server/domain/
+-- availability.py); an agent stamped within the last minute or so is online.
+ALTER TABLE webchat.accounts ADD COLUMN agent_seen_at timestamptz;
+CREATE INDEX accounts_agents_seen ON webchat.accounts (agent_seen_at) WHERE kind = 'agent';
+
+-- Email when offline: an agent's public reply in a conversation whose visitor left an email queues
+-- the conversation here (one row per conversation, so a burst of replies is one email). A server
+-- process sends it once the reply has waited WEBCHAT_SMTP_BATCH_SECONDS and is still unread.
+CREATE TABLE webchat.offline_mail (
+    chat_id     bigint PRIMARY KEY REFERENCES webchat.chats (id) ON DELETE CASCADE,
+    -- the first reply not emailed yet; null = nothing waiting
+    queued_at   timestamptz,
+    -- replies up to this seq were emailed already
+    emailed_seq bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX offline_mail_queued ON webchat.offline_mail (queued_at) WHERE queued_at IS NOT NULL;
+
+CREATE FUNCTION webchat.messages_offline_mail() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO webchat.offline_mail AS o (chat_id, queued_at)
+    SELECT DISTINCT n.chat_id, now()
+      FROM new_rows n
+      JOIN webchat.accounts a ON a.id = n.sender_id AND a.kind = 'agent'
+      JOIN webchat.chats c ON c.id = n.chat_id
+      JOIN webchat.accounts v ON v.id = c.visitor_id AND v.email IS NOT NULL
+     WHERE n.visibility = 'public'
+    ON CONFLICT (chat_id) DO UPDATE SET queued_at = coalesce(o.queued_at, EXCLUDED.queued_at);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER messages_offline_mail AFTER INSERT ON webchat.messages
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION webchat.messages_offline_mail();

@@ -51,7 +51,7 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "is_outgoing": BOOL, "timestamp": TIME, "media_type": _nullable({"enum": ["image", "audio"]}),
         "media_url": _nullable(STR), "client_id": _nullable(STR), "reply_to": _nullable(ID),
         "edited_at": _nullable(TIME), "deleted": BOOL,
-    })
+    }, {"internal": {"type": "boolean", "description": "An internal note: only agents ever get it."}})
     chat = _obj({
         "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
         "last_message": _nullable(_ref("Message")), "updated_at": TIME, "created_at": TIME,
@@ -70,7 +70,21 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
     health = _obj({"status": {"enum": ["ok", "degraded", "draining"]}, "database": STR,
                    "listener": {"enum": ["ok", "connected", "down"]}},
                   {"last_probe_age_s": _nullable({"type": "number"}), "listener_reconnects": {"type": "integer"}})
+    conversation = _obj({
+        "chat": _ref("Chat"),
+        "visitor": _obj({"account_id": ID, "display_name": STR, "kind": {"enum": ["guest", "user"]},
+                         "first_seen": TIME}, {"email": STR}),
+        "assignee_id": _nullable(ID), "status": {"enum": ["open", "resolved"]},
+        "automation": {"enum": ["bot", "human"]}, "unread_count": {"type": "integer", "minimum": 0},
+        "last_message": _nullable(_ref("Message")), "context": {"type": "object"},
+    }, description="A visitor conversation as agents see it (README 'Answer your visitors').")
     return {
+        "Conversation": conversation,
+        "Inbox": _ok(conversations={"type": "array", "items": _ref("Conversation")}, has_more=BOOL,
+                     next_before=_nullable(STR)),
+        "ConversationResult": _ok(conversation=_ref("Conversation")),
+        "Availability": _ok(online=BOOL),
+        "AccountResult": _ok(account=_ref("Account")),
         "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
         "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(
             {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"}})),
@@ -149,7 +163,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
               "description": "Opaque per-chat tokens joined with commas (README 'Cursors and guarantees'); "
                              "one that does not fit in a URL goes in the body of POST /webchat/poll/."}
     send_fields: dict[str, Schema] = {
-        "text": text, "chat_id": _nullable(ID), "client_id": client_id, "reply_to": _nullable(ID)}
+        "text": text, "chat_id": _nullable(ID), "client_id": client_id, "reply_to": _nullable(ID),
+        "internal": {"type": "boolean", "description": "agents only: an internal note, never shown to the visitor"}}
     media_types = sorted({SERVE_AS.get(m, m) for m in ALLOWED})
     sends = {JSON: {"schema": _obj({"text": {**text, "minLength": 1, "pattern": "\\S"}},
                                    {k: v for k, v in send_fields.items() if k != "text"})},
@@ -198,6 +213,64 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "requestBody": {"required": True, "content": sends},
             "responses": _responses({201: "Stored", 200: "A repeated client_id: the first message"},
                                     "SendResult", 404, 409, 415, *WRITE)}},
+        "/webchat/availability": {"get": {
+            "operationId": "availability", "security": [{}],
+            "summary": "Whether an agent is online now (the launcher's \"We're online\" / \"We'll reply by email\").",
+            "responses": _responses(200, "Availability", 429, 503)}},
+        "/webchat/contact": {"post": {
+            "operationId": "contact", "security": write,
+            "summary": "A visitor leaves an email (or null to forget it): an agent's replies that stay unread "
+                       "are emailed to it.",
+            "requestBody": _json_body(_obj({"email": _nullable({"type": "string", "maxLength": 320})})),
+            "responses": _responses(200, "AccountResult", *WRITE)}},
+        "/webchat/continue": {"get": {
+            "operationId": "continueConversation", "security": [{}],
+            "summary": "The link in an offline email: a guest's browser becomes that guest again, then goes "
+                       "to the conversation (303).",
+            "parameters": [_query("t", {"type": "string", "maxLength": 2000}, "the link's token", required=True)],
+            "responses": _responses({303: "To the page with the chat, `#webchat-chat=<id>`; a 404 for an "
+                                          "unknown, altered or expired link (7 days)"}, None, 400, 404, 429, 503)}},
+        "/webchat/agent/signin": {"post": {
+            "operationId": "agentSignin", "security": write,
+            "summary": "Sign the session in as an agent with the secret of a one-time link from "
+                       "`webchat-server agent add` (the part after `#signin=`).",
+            "requestBody": _json_body(_obj({"token": {"type": "string", "maxLength": 200}})),
+            "responses": _responses(200, "Session", *WRITE)}},
+        "/webchat/inbox/": {"get": {
+            "operationId": "inbox", "security": cookie,
+            "summary": "Agents only (404 for anyone else): visitor conversations, newest activity first.",
+            "parameters": [_query("status", {"enum": ["open", "resolved"]}, "open (default) or resolved"),
+                           _query("assignee", {"enum": ["me", "none", "any"]},
+                                  "mine, unassigned, or any (default)"),
+                           _query("before", {"type": "string", "maxLength": 40},
+                                  "next_before of the previous page"),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size (50)")],
+            "responses": _responses(200, "Inbox", 404, *READ)}},
+        "/webchat/inbox/{chat_id}/": {
+            "parameters": [_path_id("chat_id")],
+            "get": {"operationId": "conversation", "security": cookie,
+                    "summary": "Agents only: one visitor conversation.",
+                    "responses": _responses(200, "ConversationResult", 404, *READ)}},
+        "/webchat/inbox/{chat_id}/assign": {
+            "parameters": [_path_id("chat_id")],
+            "post": {"operationId": "assignConversation", "security": write,
+                     "summary": "Agents only: claim (`\"me\"`), hand over (an agent's id) or unassign (null). "
+                                "The assignee joins the conversation; the bot steps back.",
+                     "requestBody": _json_body(_obj({"agent_id": {"anyOf": [ID, {"const": "me"},
+                                                                            {"type": "null"}]}})),
+                     "responses": _responses(200, "ConversationResult", 404, *WRITE)}},
+        "/webchat/inbox/{chat_id}/status": {
+            "parameters": [_path_id("chat_id")],
+            "post": {"operationId": "conversationStatus", "security": write,
+                     "summary": "Agents only: resolve or reopen (a visitor writing again reopens it).",
+                     "requestBody": _json_body(_obj({"status": {"enum": ["open", "resolved"]}})),
+                     "responses": _responses(200, "ConversationResult", 404, *WRITE)}},
+        "/webchat/inbox/{chat_id}/automation": {
+            "parameters": [_path_id("chat_id")],
+            "post": {"operationId": "conversationAutomation", "security": write,
+                     "summary": "Agents only: hand the conversation back to the bot, or take it (metadata.automation).",
+                     "requestBody": _json_body(_obj({"automation": {"enum": ["bot", "human"]}})),
+                     "responses": _responses(200, "ConversationResult", 404, *WRITE)}},
         "/webchat/messages/": {"get": {
             "operationId": "messages", "security": cookie, "summary": "A page of a chat's messages, oldest first.",
             "parameters": [_query("chat_id", ID, "the chat", required=True),

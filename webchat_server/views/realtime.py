@@ -10,6 +10,7 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..db import pool_key, q
+from ..domain.availability import availability_key
 from ..domain.model import message_json
 from ..errors import DATABASE_DOWN, ApiError, BadInput, DomainError, NotFound
 from ..http.auth import origin_allowed, require_account
@@ -41,6 +42,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     given = None if by_frame else cursor.parse(request.query.get("cursor"))
     app = request.app
     settings, hub = app[settings_key], app[hub_key]
+    if account["kind"] == "agent":
+        # online from now (the launcher says "We're online"), not from the next stamping round
+        await app[availability_key].seen([account_id])
     # the resume frame may be large; every later frame is held to MAX_CLIENT_FRAME by the read loop
     ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat, compress=False,
                                max_msg_size=MAX_BODY_CURSOR + 1024 if by_frame else MAX_CLIENT_FRAME)
