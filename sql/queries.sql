@@ -381,3 +381,10 @@ UPDATE webchat.offline_mail SET queued_at = coalesce(queued_at, now()) WHERE cha
 -- name: continue_check
 SELECT a.kind FROM webchat.chat_members m JOIN webchat.accounts a ON a.id = m.account_id
  WHERE m.account_id = $1 AND m.chat_id = $2 AND a.merged_into IS NULL;
+
+-- The site's agents by name, for "hand over to" (a handful; capped all the same).
+-- name: agents_list
+SELECT id, kind, external_id, display_name, email, avatar_url FROM webchat.accounts
+ WHERE kind = 'agent' AND merged_into IS NULL
+ ORDER BY lower(display_name), id
+ LIMIT $1;

@@ -156,6 +156,17 @@ def test_filters_mine_unassigned_all(context: Any, visitor_ctx: Any, browser: An
     conversation(other).get_by_role("button", name="Claim").click()
     expect(row(agent, chats[1])).not_to_contain_text("Unassigned")
 
+    expect(row(agent, chats[1])).to_contain_text("Cy")
+    # hand the third over to Cy
+    row(agent, chats[2]).get_by_role("button").click()
+    conversation(agent).get_by_label("Hand over to").select_option(label="Cy")
+    expect(conversation(agent).locator(".who")).to_have_text("Assigned to Cy")
+    expect(row(other, chats[2])).to_contain_text("You")
+    # and back to unassigned, by SQL (the API's unassign is tested with the API)
+    sql(server.database_url, "UPDATE webchat.chats SET assignee_id = NULL WHERE id = $1", chats[2])
+    agent.reload()
+    expect(row(agent, chats[2])).to_contain_text("Unassigned")
+
     filter_button(agent, "assignee:me").click()
     expect(filter_button(agent, "assignee:me")).to_have_attribute("aria-pressed", "true")
     expect(row(agent, chats[0])).to_have_count(1)

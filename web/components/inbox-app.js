@@ -98,6 +98,7 @@ export class WebchatInbox extends LitElement {
     this.details = false;
     this.help = false;
     this.agents = [];
+    this._asked = new Set(); // assignee ids the agents' list was fetched for
     this.permission = notificationPermission();
     this.announced = '';
     new ClientController(this);
@@ -137,8 +138,15 @@ export class WebchatInbox extends LitElement {
     const open = c.openChatId;
     if (open && (open !== this._lastOpen || (changed.has('narrow') && this.narrow))) this.view = 'chat';
     this._lastOpen = open;
-    if (c.me && !c.notAgent && !this._agentsAsked) {
-      this._agentsAsked = true;
+    if (!c.me || c.notAgent) return;
+    // the agents' names: at start, and again when a conversation is assigned to one not known yet
+    // (an agent who signed in for the first time since)
+    const known = new Set(this.agents.map((a) => a.id));
+    const unknown = [...c.conversations.values()].map((x) => x.assignee_id)
+      .filter((id) => id && !known.has(id) && !this._asked.has(id));
+    if (!this._asked.size || unknown.length) {
+      this._asked.add(0);
+      for (const id of unknown) this._asked.add(id);
       c.agents().then((agents) => { this.agents = agents; });
     }
   }

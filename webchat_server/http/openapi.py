@@ -83,6 +83,7 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Inbox": _ok(conversations={"type": "array", "items": _ref("Conversation")}, has_more=BOOL,
                      next_before=_nullable(STR)),
         "ConversationResult": _ok(conversation=_ref("Conversation")),
+        "Agents": _ok(agents={"type": "array", "items": _ref("Account")}),
         "Availability": _ok(online=BOOL),
         "AccountResult": _ok(account=_ref("Account")),
         "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
@@ -246,6 +247,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                                   "next_before of the previous page"),
                            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size (50)")],
             "responses": _responses(200, "Inbox", 404, *READ)}},
+        "/webchat/agents/": {"get": {
+            "operationId": "agents", "security": cookie,
+            "summary": "Agents only (404 for anyone else): the site's agents by name, for handing a "
+                       "conversation over.",
+            "responses": _responses(200, "Agents", 404, *READ)}},
         "/webchat/inbox/{chat_id}/": {
             "parameters": [_path_id("chat_id")],
             "get": {"operationId": "conversation", "security": cookie,
