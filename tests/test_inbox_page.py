@@ -4,14 +4,15 @@ sees it live, claims, replies and writes notes the visitor never sees; filters, 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser_support import IDENTITY_SECRET, sql
+from .browser_support import IDENTITY_SECRET, png, sql
 from .conftest import identity_token
-from .test_browser import axe_violations, bubble, send
+from .test_browser import NOTIFICATION_SPY, axe_violations, bubble, send
 
 SIGN_IN_TEXT = "This page is for the site's staff"
 
@@ -80,7 +81,7 @@ def visitor_ctx(browser: Any) -> Any:
 
 
 def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context: Any, visitor_ctx: Any,
-                                                                        server: Any) -> None:
+                                                                        server: Any, tmp_path: Path) -> None:
     agent = sign_in_agent(context, server)
     # the page was open before the visitor came: the first message appears without a reload
     visitor, chat = visitor_page(visitor_ctx, server, "Is the blue teapot in stock?")
@@ -92,6 +93,10 @@ def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context:
     conversation(agent).get_by_role("button", name="Claim").click()
     expect(conversation(agent).locator(".who")).to_have_text("Assigned to you")
     expect(conversation(agent).get_by_role("button", name="Claim")).to_have_count(0)
+    # the agent types: the visitor sees it
+    agent.locator("inbox-conversation webchat-composer textarea").press_sequentially("Yes")
+    expect(visitor.locator("webchat-chat .typing")).to_contain_text("Ana (Support) is typing")
+    agent.locator("inbox-conversation webchat-composer textarea").fill("")
     write(agent, "Yes, two left. Shall I keep one for you?")
     # the visitor sees the reply under the agent's name
     reply = visitor.locator("webchat-message", has_text="two left")
@@ -120,6 +125,13 @@ def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context:
     visitor.reload()
     expect(bubble(visitor, "It ships tomorrow.")).to_have_count(1)
     expect(visitor.get_by_text("free delivery")).to_have_count(0)
+
+    # a picture as a reply
+    image = tmp_path / "teapot.png"
+    image.write_bytes(png())
+    agent.locator("inbox-conversation webchat-composer input[type=file]").set_input_files(str(image))
+    agent.locator("inbox-conversation webchat-composer textarea").press("Enter")
+    expect(visitor.locator("webchat-message .bubble img")).to_have_count(1)
 
     # the visitor types: the agent sees it
     visitor.locator("webchat-composer textarea").press_sequentially("thanks")
@@ -187,6 +199,29 @@ def test_filters_mine_unassigned_all(context: Any, visitor_ctx: Any, browser: An
     expect(row(agent, chats[0])).to_have_count(0)
 
 
+def test_a_new_conversation_is_announced(browser: Any, server: Any) -> None:
+    ctx = browser.new_context(permissions=["notifications"], bypass_csp=True)
+    ctx.set_default_timeout(10_000)
+    try:
+        ctx.add_init_script(NOTIFICATION_SPY)
+        agent = sign_in_agent(ctx, server, "fay", "Fay")
+        agent.get_by_role("button", name="Sound on").click()  # a click lets the page play sound
+        agent.get_by_role("button", name="Sound off").click()
+        expect(agent.get_by_role("button", name="Sound on")).to_be_visible()
+        visitor = browser.new_context()
+        try:
+            chat = visitor_writes(visitor, server, "Hello, anyone there?")
+        finally:
+            visitor.close()
+        expect(row(agent, chat)).to_have_count(1)
+        agent.wait_for_function("window.__notes.length > 0")
+        note = agent.evaluate("window.__notes[0]")
+        assert note["title"].startswith("New conversation") and note["body"] == "Hello, anyone there?"
+        expect(agent.locator("webchat-inbox .announce")).to_contain_text("New conversation")
+    finally:
+        ctx.close()
+
+
 def test_keyboard_shortcuts(context: Any, browser: Any, server: Any) -> None:
     agent = sign_in_agent(context, server, "di", "Di")
     chats = []
@@ -198,7 +233,7 @@ def test_keyboard_shortcuts(context: Any, browser: Any, server: Any) -> None:
             ctx.close()
     for chat in chats:
         expect(row(agent, chat)).to_have_count(1)
-    agent.locator("body").click(position={"x": 5, "y": 600})
+    agent.locator("webchat-inbox h1").click()  # somewhere that is not a conversation or a field
     agent.keyboard.press("j")  # the first (newest) conversation
     expect(row(agent, chats[1]).locator("button")).to_have_attribute("aria-current", "true")
     agent.keyboard.press("j")

@@ -160,12 +160,12 @@ export class WebchatInbox extends LitElement {
       <div class="bar">
         <h1>Inbox</h1>
         ${c.me ? html`<span class="me">${c.me.display_name}</span>` : nothing}
-        <button aria-pressed=${c.sound ? 'true' : 'false'} @click=${() => c.setSound(!c.sound)}
+        <button @click=${() => c.setSound(!c.sound)}
           title="A sound for each new conversation">${c.sound ? 'Sound on' : 'Sound off'}</button>
         ${this.permission === 'default' ? html`<button @click=${this._askNotifications}>${this.narrow ? 'Notify me' : 'Enable notifications'}</button>` : nothing}
         <button aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" @click=${this._openHelp}>?</button>
         <webchat-status status=${c.status}></webchat-status>
-        <span class="sr-only" role="status">${this.announced}</span>
+        <span class="sr-only announce" role="status">${this.announced}</span>
       </div>
       <webchat-banner .message=${c.error} @webchat-dismiss=${() => c.clearError()}></webchat-banner>
       ${c.me ? html`
