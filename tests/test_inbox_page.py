@@ -90,6 +90,9 @@ def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context:
     expect(row(agent, chat).locator(".badge")).to_have_text("1")
     row(agent, chat).get_by_role("button").click()
     expect(conversation(agent).locator("webchat-message .bubble", has_text="blue teapot")).to_have_count(1)
+    # open but not claimed (the agent is not in the conversation): what the visitor adds shows too
+    send(visitor, "Or in green?")
+    expect(conversation(agent).locator("webchat-message .bubble", has_text="Or in green?")).to_have_count(1)
     conversation(agent).get_by_role("button", name="Claim").click()
     expect(conversation(agent).locator(".who")).to_have_text("Assigned to you")
     expect(conversation(agent).get_by_role("button", name="Claim")).to_have_count(0)

@@ -163,6 +163,25 @@ export class InboxClient extends ChatClient {
     }
     this._firstLoad = false;
     for (const conv of fresh) this._announce(conv);
+    this._catchUp(this.chats.openChatId);
+  }
+
+  /** The open conversation has messages the page has not had (no live events for a conversation
+   * this agent has not joined, until the server sends agents every conversation's): fetch them. */
+  async _catchUp(chatId) {
+    const conv = this.conversations.get(chatId);
+    const newest = conv && conv.chat.last_message ? conv.chat.last_message.seq : 0;
+    const known = this.messages.list(chatId).at(-1)?.seq || 0;
+    if (!this.messages.loaded.has(chatId) || newest <= known || this._catchingUp) return;
+    this._catchingUp = true;
+    try {
+      const data = await this.api.messages(chatId, {after: known, limit: 200});
+      for (const m of data.messages) this._onMessage({type: 'new_message', message: m});
+    } catch {
+      // the next refetch tries again
+    } finally {
+      this._catchingUp = false;
+    }
   }
 
   /** A new visitor conversation: a chime (if on) and a browser notification (if allowed). */
