@@ -153,8 +153,10 @@ export class InboxClient extends ChatClient {
     for (const conv of conversations) {
       const {chat} = conv;
       this.conversations.set(chat.id, conv);
-      // the list's count is the server's: the visitor's messages after what this agent read
-      this.chats.upsert({...chat, unread_count: conv.unread_count,
+      // the list's count is the server's (the visitor's messages after what this agent read),
+      // except for the conversation the agent is reading now, which it may not have joined
+      const reading = chat.id === this.chats.openChatId && this.unread.looking;
+      this.chats.upsert({...chat, unread_count: reading ? 0 : conv.unread_count,
         last_read_seq: chat.last_read_seq ?? Math.max(0, (chat.last_seq || 0) - (conv.unread_count || 0))});
       if (!this._known.has(chat.id)) {
         this._known.add(chat.id);
