@@ -3,7 +3,10 @@ sees it live, claims, replies and writes notes the visitor never sees; filters, 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +288,28 @@ def test_anyone_but_an_agent_sees_how_to_sign_in_and_no_data(context: Any, visit
     expect(user.get_by_role("alert")).to_contain_text("sign-in link")
     assert "#signin" not in user.url
     assert chat
+
+
+def test_a_sign_in_link_from_the_command_line_works_once(browser: Any, server: Any) -> None:
+    out = subprocess.run([sys.executable, "-m", "webchat_server", "agent", "add", "Gus", "--email", "gus@example.org"],
+                         env={**os.environ, "DATABASE_URL": server.database_url, "WEBCHAT_PORT": str(server.port)},
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    link = re.search(r"http\S+/inbox/#signin=\S+", out)
+    assert link, out
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        page = first.new_page()
+        page.goto(link.group(0))
+        expect(page.locator("webchat-inbox webchat-status")).to_have_attribute("status", "live")
+        expect(page.locator("webchat-inbox .me")).to_have_text("Gus")
+        assert "#signin" not in page.url  # spent, and not left in the address bar or history
+        again = second.new_page()
+        again.goto(link.group(0))
+        expect(again.get_by_role("alert")).to_contain_text("already used")
+        expect(again.locator("inbox-list")).to_have_count(0)
+    finally:
+        first.close()
+        second.close()
 
 
 def test_phone_width_list_and_conversation_are_two_views(browser: Any, visitor_ctx: Any, server: Any) -> None:
