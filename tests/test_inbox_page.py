@@ -180,6 +180,11 @@ def test_filters_mine_unassigned_all(context: Any, visitor_ctx: Any, browser: An
     conversation(agent).get_by_label("Hand over to").select_option(label="Cy")
     expect(conversation(agent).locator(".who")).to_have_text("Assigned to Cy")
     expect(row(other, chats[2])).to_contain_text("You")
+    # a filter it does not match takes it off the list, not off the screen
+    filter_button(agent, "assignee:none").click()
+    expect(row(agent, chats[2])).to_have_count(0)
+    expect(conversation(agent).locator(".who")).to_have_text("Assigned to Cy")
+    filter_button(agent, "assignee:any").click()
     # and back to unassigned, by SQL (the API's unassign is tested with the API)
     sql(server.database_url, "UPDATE webchat.chats SET assignee_id = NULL WHERE id = $1", chats[2])
     agent.reload()

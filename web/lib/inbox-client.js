@@ -129,9 +129,15 @@ export class InboxClient extends ChatClient {
   async refreshChats() {
     const data = await this.api.request('GET', '/webchat/inbox/', {params: this.filter});
     const ids = new Set(data.conversations.map((c) => c.chat.id));
-    // conversations that left this filter (resolved, taken by someone else) leave the list
+    // conversations that left this filter (resolved, taken by someone else) leave the list; the
+    // open one stays open, with its state as it is now
+    const open = this.chats.openChatId;
     for (const [id, conv] of this.conversations) {
-      if (!ids.has(id) && matches(conv, this.filter, this.me.id)) this.conversations.delete(id);
+      if (!ids.has(id) && id !== open && matches(conv, this.filter, this.me.id)) this.conversations.delete(id);
+    }
+    if (open && !ids.has(open) && this.conversations.has(open)) {
+      const one = await this.api.request('GET', `/webchat/inbox/${open}/`).catch(() => null);
+      if (one) data.conversations.push(one.conversation);
     }
     this._take(data.conversations);
     this.hasMore = data.has_more;
