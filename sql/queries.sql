@@ -382,6 +382,11 @@ UPDATE webchat.offline_mail SET queued_at = coalesce(queued_at, now()) WHERE cha
 SELECT a.kind FROM webchat.chat_members m JOIN webchat.accounts a ON a.id = m.account_id
  WHERE m.account_id = $1 AND m.chat_id = $2 AND a.merged_into IS NULL;
 
+-- where a visitor's conversation started (the first send's page, language, browser); set once
+-- name: conversation_context
+UPDATE webchat.chats SET metadata = jsonb_set(metadata, '{context}', $2::jsonb)
+ WHERE id = $1 AND visitor_id IS NOT NULL AND NOT metadata ? 'context';
+
 -- The site's agents by name, for "hand over to" (a handful; capped all the same).
 -- name: agents_list
 SELECT id, kind, external_id, display_name, email, avatar_url FROM webchat.accounts

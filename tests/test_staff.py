@@ -352,3 +352,17 @@ async def test_agent_add_prints_a_one_time_link(api: Api, new_api: Any, database
     assert r.status == 403
     for bad in ({}, {"token": 5}, {"token": "x" * 300}):
         assert (await again.post("/webchat/agent/signin", bad)).status == 400
+
+
+async def test_a_conversation_remembers_where_it_started(api: Api, new_api: Any) -> None:
+    r = await api.client.post("/webchat/send/", json={"text": "hi"}, headers={
+        "X-CSRF-Token": api.csrf, "Referer": "https://shop.example/cakes?id=7",
+        "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.5", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"})
+    assert r.status == 201
+    chat_id = (await r.json())["chat_id"]
+    await api.client.post("/webchat/send/", json={"text": "again", "chat_id": chat_id},
+                          headers={"X-CSRF-Token": api.csrf, "Referer": "https://elsewhere/"})
+    agent = await as_agent(await new_api())
+    context = (await inbox(agent))["conversations"][0]["context"]
+    assert context == {"url": "https://shop.example/cakes?id=7", "language": "pt-BR",
+                       "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}

@@ -71,9 +71,11 @@ END $$;
 CREATE TRIGGER messages_reopen AFTER INSERT ON webchat.messages
     FOR EACH ROW EXECUTE FUNCTION webchat.message_reopen();
 
--- Inbox changes (status, assignee) are chat changes: 'c' as for a rename.
+-- Inbox changes (status, assignee) are chat changes: 'c' as for a rename. The transition tables
+-- have no statistics, so the planner joined them with a nested loop: an UPDATE of 100,000 chats by
+-- SQL (bench/inbox.py) ran for half an hour; a hash join takes a second.
 CREATE OR REPLACE FUNCTION webchat.chats_after_update() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     PERFORM webchat.notify_rows('c', (
         SELECT jsonb_agg(jsonb_build_array(n.id) ORDER BY n.id)
@@ -85,6 +87,11 @@ BEGIN
             OR n.assignee_id IS DISTINCT FROM o.assignee_id));
     RETURN NULL;
 END $$;
+
+-- The same for the other statement triggers that join their old and new rows: a bulk UPDATE of
+-- messages or read positions by SQL is a hash join, not rows x rows.
+ALTER FUNCTION webchat.messages_after_update() SET enable_nestloop = off;
+ALTER FUNCTION webchat.members_after_update() SET enable_nestloop = off;
 
 -- One-time sign-in links for agents made with `webchat-server agent add` (sites with no backend to
 -- sign identity tokens). Only the SHA-256 of the secret is stored; a link works once, until expires_at.

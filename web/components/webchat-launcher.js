@@ -8,6 +8,7 @@ import {themeStyles, controlStyles} from '../lib/theme.js';
 import {askPermission, notificationPermission} from '../lib/notify.js';
 import {audioContext, chime} from '../lib/chime.js';
 import './webchat-chat.js';
+import './webchat-availability.js';
 
 const STORE_KEY = 'webchat-launcher';
 const CORNERS = new Set(['bottom-right', 'bottom-left', 'top-right', 'top-left']);
@@ -181,6 +182,7 @@ export class WebchatLauncher extends LitElement {
             title="Notify me of replies" @click=${this._askNotifications}>${bellIcon}</button>` : nothing}
           <button class="close" aria-label=${`Close ${this.label}`} @click=${() => this.hide()}>${closeIcon(20)}</button>
         </div>
+        ${this._mounted ? html`<webchat-availability api-base=${this.apiBase || nothing}></webchat-availability>` : nothing}
         ${this._mounted ? html`<webchat-chat embedded .active=${this.open} theme=${this.theme}
             api-base=${this.apiBase || nothing} user-token=${this.userToken || nothing}
             @webchat-unread=${this._onUnread} @webchat-state=${this._onState}></webchat-chat>` : nothing}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -18,7 +18,9 @@ STATUSES = ("open", "resolved")
 ASSIGNEES = {"any": "inbox_any", "me": "inbox_mine", "none": "inbox_unassigned"}
 AUTOMATION = ("bot", "human")
 # the start of the first page: later than any conversation's last activity
-FIRST_PAGE = (datetime.max.replace(year=9999), 2**63 - 1)
+FIRST_PAGE = (datetime.max.replace(tzinfo=UTC), 2**63 - 1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 async def sign_in(pool: asyncpg.Pool, who: Identity) -> dict[str, Any]:
@@ -62,14 +64,15 @@ def parse_before(raw: str | None) -> tuple[datetime, int]:
             or len(micros) > 17 or len(chat) > 18):
         raise BadInput("before must be a next_before value of an earlier page")
     try:
-        return datetime.fromtimestamp(int(micros) / 1e6).astimezone(), int(chat)
-    except (ValueError, OverflowError, OSError):
+        # integers all the way: a float has too few digits for a microsecond (a page boundary)
+        return EPOCH + int(micros) * MICROSECOND, int(chat)
+    except (ValueError, OverflowError):
         raise BadInput("before is out of range") from None
 
 
 def _cursor(row: asyncpg.Record) -> str:
     updated: datetime = row["updated_at"]
-    return f"{int(updated.timestamp() * 1e6)}.{row['id']}"
+    return f"{(updated - EPOCH) // MICROSECOND}.{row['id']}"
 
 
 def conversation_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -177,6 +180,27 @@ async def send_note(pool: asyncpg.Pool, agent_id: int, chat_id: int, text: str, 
         row = await conn.fetchrow(q("message_get"), message_id)
         assert row is not None
         return message_json(row), True
+
+
+def request_context(referer: str | None, language: str | None, user_agent: str | None) -> dict[str, str]:
+    """What the inbox shows of where a conversation started, from the first send's headers: the page
+    (as much of its URL as the browser's referrer policy sends), the first preferred language, the
+    browser. Each is cut short: they are the visitor's to write."""
+    context = {}
+    if referer and referer.startswith(("https://", "http://")):
+        context["url"] = referer[:500]
+    if language:
+        first = language.split(",")[0].split(";")[0].strip()
+        if first and first != "*":
+            context["language"] = first[:35]
+    if user_agent:
+        context["user_agent"] = user_agent[:300]
+    return context
+
+
+async def remember_context(pool: asyncpg.Pool, chat_id: int, context: dict[str, str]) -> None:
+    if context:
+        await pool.execute(q("conversation_context"), chat_id, context)
 
 
 async def is_conversation(pool: asyncpg.Pool | Conn, chat_id: int) -> bool:

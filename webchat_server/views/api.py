@@ -150,6 +150,12 @@ async def send(request: web.Request) -> web.Response:
         charge=cost,
         session=sid,
     )
+    if created and chat_id is None and agent is None:
+        # a visitor's new conversation: where it started, for the agents' inbox (one small write
+        # per new chat; a chat made by SQL has none)
+        await staff.remember_context(request.app[pool_key], message["chat_id"], staff.request_context(
+            request.headers.get("Referer"), request.headers.get("Accept-Language"),
+            request.headers.get("User-Agent")))
     return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
               status=201 if created else 200)
 
