@@ -198,7 +198,8 @@ export class InboxClient extends ChatClient {
     this.dispatchEvent(new CustomEvent('new-conversation', {detail: conv}));
     if (notificationPermission() !== 'granted' || !conv.last_message) return;
     const n = new Notification(`New conversation: ${conv.visitor.display_name}`, {
-      body: (conv.last_message.text || 'Attachment').slice(0, 200), tag: `webchat-inbox-${conv.chat.id}`});
+      // the tag of the ordinary per-message notification: the browser shows this one in its place
+      body: (conv.last_message.text || 'Attachment').slice(0, 200), tag: `webchat-chat-${conv.chat.id}`});
     n.onclick = () => { window.focus(); this.openChat(conv.chat.id); n.close(); };
   }
 
