@@ -28,6 +28,10 @@ SCENARIOS = [
     ["bench.send"],
     # a visitor's sends while four neighbours behind the same address upload 5 MiB files (issue 18 #9)
     ["bench.neighbours"],
+    # the agents' inbox list with 100,000 conversations: query times and their index plans (issue 16)
+    ["bench.inbox"],
+    # 20 agents hold the inbox open while 500 visitors chat at 5 msg/s: every event to every agent
+    ["bench.agents", "--seconds", "30"],
 ]
 
 

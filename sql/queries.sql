@@ -274,7 +274,10 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
        (SELECT count(*) FROM webchat.messages x
          WHERE x.chat_id = c.id AND x.sender_id = c.visitor_id AND x.deleted_at IS NULL
            AND x.seq > coalesce(m.last_read_seq, 0)) AS unread_count,
-       to_jsonb(lm) AS last_message
+       to_jsonb(lm) AS last_message,
+       ARRAY(SELECT o.id FROM webchat.chats o
+              WHERE o.visitor_id = c.visitor_id AND o.id <> c.id AND o.last_seq > 0
+              ORDER BY o.id DESC LIMIT 10) AS other_conversations
   FROM unnest($2::bigint[]) WITH ORDINALITY AS w(id, n)
   JOIN webchat.chats c ON c.id = w.id
   JOIN webchat.accounts va ON va.id = c.visitor_id
@@ -386,6 +389,35 @@ SELECT a.kind FROM webchat.chat_members m JOIN webchat.accounts a ON a.id = m.ac
 -- name: conversation_context
 UPDATE webchat.chats SET metadata = jsonb_set(metadata, '{context}', $2::jsonb)
  WHERE id = $1 AND visitor_id IS NOT NULL AND NOT metadata ? 'context';
+
+-- Agents' readers (webchat_server/realtime/agents.py) follow every visitor conversation without
+-- being members: at attach, their memberships, every open conversation (empty ones too: their
+-- position 0 goes into the cursor, as a member's does), the resolved ones of the last day and
+-- those their cursor names; any other conversation from its next message on.
+-- name: agent_follows_with_seq
+SELECT m.chat_id, c.last_seq FROM webchat.chat_members m JOIN webchat.chats c ON c.id = m.chat_id
+ WHERE m.account_id = $1
+UNION
+SELECT c.id, c.last_seq FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.status = 'open'
+UNION
+SELECT c.id, c.last_seq FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'resolved'
+   AND c.updated_at > now() - interval '1 day'
+UNION
+SELECT c.id, c.last_seq FROM webchat.chats c
+ WHERE c.id = ANY($2::bigint[]) AND c.visitor_id IS NOT NULL;
+
+-- name: conversations_followed
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.status = 'open'
+UNION
+SELECT c.id FROM webchat.chats c
+ WHERE c.visitor_id IS NOT NULL AND c.last_seq > 0 AND c.status = 'resolved'
+   AND c.updated_at > now() - interval '1 day';
+
+-- name: conversations_among
+SELECT id FROM webchat.chats WHERE id = ANY($1::bigint[]) AND visitor_id IS NOT NULL;
 
 -- The site's agents by name, for "hand over to" (a handful; capped all the same).
 -- name: agents_list

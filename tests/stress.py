@@ -27,9 +27,12 @@ from aiohttp.test_utils import TestServer
 
 from webchat_server.app import create_app
 from webchat_server.domain.sending import send_queue_key
+from webchat_server.realtime.cursor import Keeper
 from webchat_server.realtime.hub import hub_key
 from webchat_server.realtime.listener import listener_key
 from webchat_server.settings import Settings
+
+from .conftest import identity_token
 
 
 @dataclass
@@ -103,23 +106,6 @@ class RawWs:
         self.writer.close()
 
 
-class Keeper:
-    """The client side of resuming: the last full cursor plus the newest token per chat."""
-
-    def __init__(self, cursor: str) -> None:
-        self.base, self.tokens = cursor, {}  # type: tuple[str, dict[int, str]]
-
-    def see(self, ev: dict[str, Any]) -> None:
-        if ev["type"] == "connection":
-            self.base, self.tokens = ev["cursor"], {}
-        elif ev.get("cursor") and ev.get("chat_id") is not None:
-            self.tokens[ev["chat_id"]] = ev["cursor"]
-
-    @property
-    def value(self) -> str:
-        return ",".join([self.base, *self.tokens.values()])
-
-
 async def run_seed(seed: int, database_url: str, base_settings: Settings, scale: float = 1.0) -> Outcome:
     rnd = random.Random(seed)
     out = Outcome(seed)
@@ -142,12 +128,21 @@ async def run_seed(seed: int, database_url: str, base_settings: Settings, scale:
         n_readers = rnd.randint(2, 5)
         clients = [await new_client() for _ in range(n_readers)]
         out.readers = n_readers
+        # the last reader is an agent: a member of none of the chats, it follows them because they
+        # are visitor conversations (the first reader, a guest, started them)
+        s, me = clients[-1]
+        async with s.post(server.make_url("/webchat/identify"), headers={"X-CSRF-Token": me["csrf_token"]},
+                          json={"token": identity_token(f"agent-{seed}", "Agent", role="agent")}) as r:
+            assert r.status == 200, await r.text()
+            clients[-1] = (s, await r.json())
+        members = clients[:-1]
         bot = await sql.fetchval("INSERT INTO webchat.accounts (kind, display_name) VALUES ('bot', 'S') RETURNING id")
-        chats = [await sql.fetchval("INSERT INTO webchat.chats (title) VALUES ($1) RETURNING id", f"s{seed}-{i}")
+        chats = [await sql.fetchval("INSERT INTO webchat.chats (title, created_by) VALUES ($1, $2) RETURNING id",
+                                    f"s{seed}-{i}", members[0][1]["account"]["id"])
                  for i in range(rnd.randint(1, 3))]
         for c in chats:
             await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) "
-                              "SELECT $1, unnest($2::bigint[])", c, [bot, *(me["account"]["id"] for _, me in clients)])
+                              "SELECT $1, unnest($2::bigint[])", c, [bot, *(me["account"]["id"] for _, me in members)])
         total = int(rnd.randint(150, 400) * scale)
         out.messages = total
         # where every reader starts: a cursor taken before anything is written

@@ -9,8 +9,9 @@ from typing import Any
 
 import asyncpg
 
+from webchat_server.realtime.cursor import Keeper as CursorKeeper
+
 from .conftest import Api, collect, identity_token, next_event, quiet
-from .realtime_helpers import CursorKeeper
 
 OTHER_SECRET = "another-site-secret-of-at-least-32-bytes!"
 
@@ -363,6 +364,12 @@ async def test_a_conversation_remembers_where_it_started(api: Api, new_api: Any)
     await api.client.post("/webchat/send/", json={"text": "again", "chat_id": chat_id},
                           headers={"X-CSRF-Token": api.csrf, "Referer": "https://elsewhere/"})
     agent = await as_agent(await new_api())
-    context = (await inbox(agent))["conversations"][0]["context"]
+    listed = (await inbox(agent))["conversations"]
+    context = listed[0]["context"]
+    # the visitor's other conversations are named beside each
+    second = (await api.send("another question"))["chat_id"]
+    listed = (await inbox(agent))["conversations"]
+    assert listed[0]["visitor"]["other_conversations"] == [chat_id]
+    assert listed[1]["visitor"]["other_conversations"] == [second]
     assert context == {"url": "https://shop.example/cakes?id=7", "language": "pt-BR",
                        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}

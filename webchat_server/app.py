@@ -30,8 +30,8 @@ from .http.proxies import proxy_middleware
 from .http.static import add_static
 from .realtime.delivery import Delivery, delivery_key
 from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
+from .realtime.kinds.typing import typing_limiter_key
 from .realtime.listener import Listener, listener_key
-from .realtime.typing_events import typing_limiter_key
 from .settings import Settings, settings_key
 from .views import api, identity, inbox, pages, realtime
 from .views import availability as availability_views
@@ -100,7 +100,7 @@ async def _sending(app: web.Application) -> AsyncIterator[None]:
 
 
 def _connected_agents(app: web.Application) -> list[int]:
-    return [s.account_id for s in app[hub_key].subscribers() if s.agent]
+    return [s.account_id for s in app[hub_key].agents]
 
 
 def create_app(settings: Settings | None = None) -> web.Application:

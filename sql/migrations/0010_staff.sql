@@ -59,6 +59,13 @@ CREATE INDEX chats_inbox ON webchat.chats (status, updated_at DESC, id DESC)
 CREATE INDEX chats_inbox_assignee ON webchat.chats (assignee_id, status, updated_at DESC, id DESC)
     WHERE visitor_id IS NOT NULL AND last_seq > 0;
 
+-- A visitor's other conversations (the inbox shows them beside one).
+CREATE INDEX chats_visitor ON webchat.chats (visitor_id, id DESC) WHERE visitor_id IS NOT NULL;
+
+-- What an agent's reader follows at attach: every open conversation, empty ones too
+-- (realtime/agents.py). Only visitor_id and status decide membership, both rarely changed.
+CREATE INDEX chats_open_conversations ON webchat.chats (id) WHERE visitor_id IS NOT NULL AND status = 'open';
+
 -- A resolved conversation the visitor writes in again is open again.
 CREATE FUNCTION webchat.message_reopen() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -78,7 +78,9 @@ def _cursor(row: asyncpg.Record) -> str:
 def conversation_json(row: asyncpg.Record) -> dict[str, Any]:
     meta = row["metadata"] or {}
     visitor: dict[str, Any] = {"account_id": row["visitor_id"], "display_name": row["visitor_name"],
-                               "kind": row["visitor_kind"], "first_seen": iso(row["visitor_since"])}
+                               "kind": row["visitor_kind"], "first_seen": iso(row["visitor_since"]),
+                               # the visitor's other conversations, newest first (at most 10)
+                               "other_conversations": list(row["other_conversations"])}
     if row["visitor_email"]:
         visitor["email"] = row["visitor_email"]
     chat = chat_json(row)
