@@ -153,6 +153,17 @@ def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context:
     filter_button(agent, "status:open").click()
     expect(row(agent, chat)).to_contain_text("You")
 
+    # the visitor starts another conversation: one click away in the visitor's details
+    visitor.get_by_role("button", name="+ New chat").click()
+    visitor.wait_for_function(f"document.querySelector('webchat-app').client.openChatId !== {chat}")
+    send(visitor, "Another thing: gift wrapping?")
+    expect(bubble(visitor, "gift wrapping")).to_have_count(1)
+    second = int(visitor.evaluate("document.querySelector('webchat-app').client.openChatId"))
+    expect(row(agent, second)).to_have_count(1)
+    agent.locator("inbox-context").get_by_role("button", name=re.compile("gift wrapping")).click()
+    expect(conversation(agent).locator("webchat-message .bubble", has_text="gift wrapping")).to_have_count(1)
+    expect(row(agent, second).locator("button")).to_have_attribute("aria-current", "true")
+
 
 def test_filters_mine_unassigned_all(context: Any, visitor_ctx: Any, browser: Any, server: Any) -> None:
     agent = sign_in_agent(context, server, "bo", "Bo")

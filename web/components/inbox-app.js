@@ -173,7 +173,8 @@ export class WebchatInbox extends LitElement {
         <inbox-conversation .client=${c} .agents=${this.agents} .chatId=${open} ?back=${this.narrow}
           ?contextToggle=${!this.wide} @inbox-back=${this._back} @inbox-context=${() => { this.details = !this.details; }}>
         </inbox-conversation>
-        <inbox-context .conversation=${conv} ?closable=${!this.wide} @inbox-context=${this._closeDetails}></inbox-context>` : html`<p>Loading…</p>`}
+        <inbox-context .conversation=${conv} ?closable=${!this.wide} .known=${(id) => c.conversation(id)}
+          @inbox-context=${this._closeDetails} @inbox-open=${this._openOther}></inbox-context>` : html`<p>Loading…</p>`}
       ${this.help ? this._help() : nothing}`;
   }
 
@@ -273,6 +274,12 @@ export class WebchatInbox extends LitElement {
     this.details = false;
     await this.updateComplete;
     this._conversation?.renderRoot.querySelector('.details')?.focus();
+  }
+
+  /** One of the visitor's other conversations (it may be under another filter, or not loaded). */
+  _openOther(e) {
+    this.details = false;
+    this.client.openConversation(e.detail.id).catch((err) => this.client.fail(err));
   }
 
   _opened() {

@@ -1,6 +1,7 @@
 // <inbox-context>: who the visitor is and where the conversation started (name, email if they
 // are identified, the page's title and URL, language, browser, first seen), from the inbox API.
 // `closable`: shown over the conversation (not beside it), with a close button firing `inbox-context`.
+// The visitor's other conversations are buttons firing `inbox-open` {detail: {id}}.
 
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
@@ -37,17 +38,20 @@ function safeUrl(url) {
 }
 
 export class InboxContext extends LitElement {
-  static properties = {conversation: {attribute: false}, closable: {type: Boolean}};
+  static properties = {conversation: {attribute: false}, closable: {type: Boolean}, known: {attribute: false}};
 
   static styles = [controlStyles, css`
     :host { display: block; padding: 12px 16px; overflow-y: auto; min-width: 0; }
     .head { display: flex; align-items: center; justify-content: space-between; gap: 8px; }
     h2 { font-size: 15px; margin: 4px 0 12px; }
+    h3 { font-size: 13px; margin: 16px 0 4px; color: var(--_muted); font-weight: 600; }
     dl { margin: 0; display: grid; grid-template-columns: minmax(0, 1fr); gap: 2px; }
     dt { font-size: 12px; color: var(--_muted); margin-top: 10px; }
     dd { margin: 0; overflow-wrap: anywhere; }
     a { color: var(--_accent); }
     .url { font-size: 12px; color: var(--_muted); }
+    ul { list-style: none; margin: 4px 0 0; padding: 0; display: flex; flex-direction: column; gap: 4px; }
+    ul button { width: 100%; text-align: left; font-size: 13px; }
   `];
 
   render() {
@@ -60,6 +64,7 @@ export class InboxContext extends LitElement {
     const href = safeUrl(url);
     const language = ctx.language || ctx.lang || '';
     const browser = ctx.browser || browserName(ctx.user_agent || ctx.userAgent || '');
+    const others = v.other_conversations || [];
     const row = (label, value) => (value ? html`<dt>${label}</dt><dd dir="auto">${value}</dd>` : nothing);
     return html`<div class="head"><h2>Visitor</h2>${this.closable ? html`<button aria-label="Close visitor details"
         @click=${() => this.dispatchEvent(new CustomEvent('inbox-context', {bubbles: true, composed: true}))}>✕</button>` : nothing}</div>
@@ -73,7 +78,23 @@ export class InboxContext extends LitElement {
         ${row('Browser', browser)}
         ${row('First seen', date(v.first_seen))}
         ${row('Conversation started', date(conv.chat.created_at))}
-      </dl>`;
+      </dl>
+      ${others.length ? html`<h3>Other conversations</h3><ul>
+        ${others.map((id) => html`<li><button @click=${() => this._open(id)}>${this._label(id)}</button></li>`)}
+      </ul>` : nothing}`;
+  }
+
+  /** What a button to another conversation says: its last message and day when the list has it. */
+  _label(id) {
+    const other = this.known && this.known(id);
+    const last = other && other.chat.last_message;
+    if (!last) return `Conversation ${id}`;
+    const body = last.deleted ? 'Message deleted' : last.text || (last.media_type === 'image' ? 'Image' : 'Audio');
+    return `${date(last.timestamp)}: ${body.slice(0, 60)}`;
+  }
+
+  _open(id) {
+    this.dispatchEvent(new CustomEvent('inbox-open', {detail: {id}, bubbles: true, composed: true}));
   }
 }
 customElements.define('inbox-context', InboxContext);

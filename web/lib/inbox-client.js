@@ -111,6 +111,15 @@ export class InboxClient extends ChatClient {
 
   conversation(chatId) { return chatId ? this.conversations.get(chatId) : undefined; }
 
+  /** Open a conversation the list may not hold (another filter, another page): fetched first. */
+  async openConversation(chatId) {
+    if (!this.conversations.has(chatId)) {
+      const data = await this.api.request('GET', `/webchat/inbox/${chatId}/`);
+      this._take([data.conversation]);
+    }
+    await this.openChat(chatId);
+  }
+
   setFilter(changes) {
     this.filter = {...this.filter, ...changes};
     try { localStorage.setItem(FILTER_KEY, JSON.stringify(this.filter)); } catch { /* storage blocked */ }
@@ -215,11 +224,25 @@ export class InboxClient extends ChatClient {
       clearInterval(this._pollTimer);
       if (!ev.inbox) this._pollTimer = setInterval(() => this.refreshChats().catch(() => {}), POLL_INBOX_MS);
     }
-    await super._onEvent(ev);
+    if (ev.type === 'chat_updated') {
+      // not the base client's: that opens a chat it has not seen (another tab made it), and an
+      // agent opens what it chooses; status and assignee come with the refetch
+      if (ev.chat.deleted) this._dropChat(ev.chat.id);
+      else this.chats.upsert(ev.chat);
+    } else {
+      await super._onEvent(ev);
+    }
     const chatId = ev.chat_id ?? ev.message?.chat_id ?? ev.chat?.id;
     if (ev.type === 'chat_updated' || ((ev.type === 'new_message') && !this.conversations.has(chatId))) {
       this.refetchSoon();
     }
+  }
+
+  _onMessage(ev) {
+    // a conversation the list does not hold yet: the refetch it causes announces it (one
+    // notification, "New conversation"), not the ordinary per-message one
+    if (!this.conversations.has(ev.message.chat_id)) this._upsertMessage(ev.message);
+    else super._onMessage(ev);
   }
 
   // the base client opens a chat that another tab made; an agent opens what it chooses
