@@ -47,6 +47,7 @@ export class InboxConversation extends LitElement {
     select { font: inherit; color: inherit; background: var(--_surface); border: 1px solid var(--_control-border);
       border-radius: 8px; padding: 5px 6px; max-width: 12em; }
     .back { font-size: 22px; line-height: 1; padding: 2px 12px; }
+    @media (max-width: 600px), (pointer: coarse) { select { min-height: 44px; } }
     webchat-message-list { flex: 1; }
     .typing { min-height: 18px; padding: 0 16px 4px; font-size: 12px; color: var(--_muted); font-style: italic; }
     .modes { display: flex; gap: 4px; padding: 6px 8px 0; border-top: 1px solid var(--_border); }
