@@ -32,12 +32,16 @@ async def check(base: str) -> dict[str, object]:
         async with s.get(base + "/webchat/me") as r:
             assert r.status == 200, await r.text()
             me = await r.json()
-        async with s.get(base + "/") as r:
-            assert r.status == 200, r.status
-            page = await r.text()
-        # every /web/ asset the page names (modules, the import map's targets) is served
-        assets = sorted(set(re.findall(r"""["'](/web/[^"'\s]+\.(?:js|css|html|svg|png))["']""", page)))
-        assert assets, "the demo page names no /web/ assets"
+        assets: list[str] = []
+        # the demo page and the agents' inbox page (its own bundle)
+        for page_path in ("/", "/inbox/"):
+            async with s.get(base + page_path) as r:
+                assert r.status == 200, (page_path, r.status)
+                page = await r.text()
+            # every /web/ asset the page names (modules, the import map's targets) is served
+            named = set(re.findall(r"""["'](/web/[^"'\s]+\.(?:js|css|html|svg|png))["']""", page))
+            assert named, f"{page_path} names no /web/ assets"
+            assets = sorted(set(assets) | named)
         for path in assets:
             async with s.get(base + path) as r:
                 assert r.status == 200, (path, r.status)

@@ -442,3 +442,10 @@ SELECT c.id FROM webchat.chats c
 
 -- name: conversations_among
 SELECT id FROM webchat.chats WHERE id = ANY($1::bigint[]) AND visitor_id IS NOT NULL;
+
+-- The site's agents by name, for "hand over to" (a handful; capped all the same).
+-- name: agents_list
+SELECT id, kind, external_id, display_name, email, avatar_url FROM webchat.accounts
+ WHERE kind = 'agent' AND merged_into IS NULL
+ ORDER BY lower(display_name), id
+ LIMIT $1;

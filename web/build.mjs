@@ -19,7 +19,9 @@ const minifyCss = {
     build.onLoad({filter: /[\\/]web[\\/](components|lib)[\\/][^\\/]+\.js$/}, async (args) => {
       let src = await readFile(args.path, 'utf8');
       for (const m of [...src.matchAll(/\bcss`([^`$\\]*)`/g)].reverse()) {
-        const {code} = await esbuild.transform(m[1], {loader: 'css', minify: true});
+        // utf8: an escape such as \2014 would be an invalid escape in the template literal (its
+        // cooked string, which Lit reads, would be undefined)
+        const {code} = await esbuild.transform(m[1], {loader: 'css', minify: true, charset: 'utf8'});
         src = `${src.slice(0, m.index)}css\`${code.trim()}\`${src.slice(m.index + m[0].length)}`;
       }
       return {contents: src, loader: 'js'};
@@ -28,8 +30,7 @@ const minifyCss = {
 };
 const dist = join(here, 'dist');
 await rm(dist, {recursive: true, force: true});
-const result = await esbuild.build({
-  entryPoints: {webchat: join(here, 'webchat.entry.js')},
+const options = {
   outdir: dist,
   entryNames: '[name]-[hash]',
   // what is loaded only when needed (the site owner's diagnostics) is a chunk of its own
@@ -44,15 +45,26 @@ const result = await esbuild.build({
   metafile: true,
   plugins: [minifyCss],
   logLevel: 'warning',
-});
-const [bundle] = Object.entries(result.metafile.outputs)
-  .filter(([p, out]) => p.endsWith('.js') && out.entryPoint).map(([p]) => p);
-const name = basename(bundle);
-// the bundle's comments point at its map and license file by relative URL: from web/, that is dist/
-const text = await readFile(join(dist, name), 'utf8');
-await writeFile(join(here, 'webchat.js'), text
-  .replace(`sourceMappingURL=${name}.map`, `sourceMappingURL=dist/${name}.map`)
-  .replaceAll('import("./', 'import("./dist/')
-  .replace(`see ${name}.LEGAL.txt`, `see dist/${name}.LEGAL.txt`));
-const bytes = result.metafile.outputs[bundle].bytes;
-console.log(`web/webchat.js (also web/dist/${name}): ${(bytes / 1024).toFixed(1)} KiB minified`);
+};
+
+/** Bundle one entry and write it under its stable name in web/ too; returns its minified size. */
+async function publish(entry, stable) {
+  const result = await esbuild.build({...options, entryPoints: {[stable]: join(here, entry)}});
+  const [bundle] = Object.entries(result.metafile.outputs)
+    .filter(([p, out]) => p.endsWith('.js') && out.entryPoint).map(([p]) => p);
+  const name = basename(bundle);
+  // the bundle's comments point at its map and license file by relative URL: from web/, that is dist/
+  const text = await readFile(join(dist, name), 'utf8');
+  await writeFile(join(here, `${stable}.js`), text
+    .replace(`sourceMappingURL=${name}.map`, `sourceMappingURL=dist/${name}.map`)
+    .replaceAll('import("./', 'import("./dist/')
+    .replace(`see ${name}.LEGAL.txt`, `see dist/${name}.LEGAL.txt`));
+  const bytes = result.metafile.outputs[bundle].bytes;
+  console.log(`web/${stable}.js (also web/dist/${name}): ${(bytes / 1024).toFixed(1)} KiB minified`);
+}
+
+await publish('webchat.entry.js', 'webchat');
+// The agents' inbox (/inbox/) is a build of its own, not an entry beside the widget's: two entries
+// in one build would share chunks, and the widget would then load a chunk it did not need before.
+// Visitors never download a byte of the inbox, and the widget's bundle stays what it was.
+await publish('inbox.entry.js', 'inbox');

@@ -6,6 +6,7 @@
 import {LitElement, html, css, nothing} from 'lit';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import {askPermission, notificationPermission} from '../lib/notify.js';
+import {audioContext, chime} from '../lib/chime.js';
 import './webchat-chat.js';
 import './webchat-availability.js';
 
@@ -27,38 +28,6 @@ function saveState(state) {
   } catch {
     // storage blocked: the launcher still works, it just forgets
   }
-}
-
-let audio = null;
-
-function audioContext() {
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return null;
-  audio ||= new Context();
-  // autoplay rules keep a context suspended until the visitor has interacted with the page: the
-  // launcher resumes it on the visitor's clicks, so a later chime can sound
-  if (audio.state === 'suspended') audio.resume().catch(() => {});
-  return audio;
-}
-
-/** A short two-note chime made with WebAudio (no sound file to fetch). */
-export function chime() {
-  const audio = audioContext();
-  if (!audio) return false;
-  const now = audio.currentTime;
-  [[0, 880], [0.12, 1318.5]].forEach(([delay, freq]) => {
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.type = 'sine';
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, now + delay);
-    gain.gain.exponentialRampToValueAtTime(0.12, now + delay + 0.015);
-    gain.gain.exponentialRampToValueAtTime(0.0001, now + delay + 0.3);
-    osc.connect(gain).connect(audio.destination);
-    osc.start(now + delay);
-    osc.stop(now + delay + 0.32);
-  });
-  return true;
 }
 
 const chatIcon = html`<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">

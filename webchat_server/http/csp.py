@@ -12,6 +12,8 @@ from aiohttp import web
 
 from ..settings import settings_key
 
+# pages served at a path of their own, by the file under web/ they are
+PAGES = {"/": "index.html", "/inbox/": "inbox.html"}
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
@@ -51,10 +53,11 @@ async def add_csp(request: web.Request, response: web.StreamResponse) -> None:
     # decide by path, not by response.content_type: reading that parses and caches the header on
     # every response, WebSockets included, and a WebSocket keeps its response for its whole life
     path = request.path
-    if path != "/" and not (path.startswith("/web/") and path.endswith(".html")):
+    name = PAGES.get(path)
+    if name is None and not (path.startswith("/web/") and path.endswith(".html")):
         return
     static = request.app[settings_key].static_dir
-    name = "index.html" if path == "/" else path.removeprefix("/web/")
+    name = name or path.removeprefix("/web/")
     try:
         page = (static / name).resolve()
         if not (page.is_file() and page.is_relative_to(static.resolve())):

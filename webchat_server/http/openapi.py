@@ -86,6 +86,7 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Inbox": _ok(conversations={"type": "array", "items": _ref("Conversation")}, has_more=BOOL,
                      next_before=_nullable(STR)),
         "ConversationResult": _ok(conversation=_ref("Conversation")),
+        "Agents": _ok(agents={"type": "array", "items": _ref("Account")}),
         "Availability": _ok(online=BOOL),
         "AccountResult": _ok(account=_ref("Account")),
         "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
@@ -253,6 +254,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                                   "next_before of the previous page"),
                            _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size (50)")],
             "responses": _responses(200, "Inbox", 404, *READ)}},
+        "/webchat/agents/": {"get": {
+            "operationId": "agents", "security": cookie,
+            "summary": "Agents only (404 for anyone else): the site's agents by name, for handing a "
+                       "conversation over.",
+            "responses": _responses(200, "Agents", 404, *READ)}},
         "/webchat/inbox/{chat_id}/": {
             "parameters": [_path_id("chat_id")],
             "get": {"operationId": "conversation", "security": cookie,
@@ -376,6 +382,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "The demo page: only under `serve --demo` (or WEBCHAT_DEMO_PAGE=1).",
             "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}},
                           "404": {"description": "Not a demo server: production serves no demo page."}}}},
+        "/inbox/": {"get": {
+            "operationId": "inboxPage", "security": [{}],
+            "summary": "The agents' inbox page: the same HTML for everyone; its data comes from the inbox API, "
+                       "which answers agents only (anyone else sees how to sign in).",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": STR}}}}}},
     }
     return {
         "openapi": "3.1.0",

@@ -6,13 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ..db import pool_key
+from ..db import pool_key, q
 from ..domain import staff
+from ..domain.model import account_json
 from ..errors import BadInput, NotFound
 from ..http.auth import session_account
 from ..http.validate import json_body, opt_int, req_id
 
 routes = web.RouteTableDef()
+# more agents than this is not a site this inbox is made for; the list stays one small answer
+AGENTS_LISTED = 500
 
 
 def ok(body: dict[str, Any]) -> web.Response:
@@ -84,3 +87,11 @@ async def automation(request: web.Request) -> web.Response:
     body = await json_body(request)
     value = _choice(body.get("automation"), "automation", staff.AUTOMATION)
     return ok({"conversation": await staff.set_automation(request.app[pool_key], agent["id"], chat_id, value)})
+
+
+@routes.get("/webchat/agents/")
+async def agents(request: web.Request) -> web.Response:
+    """Agents only: the site's agents, for "hand over to" in the inbox."""
+    await require_agent(request)
+    rows = await request.app[pool_key].fetch(q("agents_list"), AGENTS_LISTED)
+    return ok({"agents": [account_json(r) for r in rows]})

@@ -1,4 +1,4 @@
-"""The demo page and Prometheus metrics (health checks: health.py)."""
+"""The demo page, the agents' inbox page and Prometheus metrics (health checks: health.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ async def index(request: web.Request) -> web.StreamResponse:
         # production: no demo page and no "Sign in as" form; the widget lives at /web/webchat.js
         raise web.HTTPNotFound()
     return web.FileResponse(settings.static_dir / DEMO_PAGE, headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/inbox/")
+async def inbox(request: web.Request) -> web.StreamResponse:
+    # the same page for everyone: the data comes from the API, which answers agents only, and the
+    # page tells anyone else how to sign in
+    return web.FileResponse(request.app[settings_key].static_dir / "inbox.html",
+                            headers={"Cache-Control": "no-cache"})
 
 
 def _metrics_refusal(request: web.Request) -> web.Response | None:
