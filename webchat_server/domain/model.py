@@ -23,9 +23,18 @@ def iso(value: Any) -> str | None:
     return str(value)
 
 
-def message_json(row: Row) -> dict[str, Any]:
+def reactions_json(raw: Any, viewer: int | None) -> list[dict[str, Any]]:
+    """The view's reactions with `mine` for the account that asks. Events are one frame for every
+    member, so they are built with no viewer (mine is false) and readers use account_ids."""
+    return [{"emoji": r["emoji"], "count": r["count"], "mine": viewer is not None and viewer in r["account_ids"],
+             "by": r["by"], "account_ids": r["account_ids"]} for r in raw or ()]
+
+
+def message_json(row: Row, viewer: int | None = None) -> dict[str, Any]:
     deleted = row["deleted_at"] is not None
     media_id = row["media_id"]
+    # rows written before the view had these columns (none today) and hand-made rows lack them
+    quote = row.get("quote")
     return {
         "id": row["id"],
         "chat_id": row["chat_id"],
@@ -43,10 +52,12 @@ def message_json(row: Row) -> dict[str, Any]:
         "reply_to": row["reply_to_id"],
         "edited_at": iso(row["edited_at"]),
         "deleted": deleted,
+        "reactions": [] if deleted else reactions_json(row.get("reactions"), viewer),
+        "quote": None if deleted or not quote else quote,
     }
 
 
-def chat_json(row: Row) -> dict[str, Any]:
+def chat_json(row: Row, viewer: int | None = None) -> dict[str, Any]:
     last = row.get("last_message")
     chat: dict[str, Any] = {
         "id": row["id"],
@@ -54,7 +65,7 @@ def chat_json(row: Row) -> dict[str, Any]:
         "is_archived": row["archived_at"] is not None,
         "archived_at": iso(row["archived_at"]),
         "last_seq": row["last_seq"],
-        "last_message": message_json(last) if last else None,
+        "last_message": message_json(last, viewer) if last else None,
         "updated_at": iso(row["updated_at"]),
         "created_at": iso(row["created_at"]),
         "created_by": row["created_by"],

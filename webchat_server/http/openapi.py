@@ -51,6 +51,18 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "is_outgoing": BOOL, "timestamp": TIME, "media_type": _nullable({"enum": ["image", "audio"]}),
         "media_url": _nullable(STR), "client_id": _nullable(STR), "reply_to": _nullable(ID),
         "edited_at": _nullable(TIME), "deleted": BOOL,
+    }, {
+        "reactions": {"type": "array", "maxItems": 20, "items": _obj({
+            "emoji": STR, "count": {"type": "integer", "minimum": 1}, "mine": BOOL,
+            "by": {"type": "array", "maxItems": 10, "items": STR},
+            "account_ids": {"type": "array", "items": ID},
+        }, description="`by`: the first names of the first 10 who reacted; `mine`: you are in `account_ids` "
+                       "(always false in events, which are one frame for every member: compare `account_ids` "
+                       "with your own id)")},
+        "quote": _nullable(_obj({"id": ID, "sender_name": STR, "text": {"type": "string", "maxLength": 140},
+                                 "deleted": BOOL},
+                                {"media_type": _nullable({"enum": ["image", "audio"]})},
+                                description="The message this one replies to (`reply_to`), as it is now.")),
     })
     chat = _obj({
         "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
@@ -213,6 +225,24 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "delete": {"operationId": "deleteMessage", "security": write,
                        "summary": "Delete your own message (a placeholder stays; its media is erased).",
                        "responses": _responses(200, "MessageResult", 404, 409, *WRITE)}},
+        "/webchat/messages/{message_id}/reactions/{emoji}": {
+            "parameters": [_path_id("message_id"),
+                           {"name": "emoji", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 32},
+                            "description": "One emoji sequence, percent-encoded (skin tones, ZWJ sequences and "
+                                           "flags are one emoji); anything else is a 400. Stored fully "
+                                           "qualified: `%E2%9D%A4` and `%E2%9D%A4%EF%B8%8F` are one reaction."}],
+            "put": {"operationId": "addReaction", "security": write,
+                    "summary": "Add your reaction to a message of a chat you are in (idempotent).",
+                    "description": "Every member gets the message with its new `reactions` as `message_updated`. "
+                                   "A message takes at most 20 different emoji (409 `too_many_reactions`); "
+                                   "a deleted message takes none (409).",
+                    "responses": _responses({201: "Added", 200: "It was there already"}, "MessageResult",
+                                            404, 409, *WRITE)},
+            "delete": {"operationId": "removeReaction", "security": write,
+                       "summary": "Remove your reaction (idempotent: 204 whether or not it was there).",
+                       "responses": {"204": {"description": "Removed, or was not there"},
+                                     **_responses({}, None, 404, *WRITE)}}},
         "/webchat/chats/": {
             "get": {"operationId": "chats", "security": cookie, "summary": "Your chats, newest activity first.",
                     "responses": _responses(200, "ChatList", *READ)},
