@@ -5,7 +5,7 @@
 // One file, not a loader that imports the hashed file: that second, dependent request cost
 // ~170 ms before the launcher could render (bench/browser.py, shared 2-core machine).
 import * as esbuild from 'esbuild';
-import {readFile, rm, writeFile} from 'node:fs/promises';
+import {copyFile, readFile, rm, writeFile} from 'node:fs/promises';
 import {basename, dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
@@ -54,5 +54,9 @@ await writeFile(join(here, 'webchat.js'), text
   .replace(`sourceMappingURL=${name}.map`, `sourceMappingURL=dist/${name}.map`)
   .replaceAll('import("./', 'import("./dist/')
   .replace(`see ${name}.LEGAL.txt`, `see dist/${name}.LEGAL.txt`));
+// the emoji picker's data (emojibase, trimmed for emoji-picker-element) is served by the chat server
+// itself at /web/dist/emoji-data-en.json: no CDN, so the picker works air-gapped and under a strict CSP
+await copyFile(join(here, 'node_modules', 'emoji-picker-element-data', 'en', 'emojibase', 'data.json'),
+  join(dist, 'emoji-data-en.json'));
 const bytes = result.metafile.outputs[bundle].bytes;
 console.log(`web/webchat.js (also web/dist/${name}): ${(bytes / 1024).toFixed(1)} KiB minified`);
