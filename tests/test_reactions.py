@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 
+from webchat_server.app import create_app
 from webchat_server.db import pool_key
 from webchat_server.domain.reactions import MAX_KINDS, parse_emoji
+from webchat_server.settings import Rate, Settings
 
 from .conftest import Api, collect, next_event
 from .realtime_helpers import CursorKeeper, add_member, insert, make_bot
@@ -170,3 +173,40 @@ async def test_every_emoji_of_the_picker_is_accepted() -> None:
     assert len(offered) > 3000
     for e in offered:
         parse_emoji(e)
+
+
+async def test_reactions_per_account_rate_limited(settings: Settings, aiohttp_client: Any) -> None:
+    app = create_app(replace(settings, rate_limit_scale=1.0,
+                             rate_limits=(*settings.rate_limits, ("reactions_per_account", Rate(1, 3600, 3)))))
+    api = await Api(await aiohttp_client(app)).start()
+    sent = await api.send("tap tap")
+    mid = sent["message"]["id"]
+    for e in ("👍", "❤️", "😂"):
+        assert (await put(api, mid, e))[0] == 201
+    status, body = await put(api, mid, "😮")
+    assert status == 429 and body["error"]["limit"] == "reactions_per_account"
+    r = await api.delete(path(mid, "👍"))
+    assert r.status == 429 and int(r.headers["Retry-After"]) > 60
+    # refused writes changed nothing
+    assert [x["emoji"] for x in (await api.messages(sent["chat_id"]))[0]["reactions"]] == ["👍", "❤️", "😂"]
+
+
+async def test_hostile_emoji_paths_are_400_never_500(api: Api) -> None:
+    mid = (await api.send("poke"))["message"]["id"]
+    for raw in ("%2F", "%00", "%FF", "%F0%9F", "%F0%9F%91%8D%F0%9F%91%8D", "%ED%A0%80", "%20", "x" * 300,
+                "%F0%9F%91%8D" * 20):
+        r = await api.client.put(f"/webchat/messages/{mid}/reactions/{raw}", headers={"X-CSRF-Token": api.csrf})
+        assert r.status in (400, 404), (raw, r.status, await r.text())
+        assert (await r.json())["success"] is False
+    r = await api.client.put("/webchat/messages/0/reactions/%F0%9F%91%8D", headers={"X-CSRF-Token": api.csrf})
+    assert r.status in (400, 404)
+
+
+async def test_a_guests_reactions_follow_it_into_the_signed_in_user(api: Api) -> None:
+    sent = await api.send("before signing in")
+    mid = sent["message"]["id"]
+    await put(api, mid, "👍")
+    assert (await api.identify("user-77", "Ada Lovelace")).status == 200
+    me = (await (await api.get("/webchat/me")).json())["account"]["id"]
+    [r] = (await api.messages(sent["chat_id"]))[0]["reactions"]
+    assert r["account_ids"] == [me] and r["mine"] is True and r["by"] == ["Ada"]
