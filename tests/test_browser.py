@@ -74,8 +74,9 @@ def chat_action(page: Page, item: Any, action: str) -> None:
 def start_chat(page: Page, text: str = "hello") -> int:
     send(page, text)
     expect(bubble(page, text)).to_have_count(1)
-    page.wait_for_function("document.querySelector('webchat-app').client.openChatId !== null")
-    return int(client(page, "c.openChatId"))
+    # one read: the id the wait saw (a second read could race a chat-list reload under load)
+    opened = page.wait_for_function("document.querySelector('webchat-app').client.openChatId")
+    return int(opened.json_value())
 
 
 def test_page_runs_under_its_content_security_policy(browser: Any, server: Any) -> None:
