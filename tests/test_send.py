@@ -123,7 +123,6 @@ async def test_a_batch_is_one_transaction_and_one_notify(settings: Settings, aio
     chats = await setup_chats(sql, crowd)
     notes: list[str] = []
     await sql.add_listener("webchat", lambda *args: notes.append(args[3]))
-    commits = await sql.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
     answers = await asyncio.gather(*(p.post("/webchat/send/", {"text": "t", "chat_id": c})
                                      for p, c in zip(crowd, chats, strict=True)))
     assert [r.status for r in answers] == [201] * BATCH
@@ -135,10 +134,12 @@ async def test_a_batch_is_one_transaction_and_one_notify(settings: Settings, aio
     # every message of the batch is in one notification
     inserted = [json.loads(n) for n in notes if json.loads(n)["t"] == "m"]
     assert len(inserted) == 1 and len(inserted[0]["r"]) == BATCH, notes
-    await sql.execute("SELECT pg_stat_clear_snapshot()")
-    after = await sql.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-    # the batch's one transaction, plus at most the listener's probes and this connection's own
-    assert after - commits < BATCH / 2
+    # the batch's rows were written by one transaction (the same xmin); counting commits in
+    # pg_stat_database instead also counted the setup's, whose statistics other backends flush
+    # up to a second late under load
+    writers = await sql.fetchval("SELECT count(DISTINCT xmin::text) FROM webchat.messages WHERE chat_id = ANY($1)",
+                                 chats)
+    assert writers == 1
 
 
 async def test_retries_of_a_chat_creating_send_race_to_one_message(api: Api, sql: asyncpg.Connection) -> None:
@@ -166,6 +167,7 @@ def two_servers(database_url: str, tmp_path: Path) -> Iterator[list[ServerProces
         s.stop()
 
 
+@pytest.mark.slow
 async def test_retries_racing_across_two_processes(two_servers: list[ServerProcess], sql: asyncpg.Connection) -> None:
     a, b = (s.base for s in two_servers)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
@@ -265,6 +267,7 @@ def test_ipv6_networks_nest() -> None:
         Settings.from_env({"WEBCHAT_IPV6_PREFIX_LIMITS": "/72=2"})
 
 
+@pytest.mark.slow
 async def test_2000_ipv6_64s_of_one_48_do_not_get_2000_guests(settings: Settings, aiohttp_client: Any,
                                                                sql: asyncpg.Connection) -> None:
     """Issue 18 #9: IPv6 counted only per /64, so one holder of a /48 made 2,000 guests in 1.5 s."""
@@ -341,8 +344,9 @@ async def test_the_fan_out_uses_the_rows_a_send_wrote_but_not_for_a_later_change
     the same slice is fetched, so the update event carries the changed text."""
     from webchat_server.db import pool_key
     from webchat_server.realtime.delivery import Delivery
-    from webchat_server.realtime.hub import Hub, PollWaiter
-    from webchat_server.realtime.notifications import Inserted, MessageRow, Updated
+    from webchat_server.realtime.hub import Hub
+    from webchat_server.realtime.kinds.messages import Inserted, MessageRow, Updated
+    from webchat_server.realtime.subscriber import PollWaiter
 
     chat = (await api.send("first"))["chat_id"]
     pool = api.client.server.app[pool_key]
