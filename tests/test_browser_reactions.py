@@ -12,6 +12,8 @@ from playwright.sync_api import Page, expect
 from .browser_support import bot_says, make_bot, sql
 from .test_browser import axe_violations, bubble, client, open_app, send, start_chat
 
+pytestmark = pytest.mark.browser
+
 
 def message(page: Page, text: str) -> Any:
     return page.locator("webchat-message", has=page.locator(".bubble", has_text=text))

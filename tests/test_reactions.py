@@ -13,10 +13,11 @@ import asyncpg
 from webchat_server.app import create_app
 from webchat_server.db import pool_key
 from webchat_server.domain.reactions import MAX_KINDS, parse_emoji
+from webchat_server.realtime.cursor import Keeper
 from webchat_server.settings import Rate, Settings
 
 from .conftest import Api, collect, next_event
-from .realtime_helpers import CursorKeeper, add_member, insert, make_bot
+from .realtime_helpers import add_member, insert, make_bot
 
 PICKER_DATA = Path(__file__).parent.parent / "web" / "node_modules" / "emoji-picker-element-data" / "en" / \
     "emojibase" / "data.json"
@@ -115,7 +116,7 @@ async def test_sql_reaction_is_live_and_replayed_on_resume(api: Api, sql: asyncp
     sent = await api.send("rate us")
     chat, mid = sent["chat_id"], sent["message"]["id"]
     bot = await make_bot(sql, chat, "Order Bot")
-    keeper = CursorKeeper()
+    keeper = Keeper()
     ws = await api.ws()
     keeper.see(await next_event(ws))
     # the documented way for a bot: a plain INSERT
