@@ -11,7 +11,7 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 # files under web/ that only the build needs; everything else there is served at /web/
 WEB_BUILD_ONLY = {"package.json", "package-lock.json", "build.mjs", "build.js", "webchat.entry.js",
-                  "inbox.entry.js"}
+                  "inbox.entry.js", "conversation.entry.js"}
 # Lit's runtime, needed only while a shipped page still imports it from /web/node_modules/ (an
 # import map) instead of the one-file bundle; production builds only (no development/ or sources)
 LIT_PACKAGES = ("lit", "lit-html", "lit-element", "@lit/reactive-element")

@@ -449,3 +449,47 @@ SELECT id, kind, external_id, display_name, email, avatar_url FROM webchat.accou
  WHERE kind = 'agent' AND merged_into IS NULL
  ORDER BY lower(display_name), id
  LIMIT $1;
+-- Reactions (webchat_server/domain/reactions.py): the member check, the message's state, the cap
+-- on distinct emoji ($4) and the write, in one statement. `existed` is read before the insert.
+-- name: reaction_add
+WITH msg AS (
+    SELECT m.id, m.deleted_at FROM webchat.messages m
+      JOIN webchat.chat_members cm ON cm.chat_id = m.chat_id AND cm.account_id = $2
+     -- an internal note is not there for a visitor (its answer would carry the note)
+     WHERE m.id = $1 AND (m.visibility = 'public'
+                          OR EXISTS (SELECT 1 FROM webchat.accounts WHERE id = $2 AND kind = 'agent'))),
+existed AS (
+    SELECT 1 FROM webchat.reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3),
+ins AS (
+    INSERT INTO webchat.reactions (message_id, account_id, emoji)
+    SELECT id, $2, $3 FROM msg
+     WHERE deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM existed)
+       AND (EXISTS (SELECT 1 FROM webchat.reactions WHERE message_id = $1 AND emoji = $3)
+            OR (SELECT count(DISTINCT emoji) FROM webchat.reactions WHERE message_id = $1) < $4)
+    ON CONFLICT DO NOTHING
+    RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM msg) AS found,
+       coalesce((SELECT deleted_at IS NOT NULL FROM msg), false) AS deleted,
+       EXISTS (SELECT 1 FROM existed) AS existed,
+       EXISTS (SELECT 1 FROM ins) AS added;
+
+-- true when the caller is a member of the message's chat (whether or not there was a reaction)
+-- name: reaction_remove
+WITH msg AS (
+    SELECT m.id FROM webchat.messages m
+      JOIN webchat.chat_members cm ON cm.chat_id = m.chat_id AND cm.account_id = $2
+     -- an internal note is not there for a visitor (its answer would carry the note)
+     WHERE m.id = $1 AND (m.visibility = 'public'
+                          OR EXISTS (SELECT 1 FROM webchat.accounts WHERE id = $2 AND kind = 'agent'))),
+del AS (
+    DELETE FROM webchat.reactions r USING msg
+     WHERE r.message_id = msg.id AND r.account_id = $2 AND r.emoji = $3
+    RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM msg) AS found, (SELECT count(*) FROM del) AS removed;
+
+-- A guest's reactions follow it into the user it signs in as (one each where both reacted alike).
+-- name: merge_reactions
+WITH moved AS (DELETE FROM webchat.reactions WHERE account_id = $1 RETURNING message_id, emoji, created_at)
+INSERT INTO webchat.reactions (message_id, account_id, emoji, created_at)
+SELECT message_id, $2, emoji, created_at FROM moved
+ON CONFLICT DO NOTHING;

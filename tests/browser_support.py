@@ -38,7 +38,7 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 def ensure_bundle() -> None:
     """Rebuild web/webchat.js when a widget source is newer, so browser tests never run a stale bundle."""
     bundle = WEB / "webchat.js"
-    sources = [*WEB.glob("components/*.js"), *WEB.glob("lib/*.js"), WEB / "webchat.entry.js", WEB / "build.mjs"]
+    sources = [*WEB.glob("components/*.js"), *WEB.glob("lib/*.js"), *WEB.glob("*.entry.js"), WEB / "build.mjs"]
     built = bundle.stat().st_mtime if bundle.exists() else 0.0
     if any(p.stat().st_mtime > built for p in sources):
         subprocess.run(["npm", "--prefix", str(WEB), "run", "build", "--silent"], check=True)

@@ -1039,6 +1039,10 @@ def test_keyboard_paths(context: Any, server: Any) -> None:
     assert "chat 2 message" in focused(page), focused(page)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
+    # a message's actions: React, Reply, then your own message's Edit and Delete
+    assert "|menuitem|" in focused(page) and "React" in focused(page), focused(page)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
     assert "|menuitem|" in focused(page) and "Edit" in focused(page), focused(page)
     page.keyboard.press("Enter")
     assert focused(page).startswith("webchat-message|textarea"), focused(page)
@@ -1046,6 +1050,8 @@ def test_keyboard_paths(context: Any, server: Any) -> None:
     assert "my second line" in focused(page) and "|article|" in focused(page), focused(page)
     # edit for real, from the keyboard
     page.keyboard.press("Enter")
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
     page.keyboard.press("Control+a")
     page.keyboard.type("my second line, edited")

@@ -147,6 +147,37 @@ def test_bot_reply_by_sql_appears_live(engine: Engine, session: Session, server:
     assert page_js(tab, "return all('webchat-message').length;") == 2
 
 
+def test_reactions_quote_and_emoji_picker(engine: Engine, session: Session, server: Any) -> None:
+    tab = open_demo(session, server.base)
+    chat = start_chat(tab, "do you have it in red?")
+    bot = make_bot(server, chat, "Colour Bot")
+    first = int(sql(server.database_url, "SELECT id FROM webchat.messages WHERE chat_id = $1 AND seq = 1", chat))
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text, reply_to_id)"
+        " VALUES ($1, $2, $3, $4)", chat, bot, f"red, in {engine.name}", first)
+    wait_count(tab, f"red, in {engine.name}")
+    mid = int(sql(server.database_url, "SELECT max(id) FROM webchat.messages WHERE chat_id = $1", chat))
+    sql(server.database_url, "INSERT INTO webchat.reactions (message_id, account_id, emoji) VALUES ($1, $2, '👍')",
+        mid, bot)
+    answer = f"bubbles({json.dumps(f'red, in {engine.name}')})[0].shadowRoot"
+    assert "do you have it in red?" in wait(
+        tab, f"const q = {answer}.querySelector('.quote'); return q && q.textContent;", "the quote")
+    chip = f"{answer}.querySelector('.chip')"
+    wait(tab, f"const c = {chip};"
+         " return c && c.textContent.includes('1') && c.getAttribute('aria-pressed') === 'false';",
+         "a live chip from SQL")
+    page_js(tab, f"{chip}.click(); return true;")
+    wait(tab, f"const c = {chip}; return c.getAttribute('aria-pressed') === 'true' && c.textContent.includes('2');",
+         "my reaction on the chip")
+    deadline = time.monotonic() + 15
+    while sql(server.database_url, "SELECT count(*) FROM webchat.reactions WHERE message_id = $1", mid) != 2:
+        assert time.monotonic() < deadline, "the reaction was not stored"
+        time.sleep(0.05)
+    # the picker loads on demand, from this server, and shows emoji
+    page_js(tab, "all('webchat-composer')[0].shadowRoot.querySelector('button.emoji').click(); return true;")
+    wait(tab, "return all('emoji-picker').some((p) => p.shadowRoot && p.shadowRoot.querySelector('[role=option]'));",
+         "the emoji picker with its data", timeout=20)
+
+
 def test_typing_indicator_shows_and_clears(engine: Engine, session: Session, server: Any) -> None:
     tab = open_demo(session, server.base)
     chat = start_chat(tab, "typing test")

@@ -183,6 +183,9 @@ RATE_DEFAULTS: dict[str, Rate | None] = {
     "sends_per_address": Rate(600, 60, 150),
     "edits_per_account": Rate(60, 60, 20),
     "edits_per_address": Rate(300, 60, 60),
+    # a tap each, toggled back and forth: as many as sends
+    "reactions_per_account": Rate(120, 60, 30),
+    "reactions_per_address": Rate(600, 60, 150),
     "chats_per_account": Rate(60, 3600, 10),
     "chats_per_address": Rate(600, 3600, 60),
     "upload_bytes_per_account": Rate(100 * 1024**2, 3600, 25 * 1024**2),

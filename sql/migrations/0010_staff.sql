@@ -5,12 +5,32 @@
 ALTER TABLE webchat.messages
     ADD COLUMN visibility text NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'agents'));
 
--- the view gains the column at its end (CREATE OR REPLACE VIEW may only append)
+-- the view gains the column at its end (CREATE OR REPLACE VIEW may only append): the view of
+-- 0009_reactions.sql, then visibility
 CREATE OR REPLACE VIEW webchat.message_view AS
 SELECT m.id, m.chat_id, m.seq, m.change_seq, m.text, m.sender_id,
        a.display_name AS sender_name, a.kind AS sender_kind,
        m.created_at, m.media_id, m.media_type, m.client_id, m.edited_at, m.deleted_at,
-       m.reply_to_id, m.metadata, m.visibility
+       m.reply_to_id, m.metadata,
+       (SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'by', to_jsonb(g.names[1:10]),
+                                            'account_ids', to_jsonb(g.ids))
+                         ORDER BY g.first, g.emoji)
+          FROM (SELECT r.emoji, count(*) AS n, min(r.created_at) AS first,
+                       array_agg(split_part(btrim(ra.display_name), ' ', 1) ORDER BY r.created_at, r.account_id) AS names,
+                       array_agg(r.account_id ORDER BY r.created_at, r.account_id) AS ids
+                  FROM webchat.reactions r
+                  JOIN webchat.accounts ra ON ra.id = r.account_id
+                 WHERE r.message_id = m.id
+                 GROUP BY r.emoji) g) AS reactions,
+       (SELECT jsonb_build_object('id', o.id, 'sender_name', oa.display_name,
+                                  'text', CASE WHEN o.deleted_at IS NULL THEN left(o.text, 140) ELSE '' END,
+                                  'deleted', o.deleted_at IS NOT NULL,
+                                  'media_type', CASE WHEN o.deleted_at IS NULL THEN o.media_type END)
+          FROM webchat.messages o
+          JOIN webchat.accounts oa ON oa.id = o.sender_id
+         -- a reply made by SQL across chats must not show another chat's text
+         WHERE o.id = m.reply_to_id AND o.chat_id = m.chat_id) AS quote,
+       m.visibility
   FROM webchat.messages m
   JOIN webchat.accounts a ON a.id = m.sender_id;
 

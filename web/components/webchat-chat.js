@@ -16,6 +16,10 @@ import './webchat-message-list.js';
 import './webchat-composer.js';
 import './webchat-status.js';
 import './webchat-banner.js';
+import {deepActive} from './webchat-menu.js';
+
+/** The emoji picker's data, as the build puts it under the chat server's /web/. */
+const EMOJI_DATA = '/web/dist/emoji-data-en.json';
 
 export function typingText(names) {
   if (names.length === 0) return '';
@@ -40,6 +44,7 @@ export class WebchatChat extends LitElement {
     embedded: {type: Boolean},
     active: {type: Boolean, reflect: true},
     back: {type: Boolean},
+    _emoji: {state: true}, // the picker is open: {message} to react to it, {} for the composer
   };
 
   static styles = [themeStyles, controlStyles, css`
@@ -57,6 +62,7 @@ export class WebchatChat extends LitElement {
       margin-right: 8px; background: #f79009; }
     .conn.offline::before { background: var(--_danger); }
     .unavailable { padding: 16px; }
+    webchat-emoji-picker { position: absolute; z-index: 20; right: 8px; bottom: 64px; width: min(360px, calc(100% - 16px)); }
   `];
 
   constructor() {
@@ -92,6 +98,14 @@ export class WebchatChat extends LitElement {
 
   willUpdate(changed) {
     if (changed.has('active') && this.client) this.client.setActive(this.active);
+    const id = this.client && this.client.me ? this._chatId : null;
+    if (id !== this._shownChat) {
+      // another conversation: a reply or a picker opened in the last one does not follow
+      this._shownChat = id;
+      const composer = this.renderRoot && this.renderRoot.querySelector('webchat-composer');
+      if (composer) composer.replyTo = null;
+      this._emoji = null;
+    }
   }
 
   render() {
@@ -119,14 +133,69 @@ export class WebchatChat extends LitElement {
       <webchat-message-list .messages=${c.messageList(id || null)} .meId=${c.me.id} .chatId=${id}
         .seenUpTo=${id ? c.unread.seenUpTo(id) : 0} .dividerAfter=${id ? c.unread.dividerAfter.get(id) ?? null : null}
         ?hasOlder=${Boolean(id && c.messages.hasOlder.get(id))}
-        .loadOlder=${() => c.loadOlder(id)}
+        .loadOlder=${() => c.loadOlder(id)} .findMessage=${(mid) => c.findMessage(id, mid)}
+        @webchat-react=${(e) => c.toggleReaction(e.detail.message, e.detail.emoji)}
+        @webchat-react-more=${(e) => this._openEmoji({message: e.detail.message, returnTo: e.composedPath()[0]})}
+        @webchat-reply=${this._reply}
         @webchat-edit=${(e) => c.editMessage(e.detail.id, e.detail.text).catch((err) => c.fail(err))}
         @webchat-delete=${(e) => c.deleteMessage(e.detail.id).catch((err) => c.fail(err))}
         @webchat-retry=${(e) => c.retry(e.detail.clientId)}
         @webchat-discard=${(e) => c.discard(e.detail.clientId)}></webchat-message-list>
       <div class="typing" aria-live="polite">${id ? typingText(c.typingNames(id)) : ''}</div>
       <webchat-composer .maxChars=${c.limits.max_text_chars} .maxBytes=${c.limits.max_media_bytes}
-        @webchat-send=${this._send} @webchat-typing=${() => c.typingNow(this._chatId)}></webchat-composer>`;
+        @webchat-send=${this._send} @webchat-typing=${() => c.typingNow(this._chatId)}
+        @webchat-emoji-open=${() => this._openEmoji({})}></webchat-composer>
+      ${this._emoji && this._pickerLoaded ? html`<webchat-emoji-picker data-source=${c.api.base + EMOJI_DATA}
+        ?dark=${this._dark()}
+        label=${this._emoji.message ? 'React with an emoji' : 'Insert an emoji'}
+        @webchat-emoji-pick=${this._emojiPicked} @webchat-emoji-close=${() => this._closeEmoji()}></webchat-emoji-picker>`
+        : nothing}`;
+  }
+
+  /** The full picker; its code is imported on first open (a chunk of its own, not in the launcher's first bytes). */
+  async _openEmoji(target) {
+    target.returnTo ||= deepActive();
+    if (!this._pickerLoaded) {
+      await import('./webchat-emoji-picker.js');
+      this._pickerLoaded = true;
+    }
+    this._emoji = target;
+    await this.updateComplete;
+    this.renderRoot.querySelector('webchat-emoji-picker')?.focus();
+  }
+
+  _closeEmoji(restore = true) {
+    const back = this._emoji && this._emoji.returnTo;
+    this._emoji = null;
+    if (restore && back && back.isConnected) back.focus();
+  }
+
+  _emojiPicked(e) {
+    const {emoji} = e.detail;
+    const target = this._emoji;
+    if (!target) return;
+    if (target.message) {
+      // the newest copy of the message: reactions may have changed while the picker was open
+      const m = this.client.messageList(target.message.chat_id).find((x) => x.id === target.message.id) || target.message;
+      this.client.toggleReaction(m, emoji);
+      this._closeEmoji();
+    } else {
+      // the composer's picker stays open for another; its caret is where the emoji went
+      this.renderRoot.querySelector('webchat-composer')?.insert(emoji);
+    }
+  }
+
+  /** The picker follows the conversation's theme (an attribute, or the system's when auto). */
+  _dark() {
+    return getComputedStyle(this).colorScheme === 'dark';
+  }
+
+  async _reply(e) {
+    const composer = this.renderRoot.querySelector('webchat-composer');
+    if (!composer) return;
+    composer.replyTo = e.detail.message;
+    await composer.updateComplete;
+    composer.focus();
   }
 
   updated() {
@@ -153,8 +222,8 @@ export class WebchatChat extends LitElement {
   }
 
   _send(e) {
-    const {text, file} = e.detail;
-    this.client.send(this._chatId || null, text, file).catch(() => {});
+    const {text, file, replyTo} = e.detail;
+    this.client.send(this._chatId || null, text, file, undefined, replyTo).catch(() => {});
     this.renderRoot.querySelector('webchat-message-list')?.scrollToBottom();
   }
 }

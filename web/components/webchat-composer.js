@@ -2,20 +2,22 @@
 
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
-import {attachIcon} from '../lib/icons.js';
+import {attachIcon, emojiIcon} from '../lib/icons.js';
 
 const TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'audio/mpeg', 'audio/ogg', 'audio/wav',
   'audio/x-wav', 'audio/flac', 'audio/mp4', 'audio/aac', 'audio/webm', 'audio/x-m4a'];
 
 /**
- * @fires webchat-send - detail {text, file}
+ * @fires webchat-send - detail {text, file, replyTo}
  * @fires webchat-typing - the user is typing
+ * @fires webchat-emoji-open - the emoji button: the conversation opens its picker for the composer
  */
 export class WebchatComposer extends LitElement {
   static properties = {
     maxChars: {type: Number},
     maxBytes: {type: Number},
     disabled: {type: Boolean},
+    replyTo: {attribute: false}, // the message being answered: its quote shows above the box
     file: {state: true},
     preview: {state: true},
     error: {state: true},
@@ -31,6 +33,11 @@ export class WebchatComposer extends LitElement {
     .preview { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; font-size: 13px; min-width: 0; overflow-wrap: anywhere; }
     .preview img { max-height: 64px; border-radius: 6px; }
     .error { color: var(--_danger); font-size: 12px; margin-bottom: 4px; }
+    .reply { display: flex; align-items: center; gap: 8px; margin-bottom: 6px; padding: 4px 4px 4px 10px; min-width: 0;
+      border-inline-start: 3px solid var(--_accent); background: var(--_surface); border-radius: 6px; font-size: 13px; }
+    .reply div { flex: 1; min-width: 0; }
+    .reply .who { font-weight: 600; font-size: 12px; }
+    .reply .text { color: var(--_muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     input[type=file] { display: none; }
     @media (max-width: 600px), (pointer: coarse) { textarea { min-height: 26px; } }
   `];
@@ -53,10 +60,17 @@ export class WebchatComposer extends LitElement {
         <span>${this.file.name}</span>
         <button type="button" class="link" @click=${this._clearFile} aria-label="Remove attachment">✕</button>
       </div>` : nothing}
+      ${this.replyTo ? html`<div class="reply" role="group" aria-label="Replying to ${this.replyTo.sender_name}">
+        <div><div class="who" dir="auto">Replying to ${this.replyTo.sender_name}</div>
+          <div class="text" dir="auto">${this.replyTo.text || (this.replyTo.media_type === 'image' ? 'Photo' : 'Audio')}</div></div>
+        <button type="button" class="link" @click=${this.cancelReply} aria-label="Cancel the reply" title="Cancel reply (Escape)">✕</button>
+      </div>` : nothing}
       <form @submit=${this._submit}>
         <button type="button" @click=${() => this.renderRoot.querySelector('input[type=file]').click()}
           aria-label="Attach an image or audio file" title="Attach">${attachIcon}</button>
         <input type="file" accept="image/*,audio/*" @change=${this._pick} aria-label="Attachment">
+        <button type="button" class="emoji" @click=${this._emoji} aria-label="Insert an emoji" title="Emoji"
+          aria-haspopup="dialog">${emojiIcon}</button>
         <textarea rows="1" dir="auto" placeholder="Write a message…" aria-label="Message" maxlength=${this.maxChars}
           ?disabled=${this.disabled} @keydown=${this._key} @input=${this._input}></textarea>
         <button class="primary" type="submit" ?disabled=${this.disabled}>Send</button>
@@ -65,7 +79,33 @@ export class WebchatComposer extends LitElement {
 
   focus() { this.renderRoot.querySelector('textarea')?.focus(); }
 
+  cancelReply() {
+    this.replyTo = null;
+    this.focus();
+  }
+
+  /** Put `text` where the caret is (an emoji from the picker), as if typed. */
+  insert(text) {
+    const ta = this.renderRoot.querySelector('textarea');
+    if (!ta) return;
+    const start = ta.selectionStart ?? ta.value.length;
+    const end = ta.selectionEnd ?? ta.value.length;
+    ta.setRangeText(text, start, end, 'end');
+    ta.dispatchEvent(new Event('input', {bubbles: true}));
+  }
+
+  _emoji() {
+    this.dispatchEvent(new CustomEvent('webchat-emoji-open', {bubbles: true, composed: true}));
+  }
+
   _key(e) {
+    if (e.key === 'Escape' && this.replyTo) {
+      // the reply goes, not the launcher's panel
+      e.preventDefault();
+      e.stopPropagation();
+      this.cancelReply();
+      return;
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this._submit(e);
@@ -104,7 +144,9 @@ export class WebchatComposer extends LitElement {
     if (!text && !this.file) return;
     if (text.length > this.maxChars) { this.error = `Messages are limited to ${this.maxChars} characters.`; return; }
     this.error = '';
-    this.dispatchEvent(new CustomEvent('webchat-send', {detail: {text, file: this.file}, bubbles: true, composed: true}));
+    this.dispatchEvent(new CustomEvent('webchat-send', {detail: {text, file: this.file, replyTo: this.replyTo},
+      bubbles: true, composed: true}));
+    this.replyTo = null;
     ta.value = '';
     ta.style.height = 'auto';
     this.file = null;

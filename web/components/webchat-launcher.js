@@ -7,8 +7,8 @@ import {LitElement, html, css, nothing} from 'lit';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import {askPermission, notificationPermission} from '../lib/notify.js';
 import {audioContext, chime} from '../lib/chime.js';
-import './webchat-chat.js';
 import './webchat-availability.js';
+import {loadConversation} from '../lib/conversation.js';
 
 const STORE_KEY = 'webchat-launcher';
 const CORNERS = new Set(['bottom-right', 'bottom-left', 'top-right', 'top-left']);
@@ -140,6 +140,7 @@ export class WebchatLauncher extends LitElement {
 
   willUpdate(changed) {
     if (changed.has('open') && this.open) this._mounted = true;
+    if (this._mounted) loadConversation();
   }
 
   disconnectedCallback() {
@@ -189,7 +190,8 @@ export class WebchatLauncher extends LitElement {
         ${trap(true)}
       </section>
       <button class="bubble" aria-label=${name} aria-expanded=${this.open ? 'true' : 'false'}
-          aria-controls="panel" @click=${() => this.toggle()}>
+          aria-controls="panel" @click=${() => this.toggle()}
+          @pointerenter=${loadConversation} @focus=${loadConversation}>
         ${this.open ? closeIcon(26) : chatIcon}
         ${count ? html`<span class="badge" aria-hidden="true">${count > 99 ? '99+' : count}</span>` : nothing}
         ${unsent ? html`<span class="badge unsent" aria-hidden="true" title="Not sent yet">!</span>` : nothing}

@@ -70,6 +70,7 @@ export class WebchatMessageList extends LitElement {
     seenUpTo: {type: Number}, // others have read up to this seq: own messages up to it are "seen"
     dividerAfter: {type: Number}, // "New messages" before the first message from others after this seq
     loadOlder: {attribute: false}, // () => Promise: fetch an older page
+    findMessage: {attribute: false}, // (id) => Promise<message|null>: loads history until it is there
     shown: {state: true},
     unseen: {state: true},
     focusKey: {state: true},
@@ -192,7 +193,7 @@ export class WebchatMessageList extends LitElement {
     const focusKey = visible.some((m) => key(m) === this.focusKey) ? this.focusKey : (visible.length ? key(visible.at(-1)) : null);
     return html`
       <div class="scroller" role="log" aria-label="Messages" tabindex=${visible.length ? '-1' : '0'}
-        @scroll=${this._onScroll} @keydown=${this._key} @focusin=${this._focusin}>
+        @scroll=${this._onScroll} @keydown=${this._key} @focusin=${this._focusin} @webchat-jump=${this._jump}>
         <div class="content">
           ${moreAbove ? html`<div class="older"><button @click=${this._older}>Load older messages</button></div>` : nothing}
           ${all.length === 0 ? html`<div class="empty">No messages yet. Say hello!</div>` : nothing}
@@ -204,7 +205,7 @@ export class WebchatMessageList extends LitElement {
             const isDivider = k === divider;
             const first = newDay || isDivider || !this._sameRun(prev, m);
             const last = !next || when(next).day !== when(m).day || key(next) === divider || !this._sameRun(m, next);
-            return html`<webchat-message .message=${m} ?mine=${m.sender_id === this.meId} data-key=${k}
+            return html`<webchat-message .message=${m} ?mine=${m.sender_id === this.meId} .meId=${this.meId} data-key=${k}
               tabindex=${k === focusKey ? '0' : '-1'} ?first=${first} ?last=${last}
               .day=${newDay ? dayLabel(m.timestamp, now) : ''} ?divider=${isDivider}
               ?seen=${Boolean(m.seq && m.seq <= this.seenUpTo)}></webchat-message>`;
@@ -402,6 +403,38 @@ export class WebchatMessageList extends LitElement {
     } finally {
       this._loading = false;
     }
+  }
+
+  /** A quote was pressed: bring its original into view (loading older history until it is there),
+   * focus it and mark it for a moment. */
+  async _jump(e) {
+    const id = e.detail.id;
+    let all = this.messages || [];
+    if (!all.some((m) => m.id === id)) {
+      if (!this.findMessage || !(await this.findMessage(id))) return;
+      await this.updateComplete;
+      all = this.messages || [];
+    }
+    const i = all.findIndex((m) => m.id === id);
+    if (i < 0) return;
+    if (this._atEnd) this._leave();
+    const {start, end} = this._window(all);
+    if (i < start) this.shown += start - Math.max(0, i - 5);
+    else if (i >= end) {
+      this._endKey = key(all[Math.min(all.length - 1, i + 5)]);
+      this.shown = Math.max(this.shown, 20);
+    }
+    this.requestUpdate();
+    await this.updateComplete;
+    const el = this.renderRoot.querySelector(`webchat-message[data-key="${CSS.escape(key(all[i]))}"]`);
+    if (!el) return;
+    el.scrollIntoView({block: 'center'});
+    this._lastTop = this._scroller.scrollTop;
+    this._anchor = this._visibleAnchor();
+    this.focusKey = el.dataset.key;
+    el.focus({preventScroll: true});
+    el.highlight = true;
+    setTimeout(() => { el.highlight = false; }, 1600);
   }
 
   // -- keyboard: the log is one tab stop; arrow keys move between messages (roving tabindex) ----

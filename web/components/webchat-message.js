@@ -59,11 +59,33 @@ export function avatarColor(name) {
   }
 }
 
+/** The quick-reaction row (the full picker is one more button away). */
+export const QUICK = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
+
+/** "You, Ada and 3 others": who reacted, in the order they did, from a reaction's first names. */
+export function whoReacted(r, meId) {
+  const names = r.by.map((n, i) => (r.account_ids[i] === meId ? 'You' : n || 'Someone'));
+  const others = r.count - names.length;
+  if (others > 0) return `${names.join(', ')} and ${others} other${others > 1 ? 's' : ''}`;
+  if (names.length < 2) return names[0] || '';
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/** What a quote says when its message has no text. */
+function quoteText(q) {
+  if (q.deleted) return 'Deleted message';
+  return q.text || (q.media_type === 'image' ? 'Photo' : q.media_type === 'audio' ? 'Audio' : '');
+}
+
 /**
  * @fires webchat-edit - detail {id, text}
  * @fires webchat-delete - detail {id}
  * @fires webchat-retry - detail {clientId}
  * @fires webchat-discard - detail {clientId}
+ * @fires webchat-react - detail {message, emoji}: toggle my reaction
+ * @fires webchat-react-more - detail {message}: open the full picker for it
+ * @fires webchat-reply - detail {message}
+ * @fires webchat-jump - detail {id}: show the quoted message
  */
 export class WebchatMessage extends LitElement {
   static properties = {
@@ -74,7 +96,10 @@ export class WebchatMessage extends LitElement {
     day: {type: String}, // a day separator above ("Today", "Yesterday", a date) or ''
     divider: {type: Boolean}, // "New messages" above
     seen: {type: Boolean},
+    meId: {type: Number},
+    highlight: {type: Boolean, reflect: true}, // just jumped to from a quote
     editing: {state: true},
+    reacting: {state: true}, // the quick-reaction row is open
     confirming: {state: true}, // "Delete this message?" shown under it
   };
 
@@ -108,6 +133,29 @@ export class WebchatMessage extends LitElement {
     audio { display: block; max-width: 100%; margin-bottom: 4px; }
     textarea { font: inherit; color: inherit; background: var(--_bg); width: min(70vw, 480px); max-width: 100%;
       min-height: 60px; border-radius: 8px; padding: 6px; box-sizing: border-box; border: 1px solid var(--_control-border); }
+    .quote { display: block; width: 100%; text-align: start; margin: 0 0 6px; padding: 4px 8px; font-size: 13px;
+      border: none; border-inline-start: 3px solid currentColor; border-radius: 6px; background: rgb(0 0 0 / 0.07);
+      color: inherit; line-height: 1.3; }
+    :host([mine]) .quote { background: rgb(255 255 255 / 0.16); }
+    .quote .qname { display: block; font-weight: 600; font-size: 12px; }
+    .quote .qtext { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
+    .quote .qtext.gone { font-style: italic; }
+    :host([highlight]) .bubble { outline: 3px solid var(--_accent); outline-offset: 2px; }
+    .reactions { display: flex; flex-wrap: wrap; gap: 4px; margin: 3px 2px 0; }
+    .chip { position: relative; display: inline-flex; align-items: center; gap: 4px; padding: 1px 8px; min-height: 26px;
+      border-radius: 999px; font-size: 13px; background: var(--_surface); border: 1px solid var(--_border); }
+    .chip[aria-pressed=true] { border-color: var(--_accent); background: color-mix(in srgb, var(--_accent) 14%, var(--_bg)); }
+    .chip .n { font-variant-numeric: tabular-nums; }
+    .who { display: none; position: absolute; bottom: calc(100% + 6px); inset-inline-start: 0; z-index: 5; width: max-content;
+      max-width: 220px; white-space: normal; text-align: start; padding: 4px 8px; border-radius: 6px; font-size: 12px;
+      background: var(--_banner-bg); color: var(--_banner-fg); pointer-events: none; }
+    .chip:hover .who, .chip:focus-visible .who { display: block; }
+    .quick { display: flex; flex-wrap: wrap; gap: 2px; padding: 3px; margin: 3px 0 0; border-radius: 999px;
+      background: var(--_bg); border: 1px solid var(--_control-border); box-shadow: 0 4px 14px rgb(0 0 0 / 0.15); }
+    .quick button { border: none; background: none; font-size: 20px; line-height: 1; padding: 6px; border-radius: 50%; }
+    .quick button:hover, .quick button:focus-visible { background: var(--_surface); }
+    .quick .more { font-size: 15px; color: var(--_muted); }
     webchat-menu { align-self: center; opacity: 0; }
     :host(:hover) webchat-menu, :host(:focus-within) webchat-menu, :host(:focus) webchat-menu, webchat-menu[open] { opacity: 1; }
     @media (pointer: coarse) { webchat-menu { opacity: 1; } }
@@ -134,8 +182,10 @@ export class WebchatMessage extends LitElement {
 
   _actions() {
     const m = this.message;
-    if (!this.mine || !m || !m.id || m.deleted) return [];
-    return [...(m.media_type ? [] : [{value: 'edit', label: 'Edit'}]), {value: 'delete', label: 'Delete'}];
+    if (!m || !m.id || m.deleted) return [];
+    const all = [{value: 'react', label: 'React'}, {value: 'reply', label: 'Reply'}];
+    if (!this.mine) return all;
+    return [...all, ...(m.media_type ? [] : [{value: 'edit', label: 'Edit'}]), {value: 'delete', label: 'Delete'}];
   }
 
   render() {
@@ -150,25 +200,98 @@ export class WebchatMessage extends LitElement {
         ${this.mine ? nothing : this.first
           ? html`<div class="avatar" aria-hidden="true" style="background:${avatarColor(m.sender_name)}">${initials(m.sender_name)}</div>`
           : html`<div class="spacer"></div>`}
-        ${this.mine && actions.length ? html`<webchat-menu up label="Message actions" trigger-tabindex="-1"
-          .items=${actions} @webchat-menu-pick=${this._pick}></webchat-menu>` : nothing}
+        ${this.mine && actions.length ? this._menu(actions) : nothing}
         <div class="col">
           ${this.first ? html`<div class="sender" dir="auto">${this.mine ? html`<span class="sr-only">You</span>` : m.sender_name}</div>`
             : html`<span class="sr-only">${who}</span>`}
           ${this.editing ? this._editor(m) : html`
           <div class="bubble ${m.deleted ? 'deleted' : ''}" data-seq=${m.seq ?? ''} data-client-id=${m.client_id ?? ''}>
             ${m.deleted ? 'This message was deleted' : html`
+              ${m.quote ? this._quote(m.quote) : nothing}
               ${m.media_type === 'image' && m.media_url ? html`<img src=${m.media_url} alt="Image from ${who}">` : nothing}
               ${m.media_type === 'audio' && m.media_url ? html`<audio controls preload="none" src=${m.media_url}></audio>` : nothing}
               <span class="text" dir="auto">${linkify(m.text || '')}</span>`}
           </div>`}
+          ${m.deleted ? nothing : this._reactions(m)}
+          ${this.reacting ? this._quick() : nothing}
           ${this.confirming ? html`<div class="confirm" role="group" aria-label="Delete this message?"
             @keydown=${(e) => { if (e.key === 'Escape') { e.preventDefault(); this._cancelDelete(); } }}>
             <span>Delete this message for everyone?</span>
             <button class="primary" @click=${this._delete}>Delete</button>
             <button @click=${this._cancelDelete}>Cancel</button></div>` : this._meta(m)}
         </div>
+        ${!this.mine && actions.length ? this._menu(actions) : nothing}
       </div>`;
+  }
+
+  _menu(actions) {
+    return html`<webchat-menu up label="Message actions" trigger-tabindex="-1"
+      .items=${actions} @webchat-menu-pick=${this._pick}></webchat-menu>`;
+  }
+
+  _quote(q) {
+    const text = quoteText(q);
+    return html`<button class="quote" aria-label="Reply to ${q.sender_name}: ${text.slice(0, 140)}. Show that message"
+      @click=${() => this._fire('webchat-jump', {id: q.id})}>
+      <span class="qname" dir="auto">${q.sender_name}</span>
+      <span class="qtext ${q.deleted ? 'gone' : ''}" dir="auto">${text}</span></button>`;
+  }
+
+  _reactions(m) {
+    const list = m.reactions || [];
+    if (!list.length) return nothing;
+    return html`<div class="reactions" role="group" aria-label="Reactions">${list.map((r) => {
+      const mine = r.account_ids.includes(this.meId);
+      const who = whoReacted(r, this.meId);
+      return html`<button class="chip" aria-pressed=${mine ? 'true' : 'false'}
+        aria-label="${r.emoji} ${r.count}: ${who}. ${mine ? 'Press to take yours back' : 'Press to react too'}"
+        @click=${() => this._fire('webchat-react', {message: this.message, emoji: r.emoji})}>
+        <span aria-hidden="true">${r.emoji}</span><span class="n" aria-hidden="true">${r.count}</span>
+        <span class="who" role="tooltip" aria-hidden="true">${who}</span></button>`;
+    })}</div>`;
+  }
+
+  _quick() {
+    return html`<div class="quick" role="toolbar" aria-label="React to this message" @keydown=${this._quickKey}
+      @focusout=${(e) => { if (!e.relatedTarget || !this.renderRoot.contains(e.relatedTarget)) this.reacting = false; }}>
+      ${QUICK.map((e) => html`<button aria-label="React with ${e}" title=${e}
+        @click=${() => this._react(e)}>${e}</button>`)}
+      <button class="more" aria-label="More emoji…" title="More emoji" @click=${this._more}>＋</button></div>`;
+  }
+
+  async _openQuick() {
+    this.reacting = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector('.quick button')?.focus();
+  }
+
+  _quickKey(e) {
+    const items = [...this.renderRoot.querySelectorAll('.quick button')];
+    const i = items.indexOf(this.renderRoot.activeElement);
+    const to = {ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: items.length - 1}[e.key];
+    if (to !== undefined) {
+      e.preventDefault();
+      items[(to + items.length) % items.length].focus();
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      this._closeQuick();
+    }
+  }
+
+  _closeQuick() {
+    this.reacting = false;
+    this.focus();
+  }
+
+  _react(emoji) {
+    this._closeQuick();
+    this._fire('webchat-react', {message: this.message, emoji});
+  }
+
+  _more() {
+    this.reacting = false;
+    this._fire('webchat-react-more', {message: this.message});
   }
 
   _meta(m) {
@@ -207,6 +330,8 @@ export class WebchatMessage extends LitElement {
 
   async _pick(e) {
     const m = this.message;
+    if (e.detail.value === 'react') this._openQuick();
+    if (e.detail.value === 'reply') this._fire('webchat-reply', {message: m});
     if (e.detail.value === 'delete') {
       // deleting cannot be undone (its picture is erased too): ask first, in place
       this.confirming = true;

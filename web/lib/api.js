@@ -72,17 +72,21 @@ export class Api {
   messages(chatId, params = {}) {
     return this.request('GET', '/webchat/messages/', {params: {chat_id: chatId, ...params}});
   }
-  send({chatId, text, clientId, file}) {
+  send({chatId, text, clientId, file, replyTo}) {
     if (file) {
       const form = new FormData();
       if (chatId) form.append('chat_id', String(chatId));
       if (text) form.append('text', text);
+      if (replyTo) form.append('reply_to', String(replyTo));
       form.append('client_id', clientId);
       form.append('media', file, file.name || 'upload');
       return this.request('POST', '/webchat/send/', {form});
     }
-    return this.request('POST', '/webchat/send/', {json: {chat_id: chatId, text, client_id: clientId}});
+    return this.request('POST', '/webchat/send/', {json: {chat_id: chatId, text, client_id: clientId,
+      ...(replyTo ? {reply_to: replyTo} : {})}});
   }
+  react(id, emoji) { return this.request('PUT', `/webchat/messages/${id}/reactions/${encodeURIComponent(emoji)}`); }
+  unreact(id, emoji) { return this.request('DELETE', `/webchat/messages/${id}/reactions/${encodeURIComponent(emoji)}`); }
   editMessage(id, text) { return this.request('PATCH', `/webchat/messages/${id}/`, {json: {text}}); }
   deleteMessage(id) { return this.request('DELETE', `/webchat/messages/${id}/`); }
   read(chatId, seq) { return this.request('POST', '/webchat/read/', {json: {chat_id: chatId, seq}}); }

@@ -218,8 +218,9 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  /** Shown at once as "Sending…"; without a chat (a first message) it makes one. */
-  async send(chatId, text, file = null, clientId = newClientId()) {
+  /** Shown at once as "Sending…"; without a chat (a first message) it makes one. `replyTo`: the
+   * message this one answers (its quote shows at once, as the server will store it). */
+  async send(chatId, text, file = null, clientId = newClientId(), replyTo = null) {
     chatId = chatId || null;
     if (!this.pending.get(clientId)) {
       this.pending.add({
@@ -227,6 +228,7 @@ export class ChatClient extends EventTarget {
         sender_name: this.me.display_name, sender_kind: this.me.kind, timestamp: new Date().toISOString(),
         media_type: file ? (file.type.startsWith('audio/') ? 'audio' : 'image') : null,
         media_url: file ? URL.createObjectURL(file) : null, status: 'sending', file,
+        reply_to: replyTo ? replyTo.id : null, quote: replyTo ? quoteOf(replyTo) : null, reactions: [],
       });
     } else {
       this.pending.mark(clientId, 'sending');
@@ -236,9 +238,9 @@ export class ChatClient extends EventTarget {
   }
 
   async _post(chatId, clientId) {
-    const {text, file} = this.pending.get(clientId);
+    const {text, file, reply_to: replyTo} = this.pending.get(clientId);
     try {
-      const data = await this.api.send({chatId, text, clientId, file});
+      const data = await this.api.send({chatId, text, clientId, file, replyTo});
       this._upsertMessage(data.message);
       return data;
     } catch (err) {
@@ -280,7 +282,8 @@ export class ChatClient extends EventTarget {
   retry(clientId) {
     const m = this.pending.get(clientId);
     if (!m) return undefined;
-    return this.send(m.chat_id, m.text, m.file, clientId).catch(() => {});
+    return this.send(m.chat_id, m.text, m.file, clientId, m.reply_to ? {id: m.reply_to, ...m.quote} : null)
+      .catch(() => {});
   }
 
   /** Failed sends go again once the connection is back (same client_id: never twice). */
@@ -317,6 +320,30 @@ export class ChatClient extends EventTarget {
   }
   async editMessage(id, text) { this._upsertMessage((await this.api.editMessage(id, text)).message); }
   async deleteMessage(id) { this._upsertMessage((await this.api.deleteMessage(id)).message); }
+
+  /** Add my `emoji` to message `m`, or take it back if it is mine already. Shown at once; the
+   * server's answer (or its message_updated event) then replaces the guess. */
+  async toggleReaction(m, emoji) {
+    const mine = (m.reactions || []).some((r) => r.emoji === emoji && r.account_ids.includes(this.me.id));
+    this.messages.upsert(withReaction(m, emoji, this.me, !mine));
+    try {
+      if (mine) await this.api.unreact(m.id, emoji);
+      else this._upsertMessage((await this.api.react(m.id, emoji)).message);
+    } catch (err) {
+      this.messages.upsert(m); // undo the guess
+      this.fail(err);
+    }
+  }
+
+  /** The message with id `id` of chat `chatId`, loading older history until it is there (a quote's
+   * original); null when it is not in the chat's history. */
+  async findMessage(chatId, id) {
+    for (;;) {
+      const found = this.messages.list(chatId).find((m) => m.id === id);
+      if (found) return found;
+      if (!this.messages.hasOlder.get(chatId) || !(await this.loadOlder(chatId))) return null;
+    }
+  }
 
   markRead(chatId) { this.unread.read(chatId); }
   typingNow(chatId) { this.typing.now(chatId); }
@@ -426,6 +453,27 @@ export class ChatClient extends EventTarget {
     this.pending.dropChat(id);
     if (this.chats.openChatId === id) this.openChat(this.chats.firstActive()?.id || null);
   }
+}
+
+/** What a reply shows of the message it answers (the server's `quote`, for a message not sent yet). */
+export function quoteOf(m) {
+  return {id: m.id, sender_name: m.sender_name, text: m.deleted ? '' : (m.text || '').slice(0, 140),
+    deleted: Boolean(m.deleted), media_type: m.deleted ? null : m.media_type || null};
+}
+
+/** `m` with my reaction `emoji` added (on) or removed: a new object, as the server would send it. */
+export function withReaction(m, emoji, me, on) {
+  const first = (me.display_name || '').trim().split(' ')[0];
+  let reactions = (m.reactions || []).map((r) => {
+    if (r.emoji !== emoji || r.account_ids.includes(me.id) === on) return r;
+    const ids = on ? [...r.account_ids, me.id] : r.account_ids.filter((x) => x !== me.id);
+    const by = on ? (r.by.length < 10 ? [...r.by, first] : r.by) : r.by.filter((n, i) => r.account_ids[i] !== me.id);
+    return {...r, count: ids.length, account_ids: ids, by, mine: on};
+  }).filter((r) => r.count > 0);
+  if (on && !reactions.some((r) => r.emoji === emoji)) {
+    reactions = [...reactions, {emoji, count: 1, mine: true, by: [first], account_ids: [me.id]}];
+  }
+  return {...m, reactions};
 }
 
 /** The one way public elements get a client: `api-base` and `user-token` from their attributes. */

@@ -95,8 +95,9 @@ export class PendingSends {
       || !(this.byClientId.has(m.client_id) || this._gone.has(m.client_id)));
     for (const m of this.byClientId.values()) {
       if (!m.file) {
-        const {client_id, chat_id, text, timestamp, sender_id, sender_name, sender_kind} = m;
-        keep.push({client_id, chat_id, text, timestamp, sender_id, sender_name, sender_kind, account: this.account});
+        const {client_id, chat_id, text, timestamp, sender_id, sender_name, sender_kind, reply_to, quote} = m;
+        keep.push({client_id, chat_id, text, timestamp, sender_id, sender_name, sender_kind, reply_to, quote,
+          account: this.account});
       }
     }
     try {

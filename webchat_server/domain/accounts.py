@@ -45,6 +45,7 @@ async def identify(pool: asyncpg.Pool, guest: dict[str, Any], who: Identity, sid
             await conn.execute(q("merge_drop_guest_memberships"), g)
             await conn.execute(q("merge_clear_clashing_client_ids"), g, u)
             await conn.execute(q("merge_messages"), g, u)
+            await conn.execute(q("merge_reactions"), g, u)
             await conn.execute(q("merge_chats_created"), g, u)
             await conn.execute(q("merge_mark_guest"), g, u)
         return dict(user)

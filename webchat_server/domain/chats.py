@@ -24,14 +24,14 @@ async def require_member(conn: Executor, chat_id: int, account_id: int) -> None:
 
 async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]]:
     rows = await pool.fetch(q("chats_for_account"), account_id, None)
-    return [chat_json(r) for r in rows]
+    return [chat_json(r, account_id) for r in rows]
 
 
 async def get_chat(conn: Executor, account_id: int, chat_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(q("chats_for_account"), account_id, chat_id)
     if row is None:
         raise NotFound()
-    return chat_json(row)
+    return chat_json(row, account_id)
 
 
 async def create_chat_in(conn: Conn, account_id: int, title: str) -> int:

@@ -24,6 +24,7 @@ WHAT = {
     "guests": "new guest sessions",
     "sends": "messages",
     "edits": "edits",
+    "reactions": "reactions",
     "chats": "new chats",
     "upload_bytes": "upload bytes",
     "session_changes": "sign-ins and sign-outs",

@@ -48,7 +48,7 @@ async def send(
     outcome, row = stored.outcome, stored.message
     if outcome in ("created", "duplicate"):
         assert row is not None
-        return message_json(row), outcome == "created"
+        return message_json(row, account_id), outcome == "created"
     if outcome == "rate_limited":
         assert refused is not None
         raise refused
@@ -103,13 +103,13 @@ async def page(
         raise BadInput("use either before or after, not both")
     if after is not None:
         rows = await pool.fetch(q("messages_after"), chat_id, after, limit + 1, agent)
-        return [message_json(r) for r in rows[:limit]], len(rows) > limit
+        return [message_json(r, account_id) for r in rows[:limit]], len(rows) > limit
     if before is not None:
         rows = await pool.fetch(q("messages_before"), chat_id, before, limit + 1, agent)
     else:
         rows = await pool.fetch(q("messages_latest"), chat_id, limit + 1, agent)
     # the query returns the newest limit+1 oldest-first; the extra one is the oldest
-    return [message_json(r) for r in rows[-limit:]] if rows else [], len(rows) > limit
+    return [message_json(r, account_id) for r in rows[-limit:]] if rows else [], len(rows) > limit
 
 
 async def _own_message(conn: Conn, account_id: int, message_id: int) -> asyncpg.Record:
@@ -130,11 +130,11 @@ async def edit(pool: asyncpg.Pool, account_id: int, message_id: int, text: str,
     async with charge.paid(), pool.acquire() as conn, conn.transaction():
         row = await _own_message(conn, account_id, message_id)
         if row["text"] == text:
-            return message_json(row)
+            return message_json(row, account_id)
         await conn.execute(q("message_edit"), message_id, text)
         edited = await conn.fetchrow(q("message_get"), message_id)
         assert edited is not None
-        return message_json(edited)
+        return message_json(edited, account_id)
 
 
 async def delete(pool: asyncpg.Pool, account_id: int, message_id: int,
@@ -144,7 +144,7 @@ async def delete(pool: asyncpg.Pool, account_id: int, message_id: int,
         await conn.execute(q("message_delete"), message_id)
         row = await conn.fetchrow(q("message_get"), message_id)
         assert row is not None
-        return message_json(row)
+        return message_json(row, account_id)
 
 
 async def mark_read(pool: asyncpg.Pool, account_id: int, chat_id: int, seq: int) -> int:

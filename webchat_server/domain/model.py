@@ -57,12 +57,32 @@ MESSAGE_FIELDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("edited_at", _null(_TIME)),
     ("deleted", _BOOL),
     ("internal", _BOOL),
+    # reactions: `mine` is per requester in HTTP answers, false in events (one frame for every
+    # member: readers compare account_ids with their own id); at most 20 different emoji
+    ("reactions", {"type": "array", "maxItems": 20, "items": {
+        "type": "object", "required": ["emoji", "count", "mine", "by", "account_ids"],
+        "properties": {"emoji": _STR, "count": {"type": "integer", "minimum": 1}, "mine": _BOOL,
+                       "by": {"type": "array", "maxItems": 10, "items": _STR},
+                       "account_ids": {"type": "array", "items": _ID}}}}),
+    # the message this one replies to (reply_to), as it is now
+    ("quote", _null({"type": "object", "required": ["id", "sender_name", "text", "deleted"],
+                     "properties": {"id": _ID, "sender_name": _STR, "text": {"type": "string", "maxLength": 140},
+                                    "deleted": _BOOL, "media_type": _null({"enum": ["image", "audio"]})}})),
 )
 
 
-def message_json(row: Row) -> dict[str, Any]:
+def reactions_json(raw: Any, viewer: int | None) -> list[dict[str, Any]]:
+    """The view's reactions with `mine` for the account that asks. Events are one frame for every
+    member, so they are built with no viewer (mine is false) and readers use account_ids."""
+    return [{"emoji": r["emoji"], "count": r["count"], "mine": viewer is not None and viewer in r["account_ids"],
+             "by": r["by"], "account_ids": r["account_ids"]} for r in raw or ()]
+
+
+def message_json(row: Row, viewer: int | None = None) -> dict[str, Any]:
     deleted = row["deleted_at"] is not None
     media_id = row["media_id"]
+    # rows not read from message_view (the unit tests' hand-made ones) have no quote or reactions
+    quote = row.get("quote")
     return {
         "id": row["id"],
         "chat_id": row["chat_id"],
@@ -82,10 +102,12 @@ def message_json(row: Row) -> dict[str, Any]:
         "deleted": deleted,
         # an internal note: only agents ever get it (README "Answer your visitors")
         "internal": row.get("visibility") == "agents",
+        "reactions": [] if deleted else reactions_json(row.get("reactions"), viewer),
+        "quote": None if deleted or not quote else quote,
     }
 
 
-def chat_json(row: Row) -> dict[str, Any]:
+def chat_json(row: Row, viewer: int | None = None) -> dict[str, Any]:
     last = row.get("last_message")
     chat: dict[str, Any] = {
         "id": row["id"],
@@ -93,7 +115,7 @@ def chat_json(row: Row) -> dict[str, Any]:
         "is_archived": row["archived_at"] is not None,
         "archived_at": iso(row["archived_at"]),
         "last_seq": row["last_seq"],
-        "last_message": message_json(last) if last else None,
+        "last_message": message_json(last, viewer) if last else None,
         "updated_at": iso(row["updated_at"]),
         "created_at": iso(row["created_at"]),
         "created_by": row["created_by"],

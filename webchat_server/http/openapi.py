@@ -299,6 +299,24 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "delete": {"operationId": "deleteMessage", "security": write,
                        "summary": "Delete your own message (a placeholder stays; its media is erased).",
                        "responses": _responses(200, "MessageResult", 404, 409, *WRITE)}},
+        "/webchat/messages/{message_id}/reactions/{emoji}": {
+            "parameters": [_path_id("message_id"),
+                           {"name": "emoji", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 32},
+                            "description": "One emoji sequence, percent-encoded (skin tones, ZWJ sequences and "
+                                           "flags are one emoji); anything else is a 400. Stored fully "
+                                           "qualified: `%E2%9D%A4` and `%E2%9D%A4%EF%B8%8F` are one reaction."}],
+            "put": {"operationId": "addReaction", "security": write,
+                    "summary": "Add your reaction to a message of a chat you are in (idempotent).",
+                    "description": "Every member gets the message with its new `reactions` as `message_updated`. "
+                                   "A message takes at most 20 different emoji (409 `too_many_reactions`); "
+                                   "a deleted message takes none (409).",
+                    "responses": _responses({201: "Added", 200: "It was there already"}, "MessageResult",
+                                            404, 409, *WRITE)},
+            "delete": {"operationId": "removeReaction", "security": write,
+                       "summary": "Remove your reaction (idempotent: 204 whether or not it was there).",
+                       "responses": {"204": {"description": "Removed, or was not there"},
+                                     **_responses({}, None, 404, *WRITE)}}},
         "/webchat/chats/": {
             "get": {"operationId": "chats", "security": cookie, "summary": "Your chats, newest activity first.",
                     "responses": _responses(200, "ChatList", *READ)},

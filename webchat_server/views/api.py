@@ -9,7 +9,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..db import pool_key
-from ..domain import chats, messages, staff
+from ..domain import chats, messages, reactions, staff
 from ..domain import media as media_store
 from ..domain.limits import Charge, limits_key
 from ..domain.media import Upload, sniff
@@ -197,6 +197,24 @@ async def message_delete(request: web.Request) -> web.Response:
     message = await messages.delete(request.app[pool_key], account["id"], message_id,
                                     _charge(request, account["id"], edits=1))
     return ok({"message": message})
+
+
+@routes.put(r"/webchat/messages/{message_id}/reactions/{emoji}")
+async def reaction_add(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    message_id = req_id(request.match_info["message_id"], "message_id")
+    message, added = await reactions.add(request.app[pool_key], account["id"], message_id,
+                                         request.match_info["emoji"], _charge(request, account["id"], reactions=1))
+    return ok({"message": message}, status=201 if added else 200)
+
+
+@routes.delete(r"/webchat/messages/{message_id}/reactions/{emoji}")
+async def reaction_remove(request: web.Request) -> web.Response:
+    account = await require_account(request)
+    message_id = req_id(request.match_info["message_id"], "message_id")
+    await reactions.remove(request.app[pool_key], account["id"], message_id, request.match_info["emoji"],
+                           _charge(request, account["id"], reactions=1))
+    return web.Response(status=204)
 
 
 @routes.get("/webchat/chats/")
