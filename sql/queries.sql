@@ -3,7 +3,7 @@
 -- name: session_account
 -- none when the session id was revoked (signed out, or signed in since) or the guest was merged
 -- into a user (a copy of the guest's cookie must not follow the user)
-SELECT id, kind, external_id, display_name, email, avatar_url, created_at, merged_into
+SELECT id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts
   FROM webchat.accounts
  WHERE id = $1 AND merged_into IS NULL
    AND NOT EXISTS (SELECT 1 FROM webchat.revoked_sessions WHERE sid = $2);
@@ -13,16 +13,20 @@ WITH gone AS (DELETE FROM webchat.revoked_sessions WHERE expires_at < now())
 INSERT INTO webchat.revoked_sessions (sid, expires_at) VALUES ($1, now() + make_interval(secs => $2))
 ON CONFLICT (sid) DO NOTHING;
 
+-- name: account_set_share_read_receipts
+UPDATE webchat.accounts SET share_read_receipts = $2 WHERE id = $1
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts;
+
 -- name: account_create_guest
 INSERT INTO webchat.accounts (kind, display_name) VALUES ('guest', $1)
-RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts;
 
 -- name: account_upsert_user
 -- the token is signed by the embedding site, so its name/email/avatar are the truth each time
 INSERT INTO webchat.accounts (kind, external_id, display_name, email, avatar_url) VALUES ('user', $1, $2, $3, $4)
 ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
 DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, avatar_url = EXCLUDED.avatar_url
-RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts;
 
 -- Guests older than the retention ($1 seconds) that have nothing to lose: no message sent, no
 -- membership in a chat with messages (guests made in bulk by a flood, merged guests, visitors who
@@ -90,7 +94,16 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
        (SELECT count(*) FROM webchat.messages x
          WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
            AND x.sender_id <> m.account_id AND x.deleted_at IS NULL) AS unread_count,
-       to_jsonb(lm) AS last_message
+       to_jsonb(lm) AS last_message,
+       -- every member in the same query (one per page of chats, not one per chat); a member who
+       -- does not share read receipts shows no position, except to itself
+       (SELECT jsonb_agg(jsonb_build_object(
+                   'account_id', a.id, 'display_name', a.display_name, 'kind', a.kind,
+                   'avatar_url', a.avatar_url, 'last_seen_at', a.last_seen_at,
+                   'last_read_seq', CASE WHEN a.share_read_receipts OR a.id = $1 THEN o.last_read_seq END)
+                   ORDER BY o.joined_at, a.id)
+          FROM webchat.chat_members o JOIN webchat.accounts a ON a.id = o.account_id
+         WHERE o.chat_id = c.id) AS members
   FROM webchat.chat_members m
   JOIN webchat.chats c ON c.id = m.chat_id
   LEFT JOIN LATERAL (

@@ -8,7 +8,7 @@ import aiohttp_session
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..db import pool_key
+from ..db import pool_key, q
 from ..domain import chats, messages
 from ..domain import media as media_store
 from ..domain.limits import Charge, limits_key
@@ -53,6 +53,19 @@ async def me(request: web.Request) -> web.Response:
         "identify_enabled": bool(settings.identity_secret),
         "limits": {"max_text_chars": settings.max_text_chars, "max_media_bytes": settings.max_media_bytes},
     })
+
+
+@routes.patch("/webchat/me")
+async def me_update(request: web.Request) -> web.Response:
+    """The account's own settings; today whether it shares its read receipts."""
+    account = await require_account(request)
+    body = await json_body(request)
+    share = opt_bool(body.get("share_read_receipts"), "share_read_receipts")
+    if share is not None:
+        row = await request.app[pool_key].fetchrow(q("account_set_share_read_receipts"), account["id"], share)
+        if row is not None:
+            account = dict(row)
+    return ok({"account": account_json(account)})
 
 
 async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[str, Any], Upload | None]:
