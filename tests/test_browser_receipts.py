@@ -1,0 +1,63 @@
+"""Read receipts and presence in the widget (headless Chromium) against a real server process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from .browser_support import make_bot, sql
+from .test_browser import axe_violations, message, open_app, send, start_chat
+
+
+def _reads(server: Any, chat: int, account: int, seq: int) -> None:
+    sql(server.database_url,
+        "UPDATE webchat.chat_members SET last_read_seq = $3 WHERE chat_id = $1 AND account_id = $2", chat, account, seq)
+
+
+def _state(page: Page, text: str) -> Any:
+    return message(page, text).locator(".state")
+
+
+def test_seen_survives_a_reload_and_names_readers_in_groups(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "first question")
+    send(page, "second question")
+    expect(_state(page, "second question")).to_have_text("✓ Sent")
+    ada = make_bot(server, chat, "Ada")
+    _reads(server, chat, ada, 1)  # live: a `read` event from a member this page did not know yet
+    expect(_state(page, "first question")).to_have_text("✓✓ Seen")
+    expect(_state(page, "second question")).to_have_text("✓ Sent")
+    page.reload()
+    # after a reload the position comes with the chat's members, not from an event
+    expect(_state(page, "first question")).to_have_text("✓✓ Seen")
+    expect(_state(page, "second question")).to_have_text("✓ Sent")
+    # a group: who has seen my newest message they read, two names and "+N"
+    for name in ("Bea", "Cy", "Dee"):
+        _reads(server, chat, make_bot(server, chat, name), 2)
+    page.reload()
+    expect(_state(page, "second question")).to_have_text("✓✓ Seen by Bea, Cy +1")
+    expect(_state(page, "first question")).to_have_count(0)  # only the newest seen one says it
+    assert axe_violations(page) == []
+
+
+def test_no_seen_from_a_member_that_does_not_share(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "private reader?")
+    bot = make_bot(server, chat, "Quiet Bot")
+    sql(server.database_url, "UPDATE webchat.accounts SET share_read_receipts = false WHERE id = $1", bot)
+    _reads(server, chat, bot, 1)
+    page.reload()
+    expect(message(page, "private reader?")).to_have_count(1)
+    expect(_state(page, "private reader?")).to_have_text("✓ Sent")
+
+
+def test_header_shows_the_other_side_last_seen(context: Any, server: Any) -> None:
+    page = open_app(context, server)
+    chat = start_chat(page, "anyone there?")
+    bot = make_bot(server, chat, "Sleepy Bot")
+    sql(server.database_url, "UPDATE webchat.accounts SET last_seen_at = now() - interval '5 minutes 10 seconds'"
+        " WHERE id = $1", bot)
+    page.reload()
+    expect(page.locator("webchat-chat header .presence")).to_have_text("Sleepy Bot: last seen 5 min ago")
+    assert axe_violations(page) == []
