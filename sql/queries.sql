@@ -220,3 +220,14 @@ SELECT webchat.rate_return($1, $2);
 -- name: rate_prune
 DELETE FROM webchat.rate_limits
  WHERE updated_at + make_interval(secs => (burst - tokens) / rate) < clock_timestamp();
+
+-- Presence: in which of the chats that have readers here ($2) each account of $1 is a member.
+-- name: presence_partners
+SELECT account_id, chat_id FROM webchat.chat_members
+ WHERE account_id = ANY($1::bigint[]) AND chat_id = ANY($2::bigint[]);
+
+-- Presence: last-seen times (epoch seconds), one statement for many accounts; never moves back.
+-- name: presence_last_seen
+UPDATE webchat.accounts a SET last_seen_at = to_timestamp(v.t)
+  FROM unnest($1::bigint[], $2::float8[]) AS v(id, t)
+ WHERE a.id = v.id AND (a.last_seen_at IS NULL OR a.last_seen_at < to_timestamp(v.t));
