@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 # online = a live connection and activity in the last 2 minutes
 ACTIVE_FOR = 120.0
@@ -43,8 +42,8 @@ class _Remote:
 
 @dataclass
 class Book:
-    # connection (a hub subscriber) -> what its page last said; gone with the connection
-    activity: WeakKeyDictionary[Any, _Activity] = field(default_factory=WeakKeyDictionary)
+    # connection (a hub subscriber) -> what its page last said; pruned of closed connections
+    activity: dict[Any, _Activity] = field(default_factory=dict)
     # account -> this process's own view of it: status, and when its last connection closed
     local: dict[int, int] = field(default_factory=dict)
     gone_at: dict[int, float] = field(default_factory=dict)
@@ -73,6 +72,11 @@ class Book:
         if act.state == "active" and now - act.active_at <= ACTIVE_FOR:
             return ONLINE
         return AWAY
+
+    def prune(self, live: set[Any]) -> None:
+        """Forget the connections that are gone."""
+        for conn in [c for c in self.activity if c not in live]:
+            del self.activity[conn]
 
     def observe(self, connected: dict[int, int], now: float, wall: float) -> dict[int, int]:
         """This process's accounts and their status from their connections (account -> ONLINE/AWAY);

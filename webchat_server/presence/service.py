@@ -104,6 +104,8 @@ class Presence:
                     break
             if status != OFFLINE:
                 connected[account] = status
+        if len(self.book.activity) > 2 * sum(len(subs) for subs in self.hub.by_account.values()) + 100:
+            self.book.prune({sub for subs in self.hub.by_account.values() for sub in subs})
         changed = self.book.observe(connected, now, wall)
         rows = [[a, s, int(self.book.last_seen.get(a, 0)) if s == OFFLINE else 0] for a, s in changed.items()]
         if now >= self._next_refresh:

@@ -20,6 +20,7 @@ from ..http.auth import require_account, session_account, session_claim
 from ..http.openapi import document
 from ..http.proxies import address_key
 from ..http.validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
+from ..presence.running import presence_of
 from ..realtime.typing_events import send_typing
 from ..settings import settings_key
 
@@ -186,7 +187,7 @@ async def message_delete(request: web.Request) -> web.Response:
 @routes.get("/webchat/chats/")
 async def chat_list(request: web.Request) -> web.Response:
     account = await require_account(request)
-    return ok({"chats": await chats.list_chats(request.app[pool_key], account["id"])})
+    return ok({"chats": await chats.list_chats(request.app[pool_key], account["id"], presence_of(request.app))})
 
 
 @routes.post("/webchat/chats/")
@@ -203,7 +204,7 @@ async def chat_create(request: web.Request) -> web.Response:
 async def chat_get(request: web.Request) -> web.Response:
     account = await require_account(request)
     chat_id = req_id(request.match_info["chat_id"], "chat_id")
-    return ok({"chat": await chats.get_chat(request.app[pool_key], account["id"], chat_id)})
+    return ok({"chat": await chats.get_chat(request.app[pool_key], account["id"], chat_id, presence_of(request.app))})
 
 
 @routes.patch(r"/webchat/chats/{chat_id}/")
