@@ -378,7 +378,9 @@ export class ChatClient extends EventTarget {
         this.unread.readEvent(ev);
         break;
       case 'presence':
+        // someone no chat here lists yet (they just joined one): the chat list brings them
         if (applyPresence(this.chats.chats.values(), ev)) this.changed();
+        else this.refreshChats().catch(() => {});
         break;
       case 'resync':
         // the server could not prove we missed nothing: start over from "now" and reload
