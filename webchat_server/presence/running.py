@@ -9,11 +9,12 @@ from aiohttp import web
 
 from ..db import pool_key
 from ..domain.members import PresenceOf, stored_presence
+from ..http.metrics import metrics_key
 from ..realtime.events import make_event
 from ..realtime.hub import PollWaiter, hub_key
 from ..settings import settings_key
 from .book import PAGE_STATES
-from .service import Presence
+from .service import Presence, PresenceMetrics
 
 presence_key = web.AppKey("presence", Presence)
 
@@ -30,6 +31,7 @@ async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
     presence = Presence(app[pool_key], app[hub_key], presence_event,
                         is_polling=lambda sub: isinstance(sub, PollWaiter))
     app[presence_key] = presence
+    app[metrics_key].registry.register(PresenceMetrics(presence))
     presence.start()
     yield
     await presence.stop()

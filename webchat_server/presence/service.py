@@ -14,11 +14,13 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ..db import q
 from ..errors import DATABASE_DOWN
@@ -203,6 +205,24 @@ class Presence:
             if accounts:
                 await self._announce([[a, CODES["offline"], int(wall)] for a in accounts])
                 await self.pool.execute(q("presence_last_seen"), accounts, [wall] * len(accounts))
+
+
+class PresenceMetrics(Collector):
+    """/metrics: what presence costs (read when scraped)."""
+
+    def __init__(self, presence: Presence) -> None:
+        self.presence = presence
+
+    def collect(self) -> Iterator[Metric]:
+        c = self.presence.counters
+        yield GaugeMetricFamily("webchat_presence_online", "Accounts online or away (all processes)",
+                                sum(1 for a in {*self.presence.book.local, *self.presence.book.remote}
+                                    if self.presence.book.status(a) != OFFLINE))
+        yield CounterMetricFamily("webchat_presence_events", "Presence events written to readers", c.events)
+        yield CounterMetricFamily("webchat_presence_notifies", "Presence NOTIFY payloads sent", c.notifies)
+        yield CounterMetricFamily("webchat_presence_writes", "Statements writing last_seen_at", c.writes)
+        yield CounterMetricFamily("webchat_presence_rows_written", "Accounts whose last_seen_at was written",
+                                  c.rows_written)
 
 
 def decode_rows(note: dict[str, Any]) -> tuple[str, tuple[tuple[int, int, int], ...]]:
