@@ -3,13 +3,18 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint fmt bench install web engines clean test-deploy wheel-smoke
+.PHONY: run test test-fast lint fmt bench install web engines clean test-deploy wheel-smoke
 
 run: install web  ## serve the demo page with an embedded Postgres, the demo bot and demo sign-in
 	$(BIN)/webchat-server serve --demo
 
-test: install web engines  ## API, real-time, scale-out and browser tests (Chromium, Firefox, WebKit)
+test: install web engines  ## everything: unit, widget units, API, real-time, scale-out and browser tests (Chromium, Firefox, WebKit)
+	node --test tests/web/*.test.js
 	$(BIN)/pytest -q
+
+test-fast: install web  ## the unit floor, the widget's pure units (node --test) and the API tests without browsers: under a minute
+	node --test tests/web/*.test.js
+	$(BIN)/pytest -q -n 4 -m "not browser and not slow"
 
 lint: install  ## mypy --strict and ruff
 	$(BIN)/mypy webchat_server

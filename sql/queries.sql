@@ -231,3 +231,7 @@ SELECT account_id, chat_id FROM webchat.chat_members
 UPDATE webchat.accounts a SET last_seen_at = to_timestamp(v.t)
   FROM unnest($1::bigint[], $2::float8[]) AS v(id, t)
  WHERE a.id = v.id AND (a.last_seen_at IS NULL OR a.last_seen_at < to_timestamp(v.t));
+
+-- Read receipts: of these readers, the ones that do not share them (their read events stay private).
+-- name: readers_not_sharing
+SELECT id FROM webchat.accounts WHERE id = ANY($1::bigint[]) AND NOT share_read_receipts;

@@ -1,31 +1,8 @@
-"""Helpers shared by the real-time tests: a client-side cursor keeper and SQL writers."""
+"""Helpers shared by the real-time tests: SQL writers (the cursor keeper is webchat_server.realtime.cursor.Keeper)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-
-
-class CursorKeeper:
-    """What a client keeps to resume: the last full cursor plus the newest token per chat."""
-
-    def __init__(self) -> None:
-        self.base = ""
-        self.tokens: dict[int, str] = {}
-
-    def see(self, ev: dict[str, Any]) -> None:
-        if ev["type"] == "connection":
-            self.base, self.tokens = ev["cursor"], {}
-        elif ev.get("cursor") and ev.get("chat_id") is not None:
-            self.tokens[ev["chat_id"]] = ev["cursor"]
-
-    def reset(self, cursor: str) -> None:
-        self.base, self.tokens = cursor, {}
-
-    @property
-    def value(self) -> str:
-        return ",".join([self.base, *self.tokens.values()])
 
 
 async def make_bot(sql: asyncpg.Connection, chat_id: int, name: str = "Bot") -> int:

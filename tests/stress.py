@@ -27,6 +27,7 @@ from aiohttp.test_utils import TestServer
 
 from webchat_server.app import create_app
 from webchat_server.domain.sending import send_queue_key
+from webchat_server.realtime.cursor import Keeper
 from webchat_server.realtime.hub import hub_key
 from webchat_server.realtime.listener import listener_key
 from webchat_server.settings import Settings
@@ -101,23 +102,6 @@ class RawWs:
 
     def close(self) -> None:
         self.writer.close()
-
-
-class Keeper:
-    """The client side of resuming: the last full cursor plus the newest token per chat."""
-
-    def __init__(self, cursor: str) -> None:
-        self.base, self.tokens = cursor, {}  # type: tuple[str, dict[int, str]]
-
-    def see(self, ev: dict[str, Any]) -> None:
-        if ev["type"] == "connection":
-            self.base, self.tokens = ev["cursor"], {}
-        elif ev.get("cursor") and ev.get("chat_id") is not None:
-            self.tokens[ev["chat_id"]] = ev["cursor"]
-
-    @property
-    def value(self) -> str:
-        return ",".join([self.base, *self.tokens.values()])
 
 
 async def run_seed(seed: int, database_url: str, base_settings: Settings, scale: float = 1.0) -> Outcome:

@@ -21,6 +21,8 @@ from .browser_support import (
     sql,
 )
 
+pytestmark = pytest.mark.browser
+
 NOTIFICATION_SPY = """
 window.__notes = [];
 const Real = window.Notification;

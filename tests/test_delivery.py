@@ -11,8 +11,8 @@ import asyncpg
 
 from webchat_server.db import q
 from webchat_server.realtime.delivery import delivery_key
-from webchat_server.realtime.events import message_event
 from webchat_server.realtime.hub import hub_key
+from webchat_server.realtime.kinds.messages import message_event
 from webchat_server.realtime.listener import listener_key
 from webchat_server.realtime.protocol import CHANNEL
 

@@ -14,9 +14,13 @@ import psutil
 import pytest
 from cryptography.fernet import Fernet
 
+from webchat_server.realtime.cursor import Keeper
+
 from .browser_support import CHROMIUM_ARGS, IDENTITY_SECRET, ServerProcess, chromium_path
 from .deploy_support import Nginx, client_ssl, make_cert
-from .realtime_helpers import CursorKeeper, make_bot
+from .realtime_helpers import make_bot
+
+pytestmark = pytest.mark.slow
 
 
 class Visitor:
@@ -240,7 +244,7 @@ class Reader:
     def __init__(self, visitor: Visitor, mode: str) -> None:
         self.v, self.mode = visitor, mode
         self.got: list[int] = []
-        self.keeper = CursorKeeper()
+        self.keeper = Keeper()
         self.cursor: str | None = None
         self.ready = asyncio.Event()
         self.stop = asyncio.Event()

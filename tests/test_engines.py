@@ -19,6 +19,8 @@ from .browser_support import avatar_names, bot_says, free_port, make_bot, png, s
 from .engines.drivers import ENGINES, Engine, Session, Tab, launch
 from .ws_proxy import WsProxy
 
+pytestmark = pytest.mark.browser
+
 AXE = Path(__file__).resolve().parent / "engines" / "node_modules" / "axe-core" / "axe.min.js"
 
 DEEP = """const all = (sel, root = document) => {

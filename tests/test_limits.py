@@ -123,6 +123,7 @@ def two_processes(database_url: str, tmp_path: Path) -> Iterator[list[ServerProc
         s.stop()
 
 
+@pytest.mark.slow
 async def test_two_processes_do_not_double_the_rate(two_processes: list[ServerProcess]) -> None:
     a, b = (s.base for s in two_processes)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:

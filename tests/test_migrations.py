@@ -40,6 +40,7 @@ async def test_migrations_apply_once(empty_db: str) -> None:
         await conn.close()
 
 
+@pytest.mark.slow
 async def test_two_processes_migrating_at_once(empty_db: str) -> None:
     env = {**os.environ, "DATABASE_URL": empty_db}
     procs = [

@@ -154,6 +154,7 @@ def _schemathesis(base: str, report: Path, *filters: str, examples: int = FUZZ_E
     return summary
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(fuzz_server: ServerProcess,
                                                                       tmp_path: Path) -> None:
     """Property-based fuzzing of every routed operation against a real server process: positive and

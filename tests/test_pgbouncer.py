@@ -38,6 +38,8 @@ from .test_realtime import (  # noqa: F401
     test_sql_insert_reaches_ws_and_parked_poll,
 )
 
+pytestmark = pytest.mark.slow
+
 PASSWORD = "bouncer-secret"
 # fewer server connections than the app's pool has clients, so transactions really do move between
 # server connections (what breaks named prepared statements and session state)

@@ -14,6 +14,7 @@ from aiohttp import ClientWebSocketResponse
 from webchat_server.app import create_app
 
 from .conftest import Api, next_event, quiet
+from .test_scaleout import Browser, two_servers  # noqa: F401 - a fixture
 
 WAIT = 30.0  # far above the ~11 s a change takes, for loaded machines
 
@@ -97,3 +98,33 @@ async def test_presence_off(settings: Any, aiohttp_client: Any, sql: asyncpg.Con
     await asyncio.sleep(0)
     assert await sql.fetchval("SELECT last_seen_at FROM webchat.accounts WHERE id = $1", bob.id) is None
     await alice_ws.close()
+
+
+async def test_presence_crosses_processes(two_servers: list[str], sql: asyncpg.Connection) -> None:  # noqa: F811
+    """Bob connects to one process, Alice and Eve (a stranger) to the other."""
+    a, b = two_servers
+    alice, bob, eve = Browser(), Browser(), Browser()
+    try:
+        await alice.me(a)
+        await bob.me(b)
+        await eve.me(a)
+        chat = (await alice.post(a + "/webchat/send/", {"text": "hi"}))["chat_id"]
+        await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", chat, bob.id)
+        await eve.post(a + "/webchat/send/", {"text": "my own"})
+        alice_ws = await alice.session.ws_connect(a.replace("http", "ws") + "/ws/webchat/")
+        eve_ws = await eve.session.ws_connect(a.replace("http", "ws") + "/ws/webchat/")
+        bob_ws = await bob.session.ws_connect(b.replace("http", "ws") + "/ws/webchat/")
+        await _presence(alice_ws, bob.id, "online")
+        # the process Alice is on knows it too, for the chat list
+        async with alice.session.get(f"{a}/webchat/chats/{chat}/") as r:
+            members = (await r.json())["chat"]["members"]
+        assert next(m for m in members if m["account_id"] == bob.id)["presence"]["status"] == "online"
+        await bob_ws.close()
+        ev = await _presence(alice_ws, bob.id, "offline")
+        assert ev["last_seen_at"]
+        assert [e for e in await quiet(eve_ws, 0.5, types=("presence",)) if e["account_id"] == bob.id] == []
+        await alice_ws.close()
+        await eve_ws.close()
+    finally:
+        for person in (alice, bob, eve):
+            await person.session.close()

@@ -13,11 +13,12 @@ import aiohttp
 import asyncpg
 import pytest
 
+from webchat_server.realtime.cursor import Keeper
 from webchat_server.realtime.hub import hub_key, sockets_key
 from webchat_server.realtime.listener import listener_key
 
 from .conftest import Api, collect, next_event, quiet
-from .realtime_helpers import CursorKeeper, add_member, insert, make_bot
+from .realtime_helpers import add_member, insert, make_bot
 
 
 async def poll(api: Api, cursor: str | None = None, timeout: float = 10) -> dict[str, Any]:
@@ -78,7 +79,7 @@ async def test_each_session_gets_each_event_once(api: Api, new_api: Any, sql: as
 async def test_resume_after_disconnect_ws(api: Api, sql: asyncpg.Connection) -> None:
     chat = (await api.send("first"))["chat_id"]
     bot = await make_bot(sql, chat)
-    keeper = CursorKeeper()
+    keeper = Keeper()
     ws = await api.ws()
     keeper.see(await next_event(ws))
     await insert(sql, chat, bot, "seen")
@@ -109,7 +110,7 @@ async def test_resume_after_disconnect_poll_and_switching(api: Api, sql: asyncpg
     assert seqs == list(range(2, 52))
 
     # WS -> poll -> WS, writing all along: nothing lost, nothing twice
-    keeper = CursorKeeper()
+    keeper = Keeper()
     keeper.reset(cursor)
     ws = await api.ws(keeper.value)
     keeper.see(await next_event(ws))
@@ -132,7 +133,7 @@ async def test_resume_after_disconnect_poll_and_switching(api: Api, sql: asyncpg
 async def test_edits_and_deletes_are_events_and_resumable(api: Api) -> None:
     sent = await api.send("typo")
     chat, mid = sent["chat_id"], sent["message"]["id"]
-    keeper = CursorKeeper()
+    keeper = Keeper()
     ws = await api.ws()
     keeper.see(await next_event(ws))
     await api.patch(f"/webchat/messages/{mid}/", {"text": "fixed"})
@@ -161,7 +162,7 @@ async def test_concurrent_writers_while_client_reconnects(api: Api, database_url
         finally:
             await conn.close()
 
-    keeper = CursorKeeper()
+    keeper = Keeper()
     keeper.reset((await poll(api))["cursor"])  # the client has seen seq 1
     writing = asyncio.gather(*(writer(n) for n in range(writers)))
     expected = 1 + total_per_writer * writers
@@ -415,6 +416,7 @@ async def test_stalled_socket_is_closed_with_resync(settings: Any, sql: asyncpg.
     await good.close()
 
 
+@pytest.mark.slow
 async def test_idle_poll_waiters_cost_no_queries(api: Api, client: Any, sql: asyncpg.Connection) -> None:
     await api.send("hi")
     cursor = (await poll(api))["cursor"]
@@ -473,7 +475,7 @@ async def test_demo_bot_answers_by_inserting_rows(api: Api, database_url: str) -
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
-        keeper = CursorKeeper()
+        keeper = Keeper()
         keeper.reset((await poll(api))["cursor"])
         ws = await api.ws(keeper.value)
         await next_event(ws)

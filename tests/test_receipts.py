@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from .conftest import Api
+from .conftest import Api, next_event, quiet
 
 
 async def _shared_chat(api: Api, other: Api, sql: asyncpg.Connection) -> int:
@@ -54,3 +54,27 @@ async def test_me_update_refuses_bad_input(api: Api, client: Any) -> None:
     assert (await api.patch("/webchat/me", {})).status == 200
     # no session: 401; no CSRF header: 403
     assert (await client.patch("/webchat/me", json={"share_read_receipts": False})).status in (401, 403)
+
+
+async def test_read_events_reach_members_and_stay_private_when_not_shared(
+        api: Api, new_api: Any, sql: asyncpg.Connection) -> None:
+    bob, eve = await new_api(), await new_api()
+    chat = await _shared_chat(api, bob, sql)
+    await api.send("two", chat)
+    await eve.send("elsewhere")
+    alice_ws, eve_ws, bob_ws = await api.ws(), await eve.ws(), await bob.ws()
+    assert (await bob.post("/webchat/read/", {"chat_id": chat, "seq": 1})).status == 200
+    ev = await next_event(alice_ws, skip=("chat_updated", "connection", "presence"))
+    assert (ev["type"], ev["chat_id"], ev["account_id"], ev["seq"]) == ("read", chat, bob.id, 1)
+    # not sharing: Alice hears nothing, Bob's own sessions still do (their unread counts)
+    await bob.patch("/webchat/me", {"share_read_receipts": False})
+    assert (await bob.post("/webchat/read/", {"chat_id": chat, "seq": 2})).status == 200
+    own = await next_event(bob_ws)
+    while own["type"] != "read" or own["seq"] != 2:
+        own = await next_event(bob_ws)
+    assert own["account_id"] == bob.id
+    assert await quiet(alice_ws, 1.0, types=("read",)) == []
+    # a stranger never hears of anyone's reads
+    assert [e for e in await quiet(eve_ws, 0.5, types=("read",)) if e["chat_id"] == chat] == []
+    for ws in (alice_ws, eve_ws, bob_ws):
+        await ws.close()

@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet
 from .browser_support import free_port
 from .conftest import IDENTITY_SECRET, collect
 
+pytestmark = pytest.mark.slow
+
 
 async def start_server(database_url: str, data_dir: Path, secret: str) -> tuple[asyncio.subprocess.Process, str]:
     port = free_port()

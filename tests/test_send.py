@@ -166,6 +166,7 @@ def two_servers(database_url: str, tmp_path: Path) -> Iterator[list[ServerProces
         s.stop()
 
 
+@pytest.mark.slow
 async def test_retries_racing_across_two_processes(two_servers: list[ServerProcess], sql: asyncpg.Connection) -> None:
     a, b = (s.base for s in two_servers)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
@@ -265,6 +266,7 @@ def test_ipv6_networks_nest() -> None:
         Settings.from_env({"WEBCHAT_IPV6_PREFIX_LIMITS": "/72=2"})
 
 
+@pytest.mark.slow
 async def test_2000_ipv6_64s_of_one_48_do_not_get_2000_guests(settings: Settings, aiohttp_client: Any,
                                                                sql: asyncpg.Connection) -> None:
     """Issue 18 #9: IPv6 counted only per /64, so one holder of a /48 made 2,000 guests in 1.5 s."""
@@ -341,8 +343,9 @@ async def test_the_fan_out_uses_the_rows_a_send_wrote_but_not_for_a_later_change
     the same slice is fetched, so the update event carries the changed text."""
     from webchat_server.db import pool_key
     from webchat_server.realtime.delivery import Delivery
-    from webchat_server.realtime.hub import Hub, PollWaiter
-    from webchat_server.realtime.notifications import Inserted, MessageRow, Updated
+    from webchat_server.realtime.hub import Hub
+    from webchat_server.realtime.kinds.messages import Inserted, MessageRow, Updated
+    from webchat_server.realtime.subscriber import PollWaiter
 
     chat = (await api.send("first"))["chat_id"]
     pool = api.client.server.app[pool_key]

@@ -205,6 +205,7 @@ def _me(page: Any) -> Any:
     return page.locator("webchat-app .me")
 
 
+@pytest.mark.browser
 def test_demo_page_ignores_url_parameters(context: Any, proxied: ServerProcess) -> None:
     page = context.new_page()
     page.goto(f"{proxied.base}/")
@@ -219,6 +220,7 @@ def test_demo_page_ignores_url_parameters(context: Any, proxied: ServerProcess) 
     assert "user-token" not in (page.locator("webchat-app").evaluate("e => e.getAttributeNames()"))
 
 
+@pytest.mark.browser
 def test_demo_page_signs_in_and_out(context: Any, proxied: ServerProcess) -> None:
     page = context.new_page()
     page.goto(f"{proxied.base}/")
@@ -256,6 +258,7 @@ def test_demo_page_signs_in_and_out(context: Any, proxied: ServerProcess) -> Non
     expect(_me(page)).to_contain_text("Guest")
 
 
+@pytest.mark.browser
 def test_demo_page_without_demo_says_so(context: Any, direct: ServerProcess) -> None:
     page = context.new_page()
     page.goto(f"{direct.base}/")

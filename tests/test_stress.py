@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from webchat_server.settings import Settings
 
 from .stress import run_seed
+
+pytestmark = pytest.mark.slow
 
 SEEDS = int(os.environ.get("WEBCHAT_STRESS_SEEDS", "10"))
 

@@ -31,8 +31,8 @@ from .http.static import add_static
 from .presence.running import presence_ctx
 from .realtime.delivery import Delivery, delivery_key
 from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
+from .realtime.kinds.typing import typing_limiter_key
 from .realtime.listener import Listener, listener_key
-from .realtime.typing_events import typing_limiter_key
 from .settings import Settings, settings_key
 from .views import api, identity, pages, realtime
 

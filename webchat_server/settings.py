@@ -5,13 +5,28 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from .resources import data_path
+
+# A parser reads one variable: (environment, variable name, the field's default) -> value. An unset
+# or empty variable gives the default, which is written once: on the Settings field.
+Parser = Callable[[dict[str, str], str, Any], Any]
+
+
+def _str(env: dict[str, str], name: str, default: Any) -> Any:
+    return env.get(name) or default
+
+
+def _path(env: dict[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name)
+    return Path(raw) if raw else default
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -24,6 +39,14 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _opt_int(env: dict[str, str], name: str, default: int | None) -> int | None:
+    return _int(env, name, 0) if env.get(name) else default
+
+
+def _whole_seconds(env: dict[str, str], name: str, default: float) -> float:
+    return float(_int(env, name, int(default)))
+
+
 def _float(env: dict[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -34,37 +57,57 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
-def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    raw = env.get(name) or default
-    if raw not in allowed:
-        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
-    return raw
+def _at_least(lo: float, parse: Parser = _float) -> Parser:
+    return lambda env, name, default: max(lo, parse(env, name, default))
 
 
-def _bool(env: dict[str, str], name: str) -> bool:
-    raw = (env.get(name) or "0").strip().lower()
+def _milliseconds(env: dict[str, str], name: str, default: float) -> float:
+    return max(0.0, _float(env, name, default * 1000) / 1000)
+
+
+def _one_of(*allowed: str) -> Parser:
+    def parse(env: dict[str, str], name: str, default: str) -> str:
+        raw = env.get(name) or default
+        if raw not in allowed:
+            raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+        return raw
+    return parse
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    """1 or 0 (WEBCHAT_MIGRATE_ON_START)."""
+    return bool(_one_of("1", "0")(env, name, "1" if default else "0") == "1")
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or ("1" if default else "0")).strip().lower()
     if raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
         raise SystemExit(f"{name} must be 1 or 0, got {raw!r}")
     return raw in ("1", "true", "yes", "on")
 
 
-def _proxies(env: dict[str, str]) -> tuple[str, ...]:
+def _origins(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/") for o in env.get(name, "").split(",") if o.strip()) or default
+
+
+def _proxies(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     out = []
-    for item in (p.strip() for p in env.get("WEBCHAT_TRUSTED_PROXIES", "").split(",")):
+    for item in (p.strip() for p in env.get(name, "").split(",")):
         if not item:
             continue
         try:
             out.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            raise SystemExit(f"WEBCHAT_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
-    return tuple(out)
+            raise SystemExit(f"{name}: {item!r} is not an IP address or network") from None
+    return tuple(out) or default
 
 
-def _prefixes(env: dict[str, str]) -> tuple[tuple[int, float], ...]:
+def _prefixes(env: dict[str, str], name: str,
+              default: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
     """WEBCHAT_IPV6_PREFIX_LIMITS: `/56=4,/48=16` (prefix length = times an address's limit), or off."""
-    raw = env.get("WEBCHAT_IPV6_PREFIX_LIMITS")
+    raw = env.get(name)
     if raw is None or raw.strip() == "":
-        return ((56, 4.0), (48, 16.0))
+        return default
     if raw.strip().lower() in ("off", "none", "0"):
         return ()
     out = []
@@ -246,56 +289,21 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        origins = tuple(o.strip().rstrip("/") for o in env.get("WEBCHAT_ALLOWED_ORIGINS", "").split(",") if o.strip())
-        session_max_age = _int(env, "WEBCHAT_SESSION_MAX_AGE", 30 * 24 * 3600)
-        if session_max_age < 60:
-            raise SystemExit(f"WEBCHAT_SESSION_MAX_AGE is in seconds and at least 60, got {session_max_age}")
-        identity_secret = env.get("WEBCHAT_IDENTITY_SECRET") or None
-        if identity_secret is not None and len(identity_secret.encode()) < 32:
+        defaults = {f.name: f.default for f in fields(cls)}
+        values = {name: parse(env, var, defaults[name]) for name, var, parse in ENV}
+        if values["session_max_age"] < 60:
+            raise SystemExit(f"WEBCHAT_SESSION_MAX_AGE is in seconds and at least 60, got {values['session_max_age']}")
+        secret = values["identity_secret"]
+        if secret is not None and len(secret.encode()) < 32:
             # RFC 7518 3.2: an HS256 key shorter than the hash can be guessed offline from one token
             raise SystemExit("WEBCHAT_IDENTITY_SECRET must be at least 32 bytes; make one with:"
                              " python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return cls(
-            database_url=env.get("DATABASE_URL") or None,
-            listen_database_url=env.get("WEBCHAT_LISTEN_DATABASE_URL") or None,
-            statement_cache_size=(_int(env, "WEBCHAT_STATEMENT_CACHE_SIZE", 0)
-                                  if env.get("WEBCHAT_STATEMENT_CACHE_SIZE") else None),
-            log_format=_choice(env, "WEBCHAT_LOG_FORMAT", ("text", "json"), "text"),
-            data_dir=Path(env.get("WEBCHAT_DATA_DIR") or ".webchat-data"),
-            host=env.get("WEBCHAT_HOST") or "127.0.0.1",
-            port=_int(env, "WEBCHAT_PORT", 8080),
-            secret_key=env.get("WEBCHAT_SECRET_KEY") or None,
-            identity_secret=identity_secret,
-            legacy_identify=_bool(env, "WEBCHAT_LEGACY_IDENTIFY"),
-            allowed_origins=origins,
-            trusted_proxies=_proxies(env),
-            session_max_age=session_max_age,
-            metrics_token=env.get("WEBCHAT_METRICS_TOKEN") or None,
-            max_media_bytes=_int(env, "WEBCHAT_MAX_MEDIA_BYTES", 5 * 1024 * 1024),
-            sends_per_minute=_int(env, "WEBCHAT_SENDS_PER_MINUTE", 120),
+            **values,
             # a lower cap (tests, fuzzing) lowers the default wait with it
-            poll_max_timeout=float(_int(env, "WEBCHAT_POLL_MAX_TIMEOUT", 55)),
-            poll_default_timeout=min(25.0, float(_int(env, "WEBCHAT_POLL_MAX_TIMEOUT", 55))),
+            poll_default_timeout=min(defaults["poll_default_timeout"], values["poll_max_timeout"]),
             rate_limits=tuple((name, _rate(env, f"WEBCHAT_LIMIT_{name.upper()}", default))
                               for name, default in RATE_DEFAULTS.items()),
-            rate_limit_scale=_float(env, "WEBCHAT_RATE_LIMIT_SCALE", 1.0),
-            rate_lease_seconds=max(0.0, _float(env, "WEBCHAT_RATE_LEASE_SECONDS", 1.0)),
-            ipv6_prefix_limits=_prefixes(env),
-            guest_retention_days=max(0.0, _float(env, "WEBCHAT_GUEST_RETENTION_DAYS", 30.0)),
-            send_batch_max=max(1, _int(env, "WEBCHAT_SEND_BATCH_MAX", 64)),
-            send_batch_wait=max(0.0, _float(env, "WEBCHAT_SEND_BATCH_WAIT_MS", 0.0) / 1000),
-            max_sockets_per_account=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT", 20),
-            max_sockets_per_address=_int(env, "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", 200),
-            header_timeout=_float(env, "WEBCHAT_HEADER_TIMEOUT", 10.0),
-            body_timeout=_float(env, "WEBCHAT_BODY_TIMEOUT", 60.0),
-            ws_high_water=_int(env, "WEBCHAT_WS_HIGH_WATER", 256 * 1024),
-            ws_stall_timeout=float(_int(env, "WEBCHAT_WS_STALL_TIMEOUT", 60)),
-            event_loop=_choice(env, "WEBCHAT_EVENT_LOOP", ("uvloop", "asyncio"), "uvloop"),
-            workers=env.get("WEBCHAT_WORKERS") or "1",
-            migrate_on_start=_choice(env, "WEBCHAT_MIGRATE_ON_START", ("1", "0"), "1") == "1",
-            shutdown_timeout=_float(env, "WEBCHAT_SHUTDOWN_TIMEOUT", 10.0),
-            drain_delay=_float(env, "WEBCHAT_DRAIN_DELAY", 0.0),
-            presence=_choice(env, "WEBCHAT_PRESENCE", ("on", "off"), "on") == "on",
         )
 
     def rate(self, name: str) -> Rate | None:
@@ -311,5 +319,47 @@ class Settings:
         if self.rate_limit_scale != 1.0:
             rates = {k: r.scaled(self.rate_limit_scale) if r else None for k, r in rates.items()}
         return rates
+
+
+# Every setting read from the environment: field, variable, parser (the README's Configuration
+# table lists the same variables, held together by a test). WEBCHAT_LIMIT_<NAME> is read per
+# rate limit from RATE_DEFAULTS.
+ENV: tuple[tuple[str, str, Parser], ...] = (
+    ("database_url", "DATABASE_URL", _str),
+    ("listen_database_url", "WEBCHAT_LISTEN_DATABASE_URL", _str),
+    ("statement_cache_size", "WEBCHAT_STATEMENT_CACHE_SIZE", _opt_int),
+    ("log_format", "WEBCHAT_LOG_FORMAT", _one_of("text", "json")),
+    ("data_dir", "WEBCHAT_DATA_DIR", _path),
+    ("host", "WEBCHAT_HOST", _str),
+    ("port", "WEBCHAT_PORT", _int),
+    ("secret_key", "WEBCHAT_SECRET_KEY", _str),
+    ("identity_secret", "WEBCHAT_IDENTITY_SECRET", _str),
+    ("legacy_identify", "WEBCHAT_LEGACY_IDENTIFY", _bool),
+    ("allowed_origins", "WEBCHAT_ALLOWED_ORIGINS", _origins),
+    ("trusted_proxies", "WEBCHAT_TRUSTED_PROXIES", _proxies),
+    ("session_max_age", "WEBCHAT_SESSION_MAX_AGE", _int),
+    ("metrics_token", "WEBCHAT_METRICS_TOKEN", _str),
+    ("max_media_bytes", "WEBCHAT_MAX_MEDIA_BYTES", _int),
+    ("sends_per_minute", "WEBCHAT_SENDS_PER_MINUTE", _int),
+    ("poll_max_timeout", "WEBCHAT_POLL_MAX_TIMEOUT", _whole_seconds),
+    ("rate_limit_scale", "WEBCHAT_RATE_LIMIT_SCALE", _float),
+    ("rate_lease_seconds", "WEBCHAT_RATE_LEASE_SECONDS", _at_least(0.0)),
+    ("ipv6_prefix_limits", "WEBCHAT_IPV6_PREFIX_LIMITS", _prefixes),
+    ("guest_retention_days", "WEBCHAT_GUEST_RETENTION_DAYS", _at_least(0.0)),
+    ("send_batch_max", "WEBCHAT_SEND_BATCH_MAX", _at_least(1, _int)),
+    ("send_batch_wait", "WEBCHAT_SEND_BATCH_WAIT_MS", _milliseconds),
+    ("max_sockets_per_account", "WEBCHAT_MAX_SOCKETS_PER_ACCOUNT", _int),
+    ("max_sockets_per_address", "WEBCHAT_MAX_SOCKETS_PER_ADDRESS", _int),
+    ("header_timeout", "WEBCHAT_HEADER_TIMEOUT", _float),
+    ("body_timeout", "WEBCHAT_BODY_TIMEOUT", _float),
+    ("ws_high_water", "WEBCHAT_WS_HIGH_WATER", _int),
+    ("ws_stall_timeout", "WEBCHAT_WS_STALL_TIMEOUT", _whole_seconds),
+    ("event_loop", "WEBCHAT_EVENT_LOOP", _one_of("uvloop", "asyncio")),
+    ("workers", "WEBCHAT_WORKERS", _str),
+    ("migrate_on_start", "WEBCHAT_MIGRATE_ON_START", _switch),
+    ("shutdown_timeout", "WEBCHAT_SHUTDOWN_TIMEOUT", _float),
+    ("drain_delay", "WEBCHAT_DRAIN_DELAY", _float),
+    ("presence", "WEBCHAT_PRESENCE", _bool),
+)
 
 settings_key = web.AppKey("settings", Settings)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.media import ALLOWED, SERVE_AS
+from ..domain.model import MESSAGE_FIELDS
 from ..realtime.cursor import MAX_CURSOR_CHARS
+from ..realtime.events import SERVER_EVENTS
+from ..realtime.kinds import KINDS
 from ..settings import Settings
 
 MAX_ID = 2**63 - 1
@@ -45,13 +48,7 @@ BOOL: Schema = {"type": "boolean"}
 
 
 def _schemas(settings: Settings) -> dict[str, Schema]:
-    message = _obj({
-        "id": ID, "chat_id": ID, "seq": SEQ, "change_seq": SEQ, "text": STR, "sender_id": ID,
-        "sender_name": STR, "sender_kind": {"enum": ["guest", "user", "bot", "agent"]},
-        "is_outgoing": BOOL, "timestamp": TIME, "media_type": _nullable({"enum": ["image", "audio"]}),
-        "media_url": _nullable(STR), "client_id": _nullable(STR), "reply_to": _nullable(ID),
-        "edited_at": _nullable(TIME), "deleted": BOOL,
-    })
+    message = _obj(dict(MESSAGE_FIELDS))
     chat = _obj({
         "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
         "last_message": _nullable(_ref("Message")), "updated_at": TIME, "created_at": TIME,
@@ -75,7 +72,9 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "error": _obj({"code": STR, "message": STR},
                       {"retry_after": {"type": "integer", "minimum": 1}}),
     }, description="Every failure: a stable machine-readable `code` and a human `message`.")
-    event = _obj({"type": STR, "chat_id": _nullable(ID)}, {"cursor": STR},
+    # the server's own event types, then each registered kind's
+    types = list(dict.fromkeys([*SERVER_EVENTS, *(t for kind in KINDS.values() for t in kind.events)]))
+    event = _obj({"type": {"enum": types}, "chat_id": _nullable(ID)}, {"cursor": STR},
                  description="A WebSocket frame / long-poll event; see README 'Events' for each type.")
     health = _obj({"status": {"enum": ["ok", "degraded", "draining"]}, "database": STR,
                    "listener": {"enum": ["ok", "connected", "down"]}},

@@ -11,7 +11,9 @@ from ..db import pool_key
 from ..domain.members import PresenceOf, stored_presence
 from ..http.metrics import metrics_key
 from ..realtime.events import make_event
-from ..realtime.hub import PollWaiter, hub_key
+from ..realtime.hub import hub_key
+from ..realtime.kinds.presence import LISTENING
+from ..realtime.subscriber import PollWaiter
 from ..settings import settings_key
 from .book import PAGE_STATES
 from .service import Presence, PresenceMetrics
@@ -20,7 +22,8 @@ presence_key = web.AppKey("presence", Presence)
 
 
 def presence_event(account_id: int, body: dict[str, Any]) -> Any:
-    return make_event("presence", None, {"account_id": account_id, **body})
+    # a paging reader keeps the latest status of each account
+    return make_event("presence", None, {"account_id": account_id, **body}, hold=("presence", account_id))
 
 
 async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -32,8 +35,10 @@ async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
                         is_polling=lambda sub: isinstance(sub, PollWaiter))
     app[presence_key] = presence
     app[metrics_key].registry.register(PresenceMetrics(presence))
+    LISTENING[app[hub_key]] = presence
     presence.start()
     yield
+    LISTENING.pop(app[hub_key], None)
     await presence.stop()
 
 

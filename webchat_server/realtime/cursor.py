@@ -9,6 +9,7 @@ chat win (the highest position). Clients must treat tokens as opaque strings.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..errors import BadInput
 
@@ -49,3 +50,30 @@ def parse(raw: str | None, max_chars: int = MAX_CURSOR_CHARS) -> dict[int, int] 
         if s > positions.get(c, -1):
             positions[c] = s
     return positions
+
+
+class Keeper:
+    """What a client keeps to resume: the last full cursor plus the newest token per chat.
+
+    For Python clients (the tests, bots); web/lib/transport.js keeps the same, and both are held
+    to one table of cases (tests/unit/cursor_cases.json)."""
+
+    def __init__(self, base: str | None = None) -> None:
+        self.base = base
+        self.tokens: dict[int, str] = {}
+
+    def see(self, ev: Mapping[str, Any]) -> None:
+        if ev["type"] == "connection":
+            self.base, self.tokens = ev["cursor"], {}
+        elif ev.get("cursor") and ev.get("chat_id") is not None:
+            self.tokens[ev["chat_id"]] = ev["cursor"]
+
+    def reset(self, cursor: str | None = None) -> None:
+        self.base, self.tokens = cursor, {}
+
+    @property
+    def value(self) -> str | None:
+        """None before any cursor: start from now."""
+        if self.base is None:
+            return None
+        return ",".join([self.base, *self.tokens.values()])

@@ -1,4 +1,6 @@
-"""Every event the server sends: built and serialized once, then shared by every recipient."""
+"""An event as the server sends it: built and serialized once, then shared by every recipient.
+
+The kinds that come from the database build theirs in realtime/kinds/; here are the server's own."""
 
 from __future__ import annotations
 
@@ -6,12 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from asyncpg import Record
-
-from ..domain.model import chat_json, message_json
 from .cursor import token
 from .frames import text_frame
-from .protocol import TYPING_TTL_MS
+
+# the event types the server makes itself; every other type belongs to a registered kind
+SERVER_EVENTS = ("connection", "pong", "resync", "error")
 
 
 @dataclass(slots=True, eq=False)
@@ -25,25 +26,25 @@ class Event:
     frame: bytes
     # typing is not echoed to the typist's own sessions
     skip_account: int | None = None
+    # how a paging reader keeps it: the latest event per key is held (None: dropped, because it
+    # is sequenced and read again from the database, or ephemeral)
+    hold: tuple[Any, ...] | None = None
+    # only this account's sessions get it (the read position of one that does not share receipts)
+    only_account: int | None = None
 
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def make_event(
-    type_: str, chat_id: int | None, body: dict[str, Any], seq: int = 0, skip_account: int | None = None
-) -> Event:
+def make_event(type_: str, chat_id: int | None, body: dict[str, Any], seq: int = 0,
+               skip_account: int | None = None, hold: tuple[Any, ...] | None = None,
+               only_account: int | None = None) -> Event:
     obj: dict[str, Any] = {"type": type_, "chat_id": chat_id, **body}
     if seq and chat_id is not None:
         obj["cursor"] = token(chat_id, seq)
     data = dumps(obj)
-    return Event(type_, chat_id, seq, obj, data, text_frame(data), skip_account)
-
-
-def message_event(row: Record, is_new: bool, seq: int) -> Event:
-    kind = "new_message" if is_new else "message_updated"
-    return make_event(kind, row["chat_id"], {"message": message_json(row)}, seq)
+    return Event(type_, chat_id, seq, obj, data, text_frame(data), skip_account, hold, only_account)
 
 
 def resync_event(reason: str, chat_id: int | None = None) -> Event:
@@ -53,25 +54,6 @@ def resync_event(reason: str, chat_id: int | None = None) -> Event:
 def connection_event(account_id: int, cursor: str) -> Event:
     """A WebSocket's first frame: who you are and where you start."""
     return make_event("connection", None, {"status": "connected", "account_id": account_id, "cursor": cursor})
-
-
-def chat_event(row: Record) -> Event:
-    return make_event("chat_updated", row["id"], {"chat": chat_json(row)})
-
-
-def removed_event(chat_id: int) -> Event:
-    """A chat the reader no longer has: deleted, or the reader left or was removed."""
-    return make_event("chat_updated", chat_id, {"chat": {"id": chat_id, "deleted": True}})
-
-
-def read_event(chat_id: int, account_id: int, seq: int) -> Event:
-    return make_event("read", chat_id, {"account_id": account_id, "seq": seq})
-
-
-def typing_event(chat_id: int, account_id: int, name: str, on: bool) -> Event:
-    return make_event("typing", chat_id,
-                      {"is_typing": on, "user_name": name, "account_id": account_id, "ttl_ms": TYPING_TTL_MS},
-                      skip_account=account_id)
 
 
 def pong_event(timestamp: Any) -> Event:

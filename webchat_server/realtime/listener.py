@@ -18,7 +18,8 @@ from prometheus_client import Histogram
 
 from .delivery import Delivery
 from .hub import Hub
-from .notifications import BadNotification, Notification, Probe, decode
+from .kinds import BadNotification, decode
+from .kinds.probe import Probe
 from .protocol import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ class Listener:
                     self.delivery_seconds.observe(time.monotonic() - oldest)
 
     async def _process(self, batch: list[Any]) -> None:
-        notes: list[Notification] = []
+        notes: list[object] = []
         for item in batch:
             if item is _RECONCILE:
                 await self.delivery.deliver(notes)

@@ -1,4 +1,4 @@
-"""The JSON REST API under /webchat/ (DESIGN.md section 4)."""
+"""The JSON REST API under /webchat/."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..http.openapi import document
 from ..http.proxies import address_key
 from ..http.validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
 from ..presence.running import presence_of
-from ..realtime.typing_events import send_typing
+from ..realtime.kinds.typing import send_typing
 from ..settings import settings_key
 
 routes = web.RouteTableDef()

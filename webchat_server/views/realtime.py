@@ -18,9 +18,10 @@ from ..presence.running import page_said
 from ..realtime import cursor
 from ..realtime.delivery import delivery_key
 from ..realtime.events import connection_event, dumps, error_event, pong_event
-from ..realtime.hub import PollWaiter, WsSubscriber, hub_key, sockets_key
+from ..realtime.hub import hub_key, sockets_key
+from ..realtime.kinds.typing import send_typing
 from ..realtime.protocol import CLOSE_BAD_RESUME, RESUME_FRAME_TIMEOUT, RESUME_PARAM
-from ..realtime.typing_events import send_typing
+from ..realtime.subscriber import PollWaiter, WsSubscriber
 from ..settings import settings_key
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         log.warning("database unavailable during a WebSocket session", exc_info=True)
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
     finally:
-        sub.closed = True
+        sub.close()
         hub.unregister(sub)
         app[sockets_key].items.discard(ws)
         if not ws.closed:
@@ -168,7 +169,7 @@ async def _poll(request: web.Request, account_id: int, given: dict[int, int] | N
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wake.wait(), timeout)
     finally:
-        waiter.closed = True
+        waiter.close()
         hub.unregister(waiter)
     if waiter.resynced:
         body = b'{"success":true,"cursor":null,"events":[' + waiter.events[0].data + b"]}"
@@ -212,7 +213,7 @@ async def _poll_chat(request: web.Request, account_id: int, timeout: float) -> w
                 except TimeoutError:
                     break
         finally:
-            waiter.closed = True
+            waiter.close()
             hub.unregister(waiter)
         new = [e.obj["message"] for e in waiter.events if e.type == "new_message"]
         return web.json_response({"success": True, "messages": new, "has_more": False})

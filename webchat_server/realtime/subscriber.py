@@ -1,0 +1,363 @@
+"""One reader (a WebSocket or a parked long-poll) and its lifecycle, one explicit state machine.
+
+    ATTACHING -> REPLAYING -> LIVE <-> PAGING -> CLOSED     (PAGING -> REPLAYING: one more page)
+
+ATTACHING: registered, memberships not read yet; live events wait in `pending`.
+REPLAYING: a replay query runs; live events wait in `pending` behind it, so going live after it
+  is exact.
+LIVE: events are written as they are fanned out.
+PAGING: the reader could not take more: live message events are dropped here and re-read from
+  the database by position when it drains (per-chat seqs are gap-free, so this is exact);
+  unsequenced events are held, latest per key (`Event.hold`), which bounds them.
+CLOSED: nothing more, ever; any later transition is a no-op.
+Every change of state goes through `_to`, which refuses one the table does not list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from .events import Event, resync_event
+from .protocol import CLOSE_RESYNC
+
+log = logging.getLogger(__name__)
+
+# live events a subscriber may buffer while one replay query runs; past it, it keeps paging
+PENDING_MAX = 10_000
+
+
+class State(enum.Enum):
+    ATTACHING = "attaching"
+    REPLAYING = "replaying"
+    LIVE = "live"
+    PAGING = "paging"
+    CLOSED = "closed"
+
+
+A, R, L, P, C = State.ATTACHING, State.REPLAYING, State.LIVE, State.PAGING, State.CLOSED
+# the only transitions there are (CLOSED is left by none)
+TRANSITIONS: dict[State, frozenset[State]] = {
+    A: frozenset({R, L, P, C}),
+    R: frozenset({R, L, P, C}),
+    L: frozenset({P, C}),
+    P: frozenset({R, P, C}),
+    C: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+class Roster(Protocol):
+    """What a subscriber needs of the hub that holds it (the hub imports this module, not back)."""
+
+    corked: list[WsSubscriber] | None
+    delivered: int
+    slow_consumers: int
+    background: set[asyncio.Task[Any]]
+
+    def unregister(self, sub: Subscriber) -> None: ...
+
+    def started_paging(self, sub: Subscriber) -> None: ...
+
+
+class Subscriber:
+    """Tracks its per-chat positions to drop duplicates; see the module's state machine."""
+
+    kind = "subscriber"
+    # a poll for one chat only (the seed form); None for every chat of the account
+    only_chat: int | None = None
+    # thousands of these live at once: no per-instance __dict__
+    __slots__ = ("account_id", "held", "hub", "paged", "pending", "positions", "replayed_bytes",
+                 "replayed_rows", "state")
+
+    def __init__(self, hub: Roster, account_id: int) -> None:
+        self.hub = hub
+        self.account_id = account_id
+        # chat -> highest sequence delivered; None = joined without a known position
+        self.positions: dict[int, int | None] = {}
+        self.state = State.ATTACHING
+        self.pending: list[Event] = []  # live events behind a query (ATTACHING, REPLAYING)
+        self.held: dict[tuple[Any, ...], Event] | None = None  # made when first needed
+        self.paged = False  # REPLAYING one more page of a paging reader (not its first catch-up)
+        self.replayed_rows = self.replayed_bytes = 0  # sizes the next page
+
+    # -- the state machine --------------------------------------------------------------------
+    def _to(self, new: State) -> bool:
+        """Move to `new`; False when closed (the caller's work is moot), raises when not allowed."""
+        old = self.state
+        if old is State.CLOSED:
+            return False
+        if new not in TRANSITIONS[old]:
+            raise IllegalTransition(f"{self.kind} subscriber: {old.value} -> {new.value}")
+        self.state = new
+        if new is not State.REPLAYING:
+            self.paged = new is State.PAGING
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    @property
+    def attached(self) -> bool:
+        """Attach has read its memberships and set its positions; until then only attach sets
+        them (a reconcile leaves it alone)."""
+        return self.state is not State.ATTACHING
+
+    @property
+    def paging(self) -> bool:
+        """Dropping live message events: paging, or reading one more page for it."""
+        return self.state is State.PAGING or (self.state is State.REPLAYING and self.paged)
+
+    @property
+    def buffering(self) -> bool:
+        return self.state in (State.ATTACHING, State.REPLAYING)
+
+    def close(self) -> None:
+        self._to(State.CLOSED)
+
+    def positions_read(self) -> None:
+        """Attach read the memberships; live events keep waiting until it decides."""
+        self._to(State.REPLAYING)
+
+    def begin_page(self) -> None:
+        """A replay query starts: live events wait behind it (those waiting already are in it)."""
+        if self._to(State.REPLAYING):
+            self.pending = []
+
+    def go_live(self) -> None:
+        """After the last replayed page: held and buffered events, then live frames."""
+        pending, self.pending = self.pending, []
+        held, self.held = self.held or {}, None
+        if not self._to(State.LIVE):
+            return
+        for ev in (*held.values(), *pending):
+            if self.closed:
+                break
+            self.offer(ev)
+
+    def stop_buffering(self) -> None:
+        """Give up the live events buffered behind a replay query: page instead."""
+        pending, self.pending = self.pending, []
+        if self._to(State.PAGING):
+            for ev in pending:
+                self._hold(ev)
+
+    def take_page(self, events: Iterable[Event], complete: bool) -> None:
+        """A page read from the database: replayed in order, then live if it was the last one."""
+        for ev in events:
+            if not self.replay(ev):
+                complete = False  # the reader filled up again: the rest comes with the next page
+                break
+            self.replayed_rows += 1
+            self.replayed_bytes += len(ev.frame)
+        if complete and self.buffering:
+            self.go_live()
+        else:
+            self.stop_buffering()
+            self.paged_out()
+
+    def paged_out(self) -> None:
+        """After a page that was not the last: a socket waits for its pager's next page."""
+
+    def start_paging(self) -> None:
+        """The reader cannot take live frames: whoever owns paging pages it from the database."""
+        if self._to(State.PAGING):
+            self.hub.started_paging(self)
+
+    # -- events -------------------------------------------------------------------------------
+    def offer(self, ev: Event) -> None:
+        if ev.skip_account == self.account_id:
+            return
+        if ev.only_account is not None and ev.only_account != self.account_id:
+            return
+        state = self.state
+        if state is State.LIVE:
+            self.accept(ev)
+        elif state is State.PAGING:
+            self._hold(ev)
+        elif state is not State.CLOSED:
+            self.pending.append(ev)
+            if len(self.pending) > PENDING_MAX:
+                self.stop_buffering()
+
+    def _hold(self, ev: Event) -> None:
+        if ev.hold is None:
+            return
+        if self.held is None:
+            self.held = {}
+        self.held.pop(ev.hold, None)
+        self.held[ev.hold] = ev
+
+    def accept(self, ev: Event) -> None:
+        """A live event: taken now, or, if the reader cannot take it, the reader starts paging."""
+        if not self.replay(ev):
+            self.start_paging()
+            self._hold(ev)
+
+    def replay(self, ev: Event) -> bool:
+        """Deliver unless already delivered: a (chat, seq) goes out at most once, in order.
+
+        Returns False (and delivers nothing) when the reader cannot take it now.
+        """
+        if ev.seq:
+            if ev.chat_id not in self.positions:
+                return True  # a chat it left meanwhile
+            pos = self.positions[ev.chat_id]
+            if pos is not None and ev.seq <= pos:
+                return True
+        if not self.write(ev):
+            return False
+        if ev.seq:
+            self.positions[ev.chat_id] = ev.seq  # type: ignore[index]
+        return True
+
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the reader."""
+        return 0
+
+    def write(self, ev: Event) -> bool:
+        raise NotImplementedError
+
+    def overflow(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """The server is stopping: a parked poll answers now; a socket is closed elsewhere."""
+
+
+class WsSubscriber(Subscriber):
+    """Writes prebuilt frames straight to the socket's transport: no task or queue per event.
+
+    The transport's write buffer is the only queue; past `high_water` bytes the subscriber stops
+    taking live frames and pages from the database as the socket drains.
+    """
+
+    kind = "ws"
+    __slots__ = ("corked", "corked_bytes", "high_water", "transport", "ws")
+
+    def __init__(self, hub: Roster, account_id: int, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                 high_water: int) -> None:
+        super().__init__(hub, account_id)
+        self.ws = ws
+        self.transport = transport
+        self.high_water = high_water
+        # frames taken while the hub is corked, written with one call when it uncorks
+        self.corked: list[bytes] = []
+        self.corked_bytes = 0
+
+    def buffered(self) -> int:
+        t = self.transport
+        return 0 if t.is_closing() else t.get_write_buffer_size() + self.corked_bytes
+
+    def write(self, ev: Event) -> bool:
+        t = self.transport
+        if t.is_closing():
+            # the frame would be dropped: never move a position for it; the socket is gone, so is
+            # this subscriber (the client resumes from its own cursor)
+            self.close()
+            self.hub.unregister(self)
+            return False
+        if t.get_write_buffer_size() + self.corked_bytes > self.high_water:
+            return False
+        corked = self.hub.corked
+        if corked is not None:
+            if not self.corked:
+                corked.append(self)
+            self.corked.append(ev.frame)
+            self.corked_bytes += len(ev.frame)
+        else:
+            t.write(ev.frame)
+        self.hub.delivered += 1
+        return True
+
+    def flush(self) -> None:
+        frames, self.corked, self.corked_bytes = self.corked, [], 0
+        if frames and not self.transport.is_closing():
+            # one send() for the whole batch: the fan-out's cost was one system call per frame
+            self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def overflow(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.flush()
+        self.close()
+        self.hub.slow_consumers += 1
+        self.hub.unregister(self)
+        if not self.transport.is_closing():
+            self.transport.write(resync_event(reason).frame)
+        log.info("closing WebSocket of account %s: %s", self.account_id, reason)
+        task = asyncio.get_running_loop().create_task(self._close())
+        self.hub.background.add(task)
+        task.add_done_callback(self.hub.background.discard)
+
+    async def _close(self) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code=CLOSE_RESYNC, message=b"resync"), 2.0)
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            self.transport.abort()
+
+
+class PollWaiter(Subscriber):
+    """A parked long-poll request: collects events and wakes its handler on the first one.
+
+    Past `max_bytes` it takes nothing more and answers; its cursor stops at the last event it
+    took, so the next poll continues from the database where this one stopped.
+    """
+
+    kind = "poll"
+    __slots__ = ("events", "max_bytes", "only_chat", "resynced", "size", "wake")
+
+    def __init__(self, hub: Roster, account_id: int, only_chat: int | None = None, max_bytes: int = 256 * 1024) -> None:
+        super().__init__(hub, account_id)
+        self.events: list[Event] = []
+        self.wake = asyncio.Event()
+        self.only_chat = only_chat
+        self.resynced = False
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def write(self, ev: Event) -> bool:
+        if self.only_chat is not None and ev.chat_id != self.only_chat:
+            return True
+        if self.size >= self.max_bytes:
+            return False
+        self.events.append(ev)
+        self.size += len(ev.data)
+        self.hub.delivered += 1
+        self.wake.set()
+        return True
+
+    def start_paging(self) -> None:
+        # a poll answers now; the client's next poll pages on from its cursor
+        if self._to(State.PAGING):
+            self.wake.set()
+
+    def paged_out(self) -> None:
+        self.start_paging()
+
+    def answer(self) -> list[Event]:
+        """What this poll returns: its events, then what was held for it."""
+        return [*self.events, *(self.held or {}).values()]
+
+    def overflow(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.close()
+        self.resynced = True
+        self.events = [resync_event(reason)]
+        self.wake.set()
+
+    def release(self) -> None:
+        self.close()  # nothing more arrives; the seed-form loop stops on this too
+        self.wake.set()
