@@ -5,13 +5,16 @@ to sockets per second, presence NOTIFY payloads (and rows) per second, and datab
 (statements and rows of last_seen_at, from the server's /metrics) per second, with the server's CPU. Two
 reconnect cases: at once (back within the offline grace: nobody should hear of it) and after
 being gone long enough to be offline (everyone's partners hear "offline", then "online").
-Clients are raw WebSockets that answer pings and say nothing else (idle users).
+Clients are raw WebSockets that answer pings and, like the widget on a page in use, say
+{"type": "activity", "state": "active"} about once a minute, so everyone stays online: "idle"
+means no status changes, only the heartbeat-like traffic presence must not turn into writes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -26,6 +29,10 @@ from .common import Bench, emit
 from .idle_ws import cookie, open_socket
 
 PONG = bytes((0x8A, 0x80, 0, 0, 0, 0))
+_ACTIVE = b'{"type":"activity","state":"active"}'
+# a masked text frame (mask key 0: the payload is sent as is), what the widget sends while in use
+ACTIVE = bytes((0x81, 0x80 | len(_ACTIVE), 0, 0, 0, 0)) + _ACTIVE
+ACTIVE_EVERY = 55.0  # the widget repeats "active" at most once a minute while its page is in use
 
 
 class Clients:
@@ -77,6 +84,15 @@ class Clients:
                 else:
                     failed += 1
         return failed
+
+    async def in_use(self) -> None:
+        """Every page says "active" once per ACTIVE_EVERY, spread evenly: users who stay online."""
+        loop = asyncio.get_running_loop()
+        while True:
+            for sock in list(self.sockets.values()):
+                with contextlib.suppress(OSError):
+                    await loop.sock_sendall(sock, ACTIVE)
+                await asyncio.sleep(ACTIVE_EVERY / max(len(self.sockets), 1))
 
     def close(self, indexes: list[int]) -> None:
         for j in indexes:
@@ -141,6 +157,7 @@ async def scenario(accounts: int, per_chat: int, idle_seconds: float) -> dict[st
     t0 = time.monotonic()
     failed = await clients.open(list(range(accounts)))
     connect = {"connected": len(clients.sockets), "failed": failed, "seconds": round(time.monotonic() - t0, 1)}
+    in_use = asyncio.create_task(clients.in_use())
     connect_burst = await window(15)  # everyone comes online: the first statuses, writes, notifies
     idle = await window(idle_seconds)
     back = list(range(0, accounts, accounts // 1000))[:1000]  # one member in most chats
@@ -151,6 +168,7 @@ async def scenario(accounts: int, per_chat: int, idle_seconds: float) -> dict[st
     await asyncio.sleep(12)  # past the offline grace: partners heard "offline"
     await clients.open(back)
     return_after_offline = await window(20)
+    in_use.cancel()
     clients.close(list(clients.sockets))
     await listen.close()
     await conn.close()

@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from .browser_support import make_bot, sql
-from .test_browser import axe_violations, message, open_app, send, start_chat
+from .test_browser import NOTIFICATION_SPY, axe_violations, message, open_app, send, start_chat
 
 # a presence change reaches partners within about 11 s (README); waited for generously
 PRESENCE_WAIT = 30_000
@@ -67,12 +67,13 @@ def test_header_shows_the_other_side_last_seen(context: Any, server: Any) -> Non
     assert axe_violations(page) == []
 
 
-def test_header_shows_the_other_side_online_then_last_seen(browser: Any, server: Any) -> None:
+def test_header_shows_the_other_side_online_away_then_last_seen(browser: Any, server: Any) -> None:
     visitor_ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
     agent_ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
     try:
         for ctx in (visitor_ctx, agent_ctx):
             ctx.set_default_timeout(10_000)
+        agent_ctx.add_init_script(NOTIFICATION_SPY)  # window.__setHidden: the tab hidden or shown
         visitor = open_app(visitor_ctx, server)
         chat = start_chat(visitor, "is anyone here?")
         agent = open_app(agent_ctx, server)
@@ -80,6 +81,10 @@ def test_header_shows_the_other_side_online_then_last_seen(browser: Any, server:
         sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)",
             chat, agent_id)
         status = visitor.locator("webchat-chat header .presence")
+        expect(status).to_have_text(re.compile(r": online$"), timeout=PRESENCE_WAIT)
+        agent.evaluate("window.__setHidden(true)")  # the page says so: away
+        expect(status).to_have_text(re.compile(r": away$"), timeout=PRESENCE_WAIT)
+        agent.evaluate("window.__setHidden(false)")
         expect(status).to_have_text(re.compile(r": online$"), timeout=PRESENCE_WAIT)
         agent.close()
         expect(status).to_have_text(re.compile(r": last seen just now$"), timeout=PRESENCE_WAIT)

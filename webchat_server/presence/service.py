@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from ..db import q
 from ..errors import DATABASE_DOWN
+from ..realtime.protocol import CHANNEL
 from .book import CODES, NAMES, OFFLINE, ONLINE, REFRESH, Book
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class Presence:
     async def _announce(self, rows: list[list[int]]) -> None:
         for i in range(0, len(rows), NOTIFY_ROWS):
             payload = json.dumps({"t": CODE, "x": self.token, "r": rows[i:i + NOTIFY_ROWS]}, separators=(",", ":"))
-            await self.pool.execute("SELECT pg_notify('webchat', $1)", payload)
+            await self.pool.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             self.counters.notifies += 1
 
     # -- the tick -----------------------------------------------------------------------------
