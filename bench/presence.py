@@ -162,12 +162,16 @@ async def scenario(accounts: int, per_chat: int, idle_seconds: float) -> dict[st
     idle = await window(idle_seconds)
     back = list(range(0, accounts, accounts // 1000))[:1000]  # one member in most chats
     clients.close(back)
+    t0 = time.monotonic()
     await clients.open(back)
-    reconnect_at_once = await window(20)
+    reopened_in = round(time.monotonic() - t0, 1)  # past the 5 s grace, partners hear "offline"
+    reconnect_at_once = {**await window(20), "reopened_in_seconds": reopened_in}
     clients.close(back)
     await asyncio.sleep(12)  # past the offline grace: partners heard "offline"
+    t0 = time.monotonic()
     await clients.open(back)
-    return_after_offline = await window(20)
+    reopened_in = round(time.monotonic() - t0, 1)
+    return_after_offline = {**await window(20), "reopened_in_seconds": reopened_in}
     in_use.cancel()
     clients.close(list(clients.sockets))
     await listen.close()
