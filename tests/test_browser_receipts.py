@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from .browser_support import make_bot, sql
 from .test_browser import NOTIFICATION_SPY, axe_violations, message, open_app, send, start_chat
+
+pytestmark = pytest.mark.browser
 
 # a presence change reaches partners within about 11 s (README); waited for generously
 PRESENCE_WAIT = 30_000

@@ -9,12 +9,16 @@ import dataclasses
 from typing import Any
 
 import asyncpg
+import pytest
 from aiohttp import ClientWebSocketResponse
 
 from webchat_server.app import create_app
 
 from .conftest import Api, next_event, quiet
 from .test_scaleout import Browser, two_servers  # noqa: F401 - a fixture
+
+# each test waits for statuses to change (seconds), and one starts two server processes
+pytestmark = pytest.mark.slow
 
 WAIT = 30.0  # far above the ~11 s a change takes, for loaded machines
 
