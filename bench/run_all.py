@@ -38,6 +38,8 @@ SCENARIOS = [
     ["bench.inbox"],
     # 20 agents hold the inbox open while 500 visitors chat at 5 msg/s: every event to every agent
     ["bench.agents", "--seconds", "30"],
+    # presence with 5,000 connected accounts in 1,000 chats: events, NOTIFYs and writes per second (issue 15)
+    ["bench.presence"],
 ]
 
 

@@ -3,7 +3,7 @@
 -- name: session_account
 -- none when the session id was revoked (signed out, or signed in since) or the guest was merged
 -- into a user (a copy of the guest's cookie must not follow the user)
-SELECT id, kind, external_id, display_name, email, avatar_url, created_at, merged_into
+SELECT id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts
   FROM webchat.accounts
  WHERE id = $1 AND merged_into IS NULL
    AND NOT EXISTS (SELECT 1 FROM webchat.revoked_sessions WHERE sid = $2);
@@ -13,16 +13,20 @@ WITH gone AS (DELETE FROM webchat.revoked_sessions WHERE expires_at < now())
 INSERT INTO webchat.revoked_sessions (sid, expires_at) VALUES ($1, now() + make_interval(secs => $2))
 ON CONFLICT (sid) DO NOTHING;
 
+-- name: account_set_share_read_receipts
+UPDATE webchat.accounts SET share_read_receipts = $2 WHERE id = $1
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts;
+
 -- name: account_create_guest
 INSERT INTO webchat.accounts (kind, display_name) VALUES ('guest', $1)
-RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts;
 
 -- name: account_upsert_user
 -- the token is signed by the embedding site, so its name/email/avatar are the truth each time
 INSERT INTO webchat.accounts (kind, external_id, display_name, email, avatar_url) VALUES ('user', $1, $2, $3, $4)
 ON CONFLICT (kind, external_id) WHERE external_id IS NOT NULL
 DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, avatar_url = EXCLUDED.avatar_url
-RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into;
+RETURNING id, kind, external_id, display_name, email, avatar_url, created_at, merged_into, share_read_receipts;
 
 -- Guests older than the retention ($1 seconds) that have nothing to lose: no message sent, no
 -- membership in a chat with messages (guests made in bulk by a flood, merged guests, visitors who
@@ -108,7 +112,16 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
          WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
            AND x.sender_id <> m.account_id AND x.deleted_at IS NULL
            AND (x.visibility = 'public' OR me.kind = 'agent')) AS unread_count,
-       to_jsonb(lm) AS last_message
+       to_jsonb(lm) AS last_message,
+       -- every member in the same query (one per page of chats, not one per chat); a member who
+       -- does not share read receipts shows no position, except to itself
+       (SELECT jsonb_agg(jsonb_build_object(
+                   'account_id', a.id, 'display_name', a.display_name, 'kind', a.kind,
+                   'avatar_url', a.avatar_url, 'last_seen_at', a.last_seen_at,
+                   'last_read_seq', CASE WHEN a.share_read_receipts OR a.id = $1 THEN o.last_read_seq END)
+                   ORDER BY o.joined_at, a.id)
+          FROM webchat.chat_members o JOIN webchat.accounts a ON a.id = o.account_id
+         WHERE o.chat_id = c.id) AS members
   FROM webchat.chat_members m
   JOIN webchat.accounts me ON me.id = m.account_id
   JOIN webchat.chats c ON c.id = m.chat_id
@@ -493,3 +506,17 @@ WITH moved AS (DELETE FROM webchat.reactions WHERE account_id = $1 RETURNING mes
 INSERT INTO webchat.reactions (message_id, account_id, emoji, created_at)
 SELECT message_id, $2, emoji, created_at FROM moved
 ON CONFLICT DO NOTHING;
+-- Presence: in which of the chats that have readers here ($2) each account of $1 is a member.
+-- name: presence_partners
+SELECT account_id, chat_id FROM webchat.chat_members
+ WHERE account_id = ANY($1::bigint[]) AND chat_id = ANY($2::bigint[]);
+
+-- Presence: last-seen times (epoch seconds), one statement for many accounts; never moves back.
+-- name: presence_last_seen
+UPDATE webchat.accounts a SET last_seen_at = to_timestamp(v.t)
+  FROM unnest($1::bigint[], $2::float8[]) AS v(id, t)
+ WHERE a.id = v.id AND (a.last_seen_at IS NULL OR a.last_seen_at < to_timestamp(v.t));
+
+-- Read receipts: of these readers, the ones that do not share them (their read events stay private).
+-- name: readers_not_sharing
+SELECT id FROM webchat.accounts WHERE id = ANY($1::bigint[]) AND NOT share_read_receipts;

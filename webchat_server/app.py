@@ -28,6 +28,7 @@ from .http.metrics import Metrics, metrics_key
 from .http.middleware import api_middleware, quiet_client_protocol_errors
 from .http.proxies import UntrustedForwarding, proxy_middleware, startup_note, untrusted_forwarding_key
 from .http.static import add_static
+from .presence.running import presence_ctx
 from .realtime.delivery import Delivery, delivery_key
 from .realtime.hub import Hub, OpenSockets, hub_key, sockets_key
 from .realtime.kinds.typing import typing_limiter_key, typing_sender_limiter_key
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[typing_sender_limiter_key] = RateLimiter(5, 1.0, burst=10)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_realtime)
+    app.cleanup_ctx.append(presence_ctx)
     app.cleanup_ctx.append(limits.running)
     app.cleanup_ctx.append(accounts.guest_retention)
     app.cleanup_ctx.append(_sending)

@@ -106,6 +106,7 @@ class FakeDb:
         self.messages: dict[int, dict[str, Any]] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         self.members: dict[int, set[int]] = {}  # account -> chats
+        self.not_sharing: set[int] = set()  # accounts that turned read receipts off
         self.pool = FakePool(
             messages_by_ids=lambda ids: [self.messages[i] for i in ids if i in self.messages],
             chats_by_ids=lambda ids: [self.chats[i] for i in ids if i in self.chats],
@@ -113,6 +114,7 @@ class FakeDb:
                                                   for c in sorted(self.members.get(account, ()))],
             memberships_of_accounts=lambda accounts: [{"account_id": a, "chat_id": c} for a in accounts
                                                       for c in sorted(self.members.get(a, ()))],
+            readers_not_sharing=lambda ids: [{"id": a} for a in ids if a in self.not_sharing],
             catch_up=self._catch_up,
             recent_changes=self._recent,
         )

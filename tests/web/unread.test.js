@@ -44,11 +44,15 @@ test('unread: while inactive the open chat counts and the divider starts at the 
   assert.deepEqual(sent, []);
 });
 
-test("unread: others' read events make 'seen', ours recount", () => {
-  const {chats, messages, unread} = setup();
+test("unread: others' read events move their position (never back), ours recount", () => {
+  const {chats, messages, unread, refreshed} = setup();
+  chats.get(5).members = [{account_id: 1, last_read_seq: 3}, {account_id: 2, last_read_seq: 0}];
   unread.readEvent({chat_id: 5, account_id: 2, seq: 7});
   unread.readEvent({chat_id: 5, account_id: 2, seq: 6});
-  assert.equal(unread.seenUpTo(5), 7);
+  assert.equal(chats.get(5).members[1].last_read_seq, 7);
+  // a reader the chat does not list yet (just joined): the chat list is fetched again
+  unread.readEvent({chat_id: 5, account_id: 9, seq: 7});
+  assert.equal(refreshed(), 1);
   messages.page(5, [{chat_id: 5, seq: 4, sender_id: 2}, {chat_id: 5, seq: 5, sender_id: 2}], false);
   chats.get(5).unread_count = 2;
   unread.readEvent({chat_id: 5, account_id: 1, seq: 4});

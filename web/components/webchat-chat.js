@@ -11,6 +11,8 @@
 import {LitElement, html, css, nothing} from 'lit';
 import {createClient, OFFLINE} from '../lib/client.js';
 import {ClientController} from '../lib/controller.js';
+import {receipt} from '../lib/receipts.js';
+import {otherSide, presenceText} from '../lib/presence.js';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import './webchat-message-list.js';
 import './webchat-composer.js';
@@ -51,7 +53,11 @@ export class WebchatChat extends LitElement {
     :host { display: flex; flex-direction: column; height: 100%; min-height: 0; min-width: 0; position: relative; }
     header { display: flex; align-items: center; gap: 8px; padding: 8px 12px; min-height: 28px;
       border-bottom: 1px solid var(--_border); min-width: 0; }
-    h2 { font-size: 16px; margin: 0; flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .title { flex: 1; min-width: 0; }
+    h2 { font-size: 16px; margin: 0; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .presence { font-size: 12px; color: var(--_muted); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+    .presence.online::before { content: ''; display: inline-block; width: 8px; height: 8px; border-radius: 50%;
+      margin-right: 6px; background: var(--_online, #12b76a); }
     .back { flex: none; font-size: 22px; line-height: 1; padding: 2px 12px; }
     webchat-status { flex: none; }
     webchat-message-list { flex: 1; }
@@ -76,6 +82,8 @@ export class WebchatChat extends LitElement {
   }
 
   connectedCallback() {
+    // "last seen 5 min ago" ages while nothing else changes
+    this._clock = setInterval(() => this.requestUpdate(), 30 * 1000);
     if (!this.client) {
       // standalone: own the client
       this.client = createClient({base: this.apiBase || '', token: this.userToken || ''});
@@ -87,6 +95,7 @@ export class WebchatChat extends LitElement {
 
   disconnectedCallback() {
     super.disconnectedCallback();
+    clearInterval(this._clock);
     if (this._ownsClient) {
       this.client.stop();
       this.client = null;
@@ -124,14 +133,14 @@ export class WebchatChat extends LitElement {
       ${this.embedded ? html`<div role="status">${conn ? html`<div class="conn ${c.status}">${conn}</div>` : nothing}</div>`
         : html`<header>
         ${this.back ? html`<button class="back" aria-label="Back to chats" @click=${this._back}>‹</button>` : nothing}
-        <h2 dir="auto">${chat ? chat.title : 'New conversation'}</h2>
+        <div class="title"><h2 dir="auto">${chat ? chat.title : 'New conversation'}</h2>${this._presence(chat)}</div>
         ${chat && chat.is_archived ? html`<span class="archived">Archived</span>` : nothing}
         ${this._ownsClient ? html`<webchat-status status=${c.status}></webchat-status>` : nothing}
       </header>`}
       ${this._ownsClient ? html`<webchat-banner .message=${conn && c.error === OFFLINE ? '' : c.error}
         @webchat-dismiss=${() => c.clearError()}></webchat-banner>` : nothing}
       <webchat-message-list .messages=${c.messageList(id || null)} .meId=${c.me.id} .chatId=${id}
-        .seenUpTo=${id ? c.unread.seenUpTo(id) : 0} .dividerAfter=${id ? c.unread.dividerAfter.get(id) ?? null : null}
+        .receipt=${chat ? receipt(chat, c.me.id, c.messageList(id)) : null} .dividerAfter=${id ? c.unread.dividerAfter.get(id) ?? null : null}
         ?hasOlder=${Boolean(id && c.messages.hasOlder.get(id))}
         .loadOlder=${() => c.loadOlder(id)} .findMessage=${(mid) => c.findMessage(id, mid)}
         @webchat-react=${(e) => c.toggleReaction(e.detail.message, e.detail.emoji)}
@@ -212,6 +221,15 @@ export class WebchatChat extends LitElement {
       this._state = `${status} ${unsent}`;
       this.dispatchEvent(new CustomEvent('webchat-state', {detail: {status, unsent}, bubbles: true, composed: true}));
     }
+  }
+
+  /** The other side's status under the title ("online", "last seen 5 min ago"); nothing in a group. */
+  _presence(chat) {
+    const other = otherSide(chat, this.client.me.id);
+    const text = other ? presenceText(other.presence) : '';
+    // not a live region: "last seen" ages every minute and must not be read out each time
+    return text ? html`<div class="presence ${other.presence.status}"><span class="sr-only">${other.display_name}: </span>${text}</div>`
+      : nothing;
   }
 
   /** Put the caret in the composer (after opening a chat, or the launcher's panel). */

@@ -67,7 +67,7 @@ export class WebchatMessageList extends LitElement {
     meId: {type: Number},
     hasOlder: {type: Boolean},
     chatId: {type: Number},
-    seenUpTo: {type: Number}, // others have read up to this seq: own messages up to it are "seen"
+    receipt: {attribute: false}, // {seq, text}: my newest message someone else has read, and by whom
     dividerAfter: {type: Number}, // "New messages" before the first message from others after this seq
     loadOlder: {attribute: false}, // () => Promise: fetch an older page
     findMessage: {attribute: false}, // (id) => Promise<message|null>: loads history until it is there
@@ -93,7 +93,7 @@ export class WebchatMessageList extends LitElement {
     this.messages = [];
     this.shown = WINDOW;
     this.unseen = 0;
-    this.seenUpTo = 0;
+    this.receipt = null;
     this.dividerAfter = null;
     this.focusKey = null;
     this._atEnd = true;
@@ -208,7 +208,8 @@ export class WebchatMessageList extends LitElement {
             return html`<webchat-message .message=${m} ?mine=${m.sender_id === this.meId} .meId=${this.meId} data-key=${k}
               tabindex=${k === focusKey ? '0' : '-1'} ?first=${first} ?last=${last}
               .day=${newDay ? dayLabel(m.timestamp, now) : ''} ?divider=${isDivider}
-              ?seen=${Boolean(m.seq && m.seq <= this.seenUpTo)}></webchat-message>`;
+              ?seen=${Boolean(m.seq && this.receipt && m.seq <= this.receipt.seq)}
+              .receipt=${this.receipt && m.seq === this.receipt.seq ? this.receipt.text : ''}></webchat-message>`;
           })}
         </div>
       </div>

@@ -95,7 +95,8 @@ export class WebchatMessage extends LitElement {
     last: {type: Boolean, reflect: true}, // last of the run: time and delivery state
     day: {type: String}, // a day separator above ("Today", "Yesterday", a date) or ''
     divider: {type: Boolean}, // "New messages" above
-    seen: {type: Boolean},
+    seen: {type: Boolean}, // someone else has read it
+    receipt: {type: String}, // "Seen" / "Seen by A, B +3": under my newest message others have read
     meId: {type: Number},
     highlight: {type: Boolean, reflect: true}, // just jumped to from a quote
     editing: {state: true},
@@ -296,11 +297,14 @@ export class WebchatMessage extends LitElement {
 
   _meta(m) {
     const failed = m.status === 'failed';
-    if (!this.last && !failed && m.status !== 'sending' && !m.edited_at) return nothing;
+    const receipt = this.mine && !m.deleted ? this.receipt : '';
+    if (!this.last && !failed && m.status !== 'sending' && !m.edited_at && !receipt) return nothing;
     let state = nothing;
     if (this.mine && m.status === 'sending') state = html`<span class="state">Sending…</span>`;
+    else if (receipt) state = html`<span class="state seen">✓✓ ${receipt}</span>`;
     else if (this.mine && !failed && m.seq && this.last && !m.deleted) {
-      state = this.seen ? html`<span class="state" title="Seen">✓✓ Seen</span>` : html`<span class="state" title="Sent">✓ Sent</span>`;
+      state = this.seen ? html`<span class="state" title="Seen">✓✓<span class="sr-only"> Seen</span></span>`
+        : html`<span class="state" title="Sent">✓ Sent</span>`;
     }
     return html`<div class="meta">
       ${this.last || failed ? html`<span>${time(m.timestamp)}</span>` : nothing}

@@ -1,5 +1,7 @@
 // The chat list: chats by id, their order by latest activity, and which one is open.
 
+import {applyRead, mergeMembers} from './receipts.js';
+
 const OPEN_CHAT_KEY = 'webchat-open-chat';
 
 export class ChatList {
@@ -41,6 +43,8 @@ export class ChatList {
       merged.unread_count = known.unread_count;
       merged.last_read_seq = known.last_read_seq;
     }
+    // a chat_updated event carries no members: keep those the list had
+    if (known) merged.members = mergeMembers(known.members, chat.members);
     if (known && known.last_message && (!chat.last_message || chat.last_message.seq < known.last_message.seq)) {
       merged.last_message = known.last_message;
     }
@@ -57,6 +61,13 @@ export class ChatList {
       if (isNew) chat.updated_at = m.timestamp;
     }
     chat.last_seq = Math.max(chat.last_seq || 0, m.change_seq || m.seq);
+  }
+
+  /** Another member read up to `seq`; false when that member is not known here yet. */
+  readBy(chatId, accountId, seq) {
+    const known = applyRead(this.chats.get(chatId), accountId, seq);
+    if (known) this.changed();
+    return known;
   }
 
   drop(id) {

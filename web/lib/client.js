@@ -10,6 +10,7 @@ import {ChatMessages} from './messages.js';
 import {PendingSends, newClientId} from './pending.js';
 import {Typing} from './typing.js';
 import {Unread} from './unread.js';
+import {Activity, applyPresence} from './presence.js';
 
 const PAGE = 50;
 // opening a chat loads history back to its first unread message, up to this many messages
@@ -55,6 +56,9 @@ export class ChatClient extends EventTarget {
     this.typing = new Typing(changed, (chatId, on) => this._sendTyping(chatId, on));
     this.unread = new Unread(changed, this.chats, this.messages, (chatId, seq) => this.api.read(chatId, seq),
       () => this.refreshChats().catch(() => {}));
+    // whether this page is in use, for the others' "online" / "away"; over long-poll it is not sent
+    // (a polling page is visible, so it counts as in use)
+    this.activity = new Activity((state) => this.transport.send({type: 'activity', state}));
     this._changeQueued = false;
     this.transport.addEventListener('event', (e) => this._onEvent(e.detail));
     this.transport.addEventListener('status', (e) => this._onStatus(e.detail));
@@ -153,6 +157,7 @@ export class ChatClient extends EventTarget {
     this.transport.stop();
     this.typing.stop();
     this.unread.stop();
+    this.activity.stop();
     clearTimeout(this._errorTimer);
   }
 
@@ -377,6 +382,7 @@ export class ChatClient extends EventTarget {
   async _onEvent(ev) {
     switch (ev.type) {
       case 'connection':
+        this.activity.report(true);
         try {
           if (ev.fresh) await this._reloadAll();
           else await this.refreshChats();
@@ -406,6 +412,11 @@ export class ChatClient extends EventTarget {
         break;
       case 'read':
         this.unread.readEvent(ev);
+        break;
+      case 'presence':
+        // someone no chat here lists yet (they just joined one): the chat list brings them
+        if (applyPresence(this.chats.chats.values(), ev)) this.changed();
+        else this.refreshChats().catch(() => {});
         break;
       case 'resync':
         // the server could not prove we missed nothing: start over from "now" and reload

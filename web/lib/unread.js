@@ -1,5 +1,4 @@
-// Unread state: what the reader has read (and tells the server), what others have read ("seen"),
-// and where the "New messages" divider goes when a chat with unread messages is opened.
+// Unread state: what the reader has read (and tells the server), and where the "New messages" divider goes when a chat with unread messages is opened.
 
 export class Unread {
   /**
@@ -17,7 +16,6 @@ export class Unread {
     this.me = null;
     // false while no one looks at the open chat (a closed launcher): nothing is marked read
     this.active = true;
-    this.othersRead = new Map(); // chat id -> highest seq another member has read
     this.dividerAfter = new Map(); // chat id -> last read seq when it was opened with unread messages
     this._onVisible = () => { if (document.visibilityState === 'visible') this.read(this.chats.openChatId); };
     document.addEventListener('visibilitychange', this._onVisible);
@@ -71,11 +69,11 @@ export class Unread {
     }
   }
 
-  /** A `read` event: ours moves our position (another tab read it), others' make "seen". */
+  /** A `read` event: ours moves our position (another tab read it), others' make "Seen". */
   readEvent(ev) {
     if (ev.account_id !== this.me.id) {
-      if (ev.seq > (this.othersRead.get(ev.chat_id) || 0)) this.othersRead.set(ev.chat_id, ev.seq);
-      this.changed();
+      // a member this tab does not know yet (just joined): the chat list brings them
+      if (!this.chats.readBy(ev.chat_id, ev.account_id, ev.seq)) this.refresh();
       return;
     }
     const chat = this.chats.get(ev.chat_id);
@@ -85,8 +83,6 @@ export class Unread {
       this.changed();
     }
   }
-
-  seenUpTo(chatId) { return this.othersRead.get(chatId) || 0; }
 
   _countUnread(chat) {
     const read = chat.last_read_seq || 0;

@@ -9,6 +9,7 @@ import asyncpg
 from ..db import Conn, Executor, q
 from ..errors import Forbidden, NotFound
 from .limits import NO_CHARGE, Charge
+from .members import PresenceOf, members_json, stored_presence
 from .model import chat_json
 
 
@@ -22,16 +23,24 @@ async def require_member(conn: Executor, chat_id: int, account_id: int) -> None:
         raise NotFound()
 
 
-async def list_chats(pool: asyncpg.Pool, account_id: int) -> list[dict[str, Any]]:
+def _viewer_chat_json(row: asyncpg.Record, viewer: int, presence: PresenceOf) -> dict[str, Any]:
+    chat = chat_json(row, viewer)
+    chat["members"] = members_json(row["members"], presence)
+    return chat
+
+
+async def list_chats(pool: asyncpg.Pool, account_id: int,
+                     presence: PresenceOf = stored_presence) -> list[dict[str, Any]]:
     rows = await pool.fetch(q("chats_for_account"), account_id, None)
-    return [chat_json(r, account_id) for r in rows]
+    return [_viewer_chat_json(r, account_id, presence) for r in rows]
 
 
-async def get_chat(conn: Executor, account_id: int, chat_id: int) -> dict[str, Any]:
+async def get_chat(conn: Executor, account_id: int, chat_id: int,
+                   presence: PresenceOf = stored_presence) -> dict[str, Any]:
     row = await conn.fetchrow(q("chats_for_account"), account_id, chat_id)
     if row is None:
         raise NotFound()
-    return chat_json(row, account_id)
+    return _viewer_chat_json(row, account_id, presence)
 
 
 async def create_chat_in(conn: Conn, account_id: int, title: str) -> int:

@@ -135,4 +135,6 @@ def account_json(row: Row) -> dict[str, Any]:
         # from the identity token's optional claims; null for guests
         "email": row.get("email"),
         "avatar": row.get("avatar_url"),
+        # whether the other members of its chats see how far it has read
+        "share_read_receipts": row.get("share_read_receipts", True),
     }

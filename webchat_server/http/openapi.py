@@ -53,10 +53,20 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
         "last_message": _nullable(_ref("Message")), "updated_at": TIME, "created_at": TIME,
         "created_by": _nullable(ID),
+        "members": {"type": "array", "items": _ref("Member")},
     }, {"unread_count": {"type": "integer", "minimum": 0}, "last_read_seq": SEQ})
+    presence = _obj({"status": {"enum": ["online", "away", "offline"]}, "last_seen_at": _nullable(TIME)},
+                    description="`online`: connected and active in the last 2 minutes; `away`: connected "
+                                "but idle or hidden; `offline`: not connected (`last_seen_at` is when it "
+                                "last was, to within a minute). Always `offline` when presence is off.")
+    member = _obj({"account_id": ID, "display_name": STR, "kind": {"enum": ["guest", "user", "bot", "agent"]},
+                   "last_read_seq": _nullable(SEQ), "presence": _ref("Presence")},
+                  {"avatar_url": STR},
+                  description="A member of a chat. `last_read_seq` is null when that member does not "
+                              "share read receipts (a member always sees its own).")
     account = _obj({"id": ID, "kind": {"enum": ["guest", "user", "bot", "agent"]}, "display_name": STR,
                     "external_id": _nullable(STR)},
-                   {"email": _nullable(STR), "avatar": _nullable(STR)})
+                   {"email": _nullable(STR), "avatar": _nullable(STR), "share_read_receipts": BOOL})
     error = _obj({
         "success": {"const": False},
         "error": _obj({"code": STR, "message": STR},
@@ -89,10 +99,12 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Agents": _ok(agents={"type": "array", "items": _ref("Account")}),
         "Availability": _ok(online=BOOL),
         "AccountResult": _ok(account=_ref("Account")),
-        "Message": message, "Chat": chat, "Account": account, "Error": error, "Event": event, "Health": health,
+        "Message": message, "Chat": chat, "Member": member, "Presence": presence,
+        "Account": account, "Error": error, "Event": event, "Health": health,
         "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(
             {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"}})),
         "Session": _ok(account=_ref("Account"), csrf_token=STR),
+        "AccountResult": _ok(account=_ref("Account")),
         "SendResult": _ok(chat_id=ID, message=_ref("Message"), duplicate=BOOL),
         "MessageResult": _ok(message=_ref("Message")),
         "MessagePage": _ok(chat_id=ID, messages={"type": "array", "items": _ref("Message")}, has_more=BOOL),
@@ -184,7 +196,15 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/webchat/me": {"get": {
             "operationId": "me", "summary": "The session's account and CSRF token; a first visit creates a guest.",
-            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 429, 503)}},
+            "security": [{}, {"session": []}], "responses": _responses(200, "Me", 429, 503)},
+            "patch": {
+                "operationId": "meUpdate", "security": write,
+                "summary": "Change the account's own settings.",
+                "description": "`share_read_receipts: false` stops sharing read receipts: the other members "
+                               "of its chats then get no `read` events for it, see `last_read_seq: null` "
+                               "for it in `members` and show no \"Seen\" for it. Omitted fields stay.",
+                "requestBody": _json_body(_obj({}, {"share_read_receipts": BOOL})),
+                "responses": _responses(200, "AccountResult", *WRITE)}},
         "/webchat/identify": {"post": {
             "operationId": "identify", "security": write,
             "summary": "Sign the session in with a token (JWT HS256) issued by the embedding site's backend.",

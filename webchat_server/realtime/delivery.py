@@ -178,6 +178,11 @@ class Delivery:
             for row in await self.pool.fetch(q("chats_by_ids"), list(chat_ids)):
                 batch.chats[row["id"]] = row
             self.own_queries += 1
+        if batch.readers:
+            # read receipts: whose position only their own sessions may see
+            batch.private_readers = {r["id"] for r in await self.pool.fetch(q("readers_not_sharing"),
+                                                                             list(batch.readers))}
+            self.own_queries += 1
         self._advance()
         if batch.joined:
             await self._welcome(batch.joined, batch.chats, batch.announced)

@@ -31,6 +31,8 @@ class Event:
     hold: tuple[Any, ...] | None = None
     # an internal note (or its edit): written only to agents' readers
     agents_only: bool = False
+    # only this account's sessions get it (the read position of one that does not share receipts)
+    only_account: int | None = None
 
 
 def dumps(obj: Any) -> bytes:
@@ -38,12 +40,13 @@ def dumps(obj: Any) -> bytes:
 
 
 def make_event(type_: str, chat_id: int | None, body: dict[str, Any], seq: int = 0,
-               skip_account: int | None = None, hold: tuple[Any, ...] | None = None) -> Event:
+               skip_account: int | None = None, hold: tuple[Any, ...] | None = None,
+               only_account: int | None = None) -> Event:
     obj: dict[str, Any] = {"type": type_, "chat_id": chat_id, **body}
     if seq and chat_id is not None:
         obj["cursor"] = token(chat_id, seq)
     data = dumps(obj)
-    return Event(type_, chat_id, seq, obj, data, text_frame(data), skip_account, hold)
+    return Event(type_, chat_id, seq, obj, data, text_frame(data), skip_account, hold, only_account)
 
 
 def resync_event(reason: str, chat_id: int | None = None) -> Event:

@@ -183,6 +183,8 @@ class Subscriber:
     def offer(self, ev: Event) -> None:
         if ev.skip_account == self.account_id:
             return
+        if ev.only_account is not None and ev.only_account != self.account_id:
+            return
         state = self.state
         if state is State.LIVE:
             self.accept(ev)

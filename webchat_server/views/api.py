@@ -8,7 +8,7 @@ import aiohttp_session
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..db import pool_key
+from ..db import pool_key, q
 from ..domain import chats, messages, reactions, staff
 from ..domain import media as media_store
 from ..domain.limits import Charge, limits_key
@@ -20,6 +20,7 @@ from ..http.auth import require_account, session_account, session_claim
 from ..http.openapi import document
 from ..http.proxies import address_key
 from ..http.validate import client_id, json_body, opt_bool, opt_id, opt_int, opt_seq, opt_text, req_id
+from ..presence.running import presence_of
 from ..realtime.kinds.typing import send_typing
 from ..settings import settings_key
 
@@ -53,6 +54,19 @@ async def me(request: web.Request) -> web.Response:
         "identify_enabled": bool(settings.identity_secret),
         "limits": {"max_text_chars": settings.max_text_chars, "max_media_bytes": settings.max_media_bytes},
     })
+
+
+@routes.patch("/webchat/me")
+async def me_update(request: web.Request) -> web.Response:
+    """The account's own settings; today whether it shares its read receipts."""
+    account = await require_account(request)
+    body = await json_body(request)
+    share = opt_bool(body.get("share_read_receipts"), "share_read_receipts")
+    if share is not None:
+        row = await request.app[pool_key].fetchrow(q("account_set_share_read_receipts"), account["id"], share)
+        if row is not None:
+            account = dict(row)
+    return ok({"account": account_json(account)})
 
 
 async def _read_send_form(request: web.Request, max_media: int) -> tuple[dict[str, Any], Upload | None]:
@@ -220,7 +234,7 @@ async def reaction_remove(request: web.Request) -> web.Response:
 @routes.get("/webchat/chats/")
 async def chat_list(request: web.Request) -> web.Response:
     account = await require_account(request)
-    return ok({"chats": await chats.list_chats(request.app[pool_key], account["id"])})
+    return ok({"chats": await chats.list_chats(request.app[pool_key], account["id"], presence_of(request.app))})
 
 
 @routes.post("/webchat/chats/")
@@ -237,7 +251,7 @@ async def chat_create(request: web.Request) -> web.Response:
 async def chat_get(request: web.Request) -> web.Response:
     account = await require_account(request)
     chat_id = req_id(request.match_info["chat_id"], "chat_id")
-    return ok({"chat": await chats.get_chat(request.app[pool_key], account["id"], chat_id)})
+    return ok({"chat": await chats.get_chat(request.app[pool_key], account["id"], chat_id, presence_of(request.app))})
 
 
 @routes.patch(r"/webchat/chats/{chat_id}/")

@@ -17,6 +17,7 @@ from ..domain.model import message_json
 from ..errors import DATABASE_DOWN, ApiError, BadInput, DomainError, NotFound
 from ..http.auth import origin_allowed, require_account
 from ..http.validate import json_body, opt_float, opt_id, opt_seq
+from ..presence.running import page_said
 from ..realtime import cursor
 from ..realtime.delivery import delivery_key
 from ..realtime.events import connection_event, dumps, error_event, pong_event
@@ -131,6 +132,8 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, sub: WsSub
                                             "of valid Unicode text").data)
                 continue
             await _send(ws, pong_event(timestamp).data)
+        elif kind == "activity":
+            page_said(request.app, sub, frame.get("state"))
         elif kind == "typing":
             try:
                 chat_id = opt_id(frame.get("chat_id"), "chat_id")

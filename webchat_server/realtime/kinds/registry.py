@@ -62,6 +62,8 @@ class Batch:
     chat_ids: set[int] = field(default_factory=set)
     joined: dict[int, list[Subscriber]] = field(default_factory=dict)
     announced: set[int] = field(default_factory=set)  # chats with their own 'c' event in this slice
+    readers: set[int] = field(default_factory=set)  # accounts whose read position moved here
+    private_readers: set[int] = field(default_factory=set)  # of those, the ones not sharing receipts
 
 
 def _no_prepare(hub: Hub, note: Any, batch: Batch) -> None:

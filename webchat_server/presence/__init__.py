@@ -1,0 +1,1 @@
+"""Presence: who is online, away or offline, known across processes, told only to chat partners."""
