@@ -104,7 +104,6 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(
             {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"}})),
         "Session": _ok(account=_ref("Account"), csrf_token=STR),
-        "AccountResult": _ok(account=_ref("Account")),
         "SendResult": _ok(chat_id=ID, message=_ref("Message"), duplicate=BOOL),
         "MessageResult": _ok(message=_ref("Message")),
         "MessagePage": _ok(chat_id=ID, messages={"type": "array", "items": _ref("Message")}, has_more=BOOL),

@@ -46,7 +46,7 @@ def make_event(type_: str, chat_id: int | None, body: dict[str, Any], seq: int =
     if seq and chat_id is not None:
         obj["cursor"] = token(chat_id, seq)
     data = dumps(obj)
-    return Event(type_, chat_id, seq, obj, data, text_frame(data), skip_account, hold, only_account)
+    return Event(type_, chat_id, seq, obj, data, text_frame(data), skip_account, hold, only_account=only_account)
 
 
 def resync_event(reason: str, chat_id: int | None = None) -> Event:
