@@ -53,8 +53,9 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "id": ID, "title": STR, "is_archived": BOOL, "archived_at": _nullable(TIME), "last_seq": SEQ,
         "last_message": _nullable(_ref("Message")), "updated_at": TIME, "created_at": TIME,
         "created_by": _nullable(ID),
-        "members": {"type": "array", "items": _ref("Member")},
-    }, {"unread_count": {"type": "integer", "minimum": 0}, "last_read_seq": SEQ})
+    }, {"unread_count": {"type": "integer", "minimum": 0}, "last_read_seq": SEQ,
+        # in the chat list and a chat's own answers; not in an inbox conversation's chat
+        "members": {"type": "array", "items": _ref("Member")}})
     presence = _obj({"status": {"enum": ["online", "away", "offline"]}, "last_seen_at": _nullable(TIME)},
                     description="`online`: connected and active in the last 2 minutes; `away`: connected "
                                 "but idle or hidden; `offline`: not connected (`last_seen_at` is when it "
