@@ -100,7 +100,7 @@ export class InboxConversation extends LitElement {
         </div>
       </header>
       <webchat-message-list .messages=${c.messageList(id)} .meId=${c.me.id} .chatId=${id}
-        .seenUpTo=${c.unread.seenUpTo(id)} .dividerAfter=${c.unread.dividerAfter.get(id) ?? null}
+        .dividerAfter=${c.unread.dividerAfter.get(id) ?? null}
         ?hasOlder=${Boolean(c.messages.hasOlder.get(id))} .loadOlder=${() => c.loadOlder(id)}
         @webchat-edit=${(e) => c.editMessage(e.detail.id, e.detail.text).catch((err) => c.fail(err))}
         @webchat-delete=${(e) => c.deleteMessage(e.detail.id).catch((err) => c.fail(err))}
