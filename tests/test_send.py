@@ -123,7 +123,6 @@ async def test_a_batch_is_one_transaction_and_one_notify(settings: Settings, aio
     chats = await setup_chats(sql, crowd)
     notes: list[str] = []
     await sql.add_listener("webchat", lambda *args: notes.append(args[3]))
-    commits = await sql.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
     answers = await asyncio.gather(*(p.post("/webchat/send/", {"text": "t", "chat_id": c})
                                      for p, c in zip(crowd, chats, strict=True)))
     assert [r.status for r in answers] == [201] * BATCH
@@ -135,10 +134,12 @@ async def test_a_batch_is_one_transaction_and_one_notify(settings: Settings, aio
     # every message of the batch is in one notification
     inserted = [json.loads(n) for n in notes if json.loads(n)["t"] == "m"]
     assert len(inserted) == 1 and len(inserted[0]["r"]) == BATCH, notes
-    await sql.execute("SELECT pg_stat_clear_snapshot()")
-    after = await sql.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-    # the batch's one transaction, plus at most the listener's probes and this connection's own
-    assert after - commits < BATCH / 2
+    # the batch's rows were written by one transaction (the same xmin); counting commits in
+    # pg_stat_database instead also counted the setup's, whose statistics other backends flush
+    # up to a second late under load
+    writers = await sql.fetchval("SELECT count(DISTINCT xmin::text) FROM webchat.messages WHERE chat_id = ANY($1)",
+                                 chats)
+    assert writers == 1
 
 
 async def test_retries_of_a_chat_creating_send_race_to_one_message(api: Api, sql: asyncpg.Connection) -> None:
