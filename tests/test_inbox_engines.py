@@ -8,10 +8,14 @@ import json
 import urllib.request
 from typing import Any
 
+import pytest
+
 from .browser_support import IDENTITY_SECRET, sql
 from .conftest import identity_token
 from .engines.drivers import Engine, Session
 from .test_engines import engine, page_js, send, session, wait, wait_status
+
+pytestmark = pytest.mark.browser
 
 __all__ = ["engine", "session"]  # the engine fixtures, shared with test_engines.py
 

@@ -17,6 +17,8 @@ from .browser_support import IDENTITY_SECRET, png, sql
 from .conftest import identity_token
 from .test_browser import NOTIFICATION_SPY, axe_violations, bubble, send
 
+pytestmark = pytest.mark.browser
+
 SIGN_IN_TEXT = "This page is for the site's staff"
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from .browser_support import sql
+
+pytestmark = pytest.mark.browser
 
 LAUNCHER = "/web/embed-launcher.html"
 
