@@ -170,10 +170,10 @@ async def test_attach_only_one_chat() -> None:
 
 async def _pages_done(d: Delivery) -> None:
     for _ in range(200):
-        if not d.pager._tasks:
+        if not d.pages.running:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the pager did not finish")
+    raise AssertionError("the page loops did not finish")
 
 
 async def test_a_socket_far_behind_pages_in_the_background_then_goes_live() -> None:
@@ -206,7 +206,7 @@ async def test_a_socket_that_fills_during_a_fan_out_is_paged_by_delivery() -> No
 
 async def test_a_socket_that_takes_nothing_is_closed_with_resync() -> None:
     db, hub, d = setup()
-    d.pager.stall_timeout = 0.05
+    d.pages.stall_timeout = 0.05
     sub, t = ws_sub(hub, 1, room=0, high_water=1)
     live(hub, sub, {1: 0})
     await d.deliver([inserted(db.add(1)), inserted(db.add(1))])

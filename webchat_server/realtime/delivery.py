@@ -6,9 +6,10 @@ it. So a reader may be fed from the live stream or from the database by its posi
 switched between the two at any time, without losing or repeating anything:
 
 - attach: subscribe before reading (register, read memberships, replay the gap, then go live);
-- replay: a reader whose socket cannot take a burst pages from the database as it drains
-  (realtime/paging.py, owned here: the hub lists the sockets that started paging, delivery takes
-  the list after each step);
+- replay: a reader whose socket cannot take a burst pages from the database as it drains: it
+  runs its own page loop (realtime/subscriber.py) and reads each page from the `Pages` given here
+  (realtime/paging.py); the hub lists the sockets that started paging, and delivery hands each
+  of them the pages after every step;
 - fan-out: one query per batch of notifications, one serialized frame per event; what each
   notification means is its kind's (realtime/kinds/);
 - reconcile: after the listener was away, memberships and positions are read again.
@@ -28,7 +29,7 @@ from .events import Event
 from .hub import Hub
 from .kinds import Batch, kind_of
 from .kinds.chats import chat_event, removed_event
-from .paging import RECENT_ON_JOIN, Pager, changes_page, replay_events
+from .paging import RECENT_ON_JOIN, Pages, changes_page, replay_events
 from .subscriber import PollWaiter, Subscriber
 
 # rows one fan-out round fetches at most: a burst of thousands of rows is built and written in
@@ -46,7 +47,7 @@ class Delivery:
         self.pool = pool
         self.hub = hub
         self.poll_page_rows = poll_page_rows
-        self.pager = Pager(pool, page_rows=page_rows, stall_timeout=stall_timeout, low_water=low_water)
+        self.pages = Pages(pool, page_rows=page_rows, stall_timeout=stall_timeout, low_water=low_water)
         self.own_queries = 0
         # Moves whenever notifications are consumed (delivered or dropped) and whenever events
         # are fanned out. A reader that sees it unchanged across its membership read knows it
@@ -70,11 +71,11 @@ class Delivery:
 
     @property
     def queries(self) -> int:
-        return self.own_queries + self.pager.queries
+        return self.own_queries + self.pages.queries
 
     @property
     def replays(self) -> int:
-        return self.pager.replays
+        return self.pages.replays
 
     def _advance(self) -> None:
         self._epoch += 1
@@ -82,10 +83,11 @@ class Delivery:
     def _page_new(self) -> None:
         """Page the sockets that stopped taking live frames in what just ran."""
         if self.hub.newly_paging:
-            self.pager.follow(self.hub.take_paging())
+            for sub in self.hub.take_paging():
+                sub.follow(self.pages)
 
     async def stop(self) -> None:
-        await self.pager.stop()
+        await self.pages.stop()
 
     # -- attach -------------------------------------------------------------------------------
     async def attach(self, sub: Subscriber, given: Mapping[int, int] | None, only_chat: int | None = None,
@@ -131,12 +133,12 @@ class Delivery:
         if not behind:
             sub.go_live()
         elif isinstance(sub, PollWaiter):
-            await self.pager.fetch_page(sub, self.poll_page_rows)
+            await sub.read_page(self.pages, self.poll_page_rows)
         else:
             # a socket replays in the background, page by page as it drains, so its read loop
             # (pings, typing) runs meanwhile
             sub.stop_buffering()
-            self.pager.follow((sub,))
+            sub.follow(self.pages)
         self._page_new()
         return not sub.closed
 
@@ -213,7 +215,7 @@ class Delivery:
         for sub in subs:
             # only this reader's chats: after a reconnect, thousands of readers share one result
             for chat_id in [c for c in sub.positions if c in by_chat]:
-                for ev in replay_events(sub, by_chat[chat_id], cache):
+                for ev in replay_events(sub.positions, by_chat[chat_id], cache):
                     sub.offer(ev)
 
     # -- reconcile ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Who listens to what: chat -> live sockets and poll waiters, each with bounded memory.
 
 The hub holds subscribers and fans events out to them; it never calls into delivery. A socket
-that starts paging is listed here, and delivery (which owns paging) takes the list."""
+that starts paging is listed here; delivery takes the list and hands each the pages to read."""
 
 from __future__ import annotations
 

@@ -1,32 +1,22 @@
-"""Paging: a reader fed from the database by its positions, page by page as its socket drains.
+"""Pages from the database: what a reader that fell behind reads next, by its own positions.
 
-Owned by delivery: it starts a pager for the readers the hub lists as newly paging, and for a
-socket whose first catch-up is more than one page.
+A reader runs its own page loop (realtime/subscriber.py) and asks a `Pages` for each page; this
+module knows the queries and how a page's rows become events, and nothing of the reader.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Mapping
 
 import asyncpg
 
 from ..db import q
-from ..errors import DATABASE_DOWN
 from .events import Event
 from .kinds.messages import message_event
-from .subscriber import PollWaiter, State, Subscriber, WsSubscriber
-
-log = logging.getLogger(__name__)
-# a page that found the database down is read again after this, doubling up to the last
-RETRY_FIRST = 0.05
-RETRY_MAX = 2.0
 
 # a chat joined while away: replay its latest changes; older history comes from paging
 RECENT_ON_JOIN = 50
-# how often a paging reader's socket is checked for having drained
-DRAIN_CHECK = 0.02
 
 
 async def changes_page(pool: asyncpg.Pool, positions: Mapping[int, int | None],
@@ -46,15 +36,16 @@ async def changes_page(pool: asyncpg.Pool, positions: Mapping[int, int | None],
     return rows, len(page) < limit
 
 
-def replay_events(sub: Subscriber, rows: Iterable[asyncpg.Record],
+def replay_events(positions: Mapping[int, int | None], rows: Iterable[asyncpg.Record],
                   cache: dict[tuple[int, bool], Event] | None = None) -> Iterable[Event]:
-    """Events for the rows of `sub`'s chats; an insert it has not seen is a new_message."""
+    """Events for the rows of the chats in `positions`; an insert past its chat's position is a
+    new_message. Lazy: `positions` is read as each event is taken."""
     cache = {} if cache is None else cache
     for row in rows:
         chat_id = row["chat_id"]
-        if chat_id not in sub.positions:
+        if chat_id not in positions:
             continue
-        pos = sub.positions[chat_id]
+        pos = positions[chat_id]
         is_new = pos is None or row["seq"] > pos
         ev = cache.get((row["id"], is_new))
         if ev is None:
@@ -62,8 +53,9 @@ def replay_events(sub: Subscriber, rows: Iterable[asyncpg.Record],
         yield ev
 
 
-class Pager:
-    """One background task per paging socket; a parked poll pages by answering instead."""
+class Pages:
+    """What a paging reader asks for its next page (the subscriber's `PageSource`), the limits its
+    page loop keeps, and the page loops running, so that stopping delivery ends them."""
 
     def __init__(self, pool: asyncpg.Pool, *, page_rows: int, stall_timeout: float, low_water: int) -> None:
         self.pool = pool
@@ -72,86 +64,24 @@ class Pager:
         self.low_water = low_water
         self.queries = 0
         self.replays = 0
-        self._tasks: dict[Subscriber, asyncio.Task[None]] = {}
+        self.running: set[asyncio.Task[None]] = set()
 
-    def follow(self, subs: Iterable[Subscriber]) -> None:
-        """Page each of these sockets in the background until it is live again."""
-        for sub in subs:
-            if sub in self._tasks or sub.closed or isinstance(sub, PollWaiter):
-                continue
-            self.replays += 1
-            task = asyncio.get_running_loop().create_task(self._replay(sub))
-            self._tasks[sub] = task
+    async def read(self, positions: Mapping[int, int | None], limit: int) -> tuple[Iterable[Event], bool]:
+        """The next page after `positions` (the reader's own, read again as it takes each event):
+        its events, built as the reader takes them (none past a full socket), and whether it was
+        the last."""
+        rows, complete = await changes_page(self.pool, dict(positions), limit)
+        self.queries += 1
+        return replay_events(positions, rows), complete
+
+    def started(self, task: asyncio.Task[None]) -> None:
+        """A reader started its page loop."""
+        self.replays += 1
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
 
     async def stop(self) -> None:
-        tasks = tuple(self._tasks.values())
+        tasks = tuple(self.running)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _replay(self, sub: Subscriber) -> None:
-        loop = asyncio.get_running_loop()
-        failing_since: float | None = None
-        backoff = RETRY_FIRST
-        try:
-            while sub.state is State.PAGING:
-                if not await self._drained(sub):
-                    sub.overflow(f"the socket took nothing for {self.stall_timeout:g} s")
-                    return
-                if sub.closed:
-                    return
-                try:
-                    await self.fetch_page(sub, self._page_limit(sub))
-                    failing_since, backoff = None, RETRY_FIRST
-                except DATABASE_DOWN as e:
-                    # Postgres restarting (or PgBouncer between logins): the page is read again
-                    # from the same positions once it answers. Only a database gone for as long
-                    # as a stalled socket is allowed ends in resync.
-                    failing_since = failing_since if failing_since is not None else loop.time()
-                    if loop.time() - failing_since > self.stall_timeout:
-                        log.warning("database unavailable for %g s while paging account %s: %s",
-                                    self.stall_timeout, sub.account_id, e.__class__.__name__)
-                        sub.overflow("database unavailable")
-                        return
-                    if sub.buffering:
-                        sub.stop_buffering()  # back to paging; live events it buffered are held
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, RETRY_MAX)
-        finally:
-            # at once, not in a done callback: a reader that starts paging again right after its
-            # last page must find no task here, or nobody would page it
-            self._tasks.pop(sub, None)
-
-    def _page_limit(self, sub: Subscriber) -> int:
-        """Rows that fit the room left under the high-water mark, judged by the rows sent so far,
-        so a page of large rows is not fetched only to be cut short (between 10 and page_rows)."""
-        high_water = sub.high_water if isinstance(sub, WsSubscriber) else 0
-        room = max(high_water - sub.buffered(), 0)
-        avg = sub.replayed_bytes / sub.replayed_rows if sub.replayed_rows else 0
-        if not avg:
-            return self.page_rows
-        return max(10, min(self.page_rows, int(room / avg) + 1))
-
-    async def fetch_page(self, sub: Subscriber, limit: int) -> None:
-        """One page from the database; live events wait behind its query, so going live after the
-        last page is exact (a commit the query missed is notified after the buffer opened)."""
-        sub.begin_page()
-        rows, complete = await changes_page(self.pool, dict(sub.positions), limit)
-        self.queries += 1
-        events = replay_events(sub, rows)  # built as the reader takes them: none past a full socket
-        sub.take_page(events, complete)
-
-    async def _drained(self, sub: Subscriber) -> bool:
-        """Wait until the socket is below its low-water mark; False if it took nothing for the
-        stall timeout (a reader that is slow but moving is never cut off)."""
-        loop = asyncio.get_running_loop()
-        last, progress = sub.buffered(), loop.time()
-        while not sub.closed and sub.buffered() > self.low_water:
-            await asyncio.sleep(DRAIN_CHECK)
-            size, now = sub.buffered(), loop.time()
-            if size < last:
-                progress = now
-            last = size
-            if now - progress > self.stall_timeout:
-                return False
-        return True

@@ -11,6 +11,10 @@ PAGING: the reader could not take more: live message events are dropped here and
   unsequenced events are held, latest per key (`Event.hold`), which bounds them.
 CLOSED: nothing more, ever; any later transition is a no-op.
 Every change of state goes through `_to`, which refuses one the table does not list.
+
+The reader drives its own catch-up: it asks a `PageSource` (given by delivery; realtime/paging.py)
+for one page at a time and takes it. A socket runs that page loop itself, in the background, as it
+drains; a poll reads one page and answers. Nothing here calls back into delivery or paging.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from ..errors import DATABASE_DOWN
 from .events import Event, resync_event
 from .protocol import CLOSE_RESYNC, CLOSE_SESSION_ENDED
 
@@ -30,6 +35,11 @@ log = logging.getLogger(__name__)
 
 # live events a subscriber may buffer while one replay query runs; past it, it keeps paging
 PENDING_MAX = 10_000
+# how often a paging socket is checked for having drained
+DRAIN_CHECK = 0.02
+# a page that found the database down is read again after this, doubling up to the last
+RETRY_FIRST = 0.05
+RETRY_MAX = 2.0
 
 
 class State(enum.Enum):
@@ -66,6 +76,22 @@ class Roster(Protocol):
     def unregister(self, sub: Subscriber) -> None: ...
 
     def started_paging(self, sub: Subscriber) -> None: ...
+
+
+class PageSource(Protocol):
+    """Where a reader that fell behind reads its pages, and the limits of a socket's page loop."""
+
+    page_rows: int  # rows a page holds at most
+    stall_timeout: float  # seconds a paging socket may take nothing before it is closed
+    low_water: int  # unsent bytes a socket drains below before its next page
+
+    async def read(self, positions: Mapping[int, int | None], limit: int) -> tuple[Iterable[Event], bool]:
+        """The page after `positions` (read again as each event is taken) and whether it is the last."""
+        ...
+
+    def started(self, task: asyncio.Task[None]) -> None:
+        """A socket's page loop began (it is counted, and cancelled when delivery stops)."""
+        ...
 
 
 class Subscriber:
@@ -172,10 +198,20 @@ class Subscriber:
             self.paged_out()
 
     def paged_out(self) -> None:
-        """After a page that was not the last: a socket waits for its pager's next page."""
+        """After a page that was not the last: a socket's page loop reads the next one."""
+
+    async def read_page(self, pages: PageSource, limit: int) -> None:
+        """One page from the database; live events wait behind its query, so going live after the
+        last page is exact (a commit the query missed is notified after the buffer opened)."""
+        self.begin_page()
+        events, complete = await pages.read(self.positions, limit)
+        self.take_page(events, complete)
+
+    def follow(self, pages: PageSource) -> None:
+        """Page from `pages` until live again. A poll pages by answering: its next request reads on."""
 
     def start_paging(self) -> None:
-        """The reader cannot take live frames: whoever owns paging pages it from the database."""
+        """The reader cannot take live frames: the hub lists it, and delivery has it follow its pages."""
         if self._to(State.PAGING):
             self.hub.started_paging(self)
 
@@ -259,7 +295,7 @@ class WsSubscriber(Subscriber):
     """
 
     kind = "ws"
-    __slots__ = ("corked", "corked_bytes", "high_water", "transport", "ws")
+    __slots__ = ("corked", "corked_bytes", "high_water", "page_loop", "transport", "ws")
 
     def __init__(self, hub: Roster, account_id: int, ws: web.WebSocketResponse, transport: asyncio.Transport,
                  high_water: int) -> None:
@@ -270,6 +306,9 @@ class WsSubscriber(Subscriber):
         # frames taken while the hub is corked, written with one call when it uncorks
         self.corked: list[bytes] = []
         self.corked_bytes = 0
+        # its page loop runs: cleared by the loop itself as it ends, not by a done callback, so a
+        # socket that starts paging again right after its last page always gets a new loop
+        self.page_loop = False
 
     def buffered(self) -> int:
         t = self.transport
@@ -302,6 +341,70 @@ class WsSubscriber(Subscriber):
             # one send() for the whole batch: the fan-out's cost was one system call per frame
             self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
+    # -- paging -------------------------------------------------------------------------------
+    def follow(self, pages: PageSource) -> None:
+        if self.page_loop or self.closed:
+            return
+        self.page_loop = True
+        pages.started(asyncio.get_running_loop().create_task(self._page_on(pages)))
+
+    async def _page_on(self, pages: PageSource) -> None:
+        """Page by page as the socket drains, until a page was the last (live) or it closes."""
+        loop = asyncio.get_running_loop()
+        failing_since: float | None = None
+        backoff = RETRY_FIRST
+        try:
+            while self.state is State.PAGING:
+                if not await self._drained(pages.low_water, pages.stall_timeout):
+                    self.overflow(f"the socket took nothing for {pages.stall_timeout:g} s")
+                    return
+                if self.closed:
+                    return
+                try:
+                    await self.read_page(pages, self._page_limit(pages.page_rows))
+                    failing_since, backoff = None, RETRY_FIRST
+                except DATABASE_DOWN as e:
+                    # Postgres restarting (or PgBouncer between logins): the page is read again
+                    # from the same positions once it answers. Only a database gone for as long
+                    # as a stalled socket is allowed ends in resync.
+                    failing_since = failing_since if failing_since is not None else loop.time()
+                    if loop.time() - failing_since > pages.stall_timeout:
+                        log.warning("database unavailable for %g s while paging account %s: %s",
+                                    pages.stall_timeout, self.account_id, e.__class__.__name__)
+                        self.overflow("database unavailable")
+                        return
+                    if self.buffering:
+                        self.stop_buffering()  # back to paging; live events it buffered are held
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_MAX)
+        finally:
+            self.page_loop = False
+
+    def _page_limit(self, page_rows: int) -> int:
+        """Rows that fit the room left under the high-water mark, judged by the rows sent so far,
+        so a page of large rows is not fetched only to be cut short (between 10 and page_rows)."""
+        room = max(self.high_water - self.buffered(), 0)
+        avg = self.replayed_bytes / self.replayed_rows if self.replayed_rows else 0
+        if not avg:
+            return page_rows
+        return max(10, min(page_rows, int(room / avg) + 1))
+
+    async def _drained(self, low_water: int, stall_timeout: float) -> bool:
+        """Wait until the socket is below `low_water`; False if it took nothing for `stall_timeout`
+        (a reader that is slow but moving is never cut off)."""
+        loop = asyncio.get_running_loop()
+        last, progress = self.buffered(), loop.time()
+        while not self.closed and self.buffered() > low_water:
+            await asyncio.sleep(DRAIN_CHECK)
+            size, now = self.buffered(), loop.time()
+            if size < last:
+                progress = now
+            last = size
+            if now - progress > stall_timeout:
+                return False
+        return True
+
+    # -- closing ------------------------------------------------------------------------------
     def overflow(self, reason: str) -> None:
         if self.closed:
             return
