@@ -150,7 +150,8 @@ def test_reply_quote_escape_and_jump_to_an_unloaded_original(context: Any, serve
     expect(follow).to_have_count(1)
     assert not client(page, f"c.messages.list({chat}).some((m) => m.id === {early})")
     follow.locator(".quote").click()
-    original = message(page, "An early answer")
+    # by its own text: the messages that quote it (ours, the bot's follow-up) are rendered too now
+    original = page.locator("webchat-message", has=page.locator(".bubble > .text", has_text="An early answer"))
     expect(original).to_be_focused()
     expect(original).to_be_in_viewport()
 
