@@ -1,7 +1,7 @@
 """Screenshots of the agents' inbox (/inbox/) for the README ("Answer your visitors"):
 
-- inbox-desktop-{light,dark}.png: the conversations, one open with a reply and an internal note,
-  the visitor's details beside it;
+- inbox-desktop-{light,dark}.png: the conversations, one open with the agent's reaction to the
+  visitor's question, a reply quoting it and an internal note, the visitor's details beside it;
 - inbox-phone-list-{light,dark}.png and inbox-phone-conversation-{light,dark}.png: the same at 390 px,
   where the list and the conversation are two views.
 
@@ -118,7 +118,18 @@ def main() -> None:
             ctx, page = agent_page(browser, bench, "desktop", "light")
             page.locator(f"inbox-list li[data-chat-id='{chats[0]}'] button").click()
             page.locator("inbox-conversation").get_by_role("button", name="Claim").click()
+            # a reaction to her question, and a reply that quotes it
+            question = page.locator("inbox-conversation webchat-message", has_text="rye sourdough")
+            question.focus()
+            question.press("Enter")
+            page.get_by_role("menuitem", name="React").click()
+            page.get_by_role("toolbar", name="React to this message").get_by_role("button", name="React with ❤️").click()
+            expect(question.locator(".chip")).to_have_count(1)
+            question.focus()
+            question.press("Enter")
+            page.get_by_role("menuitem", name="Reply").click()
             write(page, "Hi Maya! Yes, orders for Saturday close Friday at 18:00. One rye sourdough?")
+            expect(page.locator("inbox-conversation webchat-message .quote")).to_have_count(1)
             page.locator("inbox-conversation").get_by_role("button", name="Note").click()
             write(page, "Regular on Saturdays: she usually picks up at 9.")
             expect(page.locator("inbox-conversation webchat-message[note]")).to_have_count(1)

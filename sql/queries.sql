@@ -135,7 +135,8 @@ SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.c
 
 -- name: chats_by_ids
 -- what every member's chat_updated carries, the visitor's too: its preview is never a note
-SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by,
+-- (visitor_id: whether agents' readers keep following it when an agent leaves, kinds/chats.py)
+SELECT c.id, c.title, c.archived_at, c.last_seq, c.updated_at, c.created_at, c.created_by, c.visitor_id,
        to_jsonb(lm) AS last_message
   FROM webchat.chats c
   LEFT JOIN LATERAL (
@@ -462,15 +463,19 @@ SELECT id, kind, external_id, display_name, email, avatar_url FROM webchat.accou
  WHERE kind = 'agent' AND merged_into IS NULL
  ORDER BY lower(display_name), id
  LIMIT $1;
--- Reactions (webchat_server/domain/reactions.py): the member check, the message's state, the cap
+-- Reactions (webchat_server/domain/reactions.py): the member check (or an agent in a visitor
+-- conversation), the message's state, the cap
 -- on distinct emoji ($4) and the write, in one statement. `existed` is read before the insert.
 -- name: reaction_add
-WITH msg AS (
-    SELECT m.id, m.deleted_at FROM webchat.messages m
-      JOIN webchat.chat_members cm ON cm.chat_id = m.chat_id AND cm.account_id = $2
-     -- an internal note is not there for a visitor (its answer would carry the note)
-     WHERE m.id = $1 AND (m.visibility = 'public'
-                          OR EXISTS (SELECT 1 FROM webchat.accounts WHERE id = $2 AND kind = 'agent'))),
+WITH me AS (SELECT kind = 'agent' AS agent FROM webchat.accounts WHERE id = $2),
+msg AS (
+    SELECT m.id, m.deleted_at FROM webchat.messages m JOIN webchat.chats c ON c.id = m.chat_id
+     WHERE m.id = $1
+       -- a member, or an agent in a visitor conversation (agents answer those without joining)
+       AND (EXISTS (SELECT 1 FROM webchat.chat_members cm WHERE cm.chat_id = m.chat_id AND cm.account_id = $2)
+            OR (c.visitor_id IS NOT NULL AND (SELECT agent FROM me)))
+       -- an internal note is not there for a visitor (its answer would carry the note)
+       AND (m.visibility = 'public' OR (SELECT agent FROM me))),
 existed AS (
     SELECT 1 FROM webchat.reactions WHERE message_id = $1 AND account_id = $2 AND emoji = $3),
 ins AS (
@@ -486,14 +491,16 @@ SELECT EXISTS (SELECT 1 FROM msg) AS found,
        EXISTS (SELECT 1 FROM existed) AS existed,
        EXISTS (SELECT 1 FROM ins) AS added;
 
--- true when the caller is a member of the message's chat (whether or not there was a reaction)
+-- true when the caller may react in the message's chat (whether or not there was a reaction)
 -- name: reaction_remove
-WITH msg AS (
-    SELECT m.id FROM webchat.messages m
-      JOIN webchat.chat_members cm ON cm.chat_id = m.chat_id AND cm.account_id = $2
-     -- an internal note is not there for a visitor (its answer would carry the note)
-     WHERE m.id = $1 AND (m.visibility = 'public'
-                          OR EXISTS (SELECT 1 FROM webchat.accounts WHERE id = $2 AND kind = 'agent'))),
+WITH me AS (SELECT kind = 'agent' AS agent FROM webchat.accounts WHERE id = $2),
+msg AS (
+    SELECT m.id FROM webchat.messages m JOIN webchat.chats c ON c.id = m.chat_id
+     WHERE m.id = $1
+       AND (EXISTS (SELECT 1 FROM webchat.chat_members cm WHERE cm.chat_id = m.chat_id AND cm.account_id = $2)
+            OR (c.visitor_id IS NOT NULL AND (SELECT agent FROM me)))
+       -- an internal note is not there for a visitor (its answer would carry the note)
+       AND (m.visibility = 'public' OR (SELECT agent FROM me))),
 del AS (
     DELETE FROM webchat.reactions r USING msg
      WHERE r.message_id = msg.id AND r.account_id = $2 AND r.emoji = $3

@@ -1,5 +1,6 @@
 """The agents' inbox on every browser engine (Chromium, Firefox ESR, WebKit): a visitor's conversation
-appears live, the agent opens and claims it, and an internal note is amber and stored for agents only."""
+appears live, the agent opens and claims it, an internal note is amber and stored for agents only, and
+the agent reacts to the visitor's message and replies quoting it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from .browser_support import IDENTITY_SECRET, sql
 from .conftest import identity_token
 from .engines.drivers import Engine, Session
+from .test_browser_reactions import eventually
 from .test_engines import engine, page_js, send, session, wait, wait_status
 
 pytestmark = pytest.mark.browser
@@ -70,3 +72,30 @@ def test_inbox_live_claim_and_note(engine: Engine, session: Session, server: Any
          "an amber note, stored")
     assert sql(server.database_url, "SELECT visibility FROM webchat.messages WHERE chat_id = $1 AND text = $2",
                chat, f"a note on {engine.name}") == "agents"
+
+    # the widget's message actions, in the inbox: a reaction from the quick row, a reply quoting
+    # the visitor's message; a note's actions have no Reply (a reply would show it to the visitor)
+    pick = ("const pick = (m, value) => m.shadowRoot.querySelector('webchat-menu')"
+            ".dispatchEvent(new CustomEvent('webchat-menu-pick', {detail: {value}}));")
+    asked = f"bubbles({json.dumps(text)})[0]"
+    page_js(tab, pick + f"pick({asked}, 'react'); return true;")
+    wait(tab, f"return Boolean({asked}.shadowRoot.querySelector('.quick button'));", "the quick row")
+    page_js(tab, f"{asked}.shadowRoot.querySelector('.quick button').click(); return true;")
+    wait(tab, f"return Boolean({asked}.shadowRoot.querySelector('.chip[aria-pressed=\"true\"]'));", "my reaction")
+    # the chip shows at once; the server has it a moment later
+    eventually(lambda: sql(server.database_url, "SELECT emoji FROM webchat.reactions r JOIN webchat.messages m "
+                           "ON m.id = r.message_id WHERE m.chat_id = $1", chat), "👍")
+    note_items = page_js(tab, f"""return bubbles({json.dumps(f"a note on {engine.name}")})[0].shadowRoot
+      .querySelector('webchat-menu').items.map((i) => i.value).join(' ');""")
+    assert "reply" not in str(note_items).split() and "react" in str(note_items).split()
+    page_js(tab, shadow("conv.querySelector('.modes button.reply').click(); return true;"))
+    page_js(tab, pick + f"pick({asked}, 'reply'); return true;")
+    wait(tab, shadow("return Boolean(conv.querySelector('webchat-composer').replyTo);"), "replying to it")
+    send(tab, f"a reply on {engine.name}")
+    wait(tab, f"""const m = bubbles({json.dumps(f"a reply on {engine.name}")})[0];
+      const r = m && m.shadowRoot;
+      return Boolean(r && r.querySelector('.bubble').dataset.seq && r.querySelector('.quote'));""",
+         "a stored reply with its quote")
+    eventually(lambda: sql(server.database_url, "SELECT q.text FROM webchat.messages m JOIN webchat.messages q "
+                           "ON q.id = m.reply_to_id WHERE m.chat_id = $1 AND m.text = $2",
+                           chat, f"a reply on {engine.name}"), text)

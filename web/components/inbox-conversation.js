@@ -1,11 +1,14 @@
 // <inbox-conversation>: one visitor conversation for an agent: who handles it (claim, hand over),
-// resolve / reopen, the history (the widget's message list), the visitor typing, and the composer
-// in two modes: a reply the visitor sees, or an internal note (amber, "visitors don't see this").
+// resolve / reopen, the history (the widget's message list, with its React and Reply actions and
+// the emoji picker, as visitors have them), the visitor typing, and the composer in two modes: a
+// reply the visitor sees, or an internal note (amber, "visitors don't see this"). A note is never
+// quoted (its Reply action is not there: a public reply would show it to the visitor).
 
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
 import {ClientController} from '../lib/controller.js';
-import {typingText} from './webchat-chat.js';
+import {typingText, EMOJI_DATA} from './webchat-chat.js';
+import {deepActive} from './webchat-menu.js';
 import {handler} from './inbox-list.js';
 import {NOTE_LABEL} from '../lib/inbox-note.js';
 import './webchat-message-list.js';
@@ -29,10 +32,11 @@ export class InboxConversation extends LitElement {
     back: {type: Boolean, reflect: true},
     contextToggle: {type: Boolean}, // the visitor panel is not beside the conversation: offer a button
     mode: {type: String, reflect: true}, // 'reply' | 'note'
+    _emoji: {state: true}, // the picker is open: {message} to react to it, {} for the composer
   };
 
   static styles = [controlStyles, css`
-    :host { display: flex; flex-direction: column; min-height: 0; min-width: 0; height: 100%; }
+    :host { display: flex; flex-direction: column; min-height: 0; min-width: 0; height: 100%; position: relative; }
     header { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 8px; padding: 8px 12px;
       border-bottom: 1px solid var(--_border); min-width: 0; }
     .title { flex: 1 1 160px; display: flex; align-items: center; gap: 8px; min-width: 0; }
@@ -61,6 +65,7 @@ export class InboxConversation extends LitElement {
     :host([mode='note']) webchat-composer { --_bg: var(--_note-bg); --_surface: var(--_note-surface);
       --_fg: var(--_note-fg); border-top: none; }
     .empty { padding: 40px 16px; color: var(--_muted); text-align: center; }
+    webchat-emoji-picker { position: absolute; z-index: 20; right: 8px; bottom: 96px; width: min(360px, calc(100% - 16px)); }
   `];
 
   constructor() {
@@ -102,6 +107,10 @@ export class InboxConversation extends LitElement {
       <webchat-message-list .messages=${c.messageList(id)} .meId=${c.me.id} .chatId=${id}
         .dividerAfter=${c.unread.dividerAfter.get(id) ?? null}
         ?hasOlder=${Boolean(c.messages.hasOlder.get(id))} .loadOlder=${() => c.loadOlder(id)}
+        .findMessage=${(mid) => c.findMessage(id, mid)}
+        @webchat-react=${(e) => c.toggleReaction(e.detail.message, e.detail.emoji)}
+        @webchat-react-more=${(e) => this._openEmoji({message: e.detail.message, returnTo: e.composedPath()[0]})}
+        @webchat-reply=${this._reply}
         @webchat-edit=${(e) => c.editMessage(e.detail.id, e.detail.text).catch((err) => c.fail(err))}
         @webchat-delete=${(e) => c.deleteMessage(e.detail.id).catch((err) => c.fail(err))}
         @webchat-retry=${(e) => c.retry(e.detail.clientId)}
@@ -115,7 +124,54 @@ export class InboxConversation extends LitElement {
       </div>
       <div class="note-bar" aria-hidden=${this.mode === 'note' ? 'false' : 'true'}>${NOTE_LABEL}</div>
       <webchat-composer .maxChars=${c.limits.max_text_chars} .maxBytes=${c.limits.max_media_bytes}
-        @webchat-send=${this._send} @webchat-typing=${() => { if (this.mode === 'reply') c.typingNow(id); }}></webchat-composer>`;
+        @webchat-send=${this._send} @webchat-typing=${() => { if (this.mode === 'reply') c.typingNow(id); }}
+        @webchat-emoji-open=${() => this._openEmoji({})}></webchat-composer>
+      ${this._emoji && this._pickerLoaded ? html`<webchat-emoji-picker data-source=${c.api.base + EMOJI_DATA}
+        ?dark=${getComputedStyle(this).colorScheme === 'dark'}
+        label=${this._emoji.message ? 'React with an emoji' : 'Insert an emoji'}
+        @webchat-emoji-pick=${this._emojiPicked} @webchat-emoji-close=${() => this._closeEmoji()}></webchat-emoji-picker>`
+        : nothing}`;
+  }
+
+  /** The full picker, as the widget opens it; its code is a chunk of its own, imported on first open. */
+  async _openEmoji(target) {
+    target.returnTo ||= deepActive();
+    if (!this._pickerLoaded) {
+      await import('./webchat-emoji-picker.js');
+      this._pickerLoaded = true;
+    }
+    this._emoji = target;
+    await this.updateComplete;
+    this.renderRoot.querySelector('webchat-emoji-picker')?.focus();
+  }
+
+  _closeEmoji(restore = true) {
+    const back = this._emoji && this._emoji.returnTo;
+    this._emoji = null;
+    if (restore && back && back.isConnected) back.focus();
+  }
+
+  _emojiPicked(e) {
+    const {emoji} = e.detail;
+    const target = this._emoji;
+    if (!target) return;
+    if (target.message) {
+      // the newest copy of the message: reactions may have changed while the picker was open
+      const m = this.client.messageList(target.message.chat_id).find((x) => x.id === target.message.id) || target.message;
+      this.client.toggleReaction(m, emoji);
+      this._closeEmoji();
+    } else {
+      this.renderRoot.querySelector('webchat-composer')?.insert(emoji);
+    }
+  }
+
+  /** Reply to a message: its quote above the composer. A reply in note mode is a note that quotes it. */
+  async _reply(e) {
+    const composer = this.renderRoot.querySelector('webchat-composer');
+    if (!composer || e.detail.message.internal) return;
+    composer.replyTo = e.detail.message;
+    await composer.updateComplete;
+    composer.focus();
   }
 
   /** Reply or note mode, with the caret in the composer (the r and n shortcuts). */
@@ -126,7 +182,13 @@ export class InboxConversation extends LitElement {
   }
 
   willUpdate(changed) {
-    if (changed.has('chatId') && changed.get('chatId') !== undefined) this.mode = 'reply';
+    if (changed.has('chatId') && changed.get('chatId') !== undefined) {
+      // another conversation: the reply, the quote and the picker of the last one do not follow
+      this.mode = 'reply';
+      this._emoji = null;
+      const composer = this.renderRoot && this.renderRoot.querySelector('webchat-composer');
+      if (composer) composer.replyTo = null;
+    }
   }
 
   async updated() {
@@ -142,12 +204,12 @@ export class InboxConversation extends LitElement {
 
   _send(e) {
     const c = this.client;
-    const {text, file} = e.detail;
+    const {text, file, replyTo} = e.detail;
     if (this.mode === 'note') {
       if (file) c.fail('Notes are text only: send the file as a reply, or describe it in the note.');
-      if (text) c.sendNote(this.chatId, text).catch(() => {});
+      if (text) c.sendNote(this.chatId, text, replyTo).catch(() => {});
     } else {
-      c.send(this.chatId, text, file).catch(() => {});
+      c.send(this.chatId, text, file, undefined, replyTo).catch(() => {});
     }
     this.renderRoot.querySelector('webchat-message-list')?.scrollToBottom();
   }

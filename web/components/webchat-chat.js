@@ -21,7 +21,7 @@ import './webchat-banner.js';
 import {deepActive} from './webchat-menu.js';
 
 /** The emoji picker's data, as the build puts it under the chat server's /web/. */
-const EMOJI_DATA = '/web/dist/emoji-data-en.json';
+export const EMOJI_DATA = '/web/dist/emoji-data-en.json';
 
 export function typingText(names) {
   if (names.length === 0) return '';

@@ -1,5 +1,12 @@
 // REST client for /webchat/*: session cookie + CSRF header, JSON errors turned into ApiError.
 
+/** The page's title as the inbox shows it: NFC, at most PAGE_TITLE_MAX characters (whole ones). */
+const PAGE_TITLE_MAX = 200;
+function pageTitle() {
+  const t = (globalThis.document && document.title) || '';
+  return [...t.normalize('NFC').trim()].slice(0, PAGE_TITLE_MAX).join('');
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -73,9 +80,12 @@ export class Api {
     return this.request('GET', '/webchat/messages/', {params: {chat_id: chatId, ...params}});
   }
   send({chatId, text, clientId, file, replyTo}) {
+    // a send that starts a conversation says which page it started on (the server knows the URL)
+    const title = chatId ? '' : pageTitle();
     if (file) {
       const form = new FormData();
       if (chatId) form.append('chat_id', String(chatId));
+      if (title) form.append('page_title', title);
       if (text) form.append('text', text);
       if (replyTo) form.append('reply_to', String(replyTo));
       form.append('client_id', clientId);
@@ -83,7 +93,7 @@ export class Api {
       return this.request('POST', '/webchat/send/', {form});
     }
     return this.request('POST', '/webchat/send/', {json: {chat_id: chatId, text, client_id: clientId,
-      ...(replyTo ? {reply_to: replyTo} : {})}});
+      ...(replyTo ? {reply_to: replyTo} : {}), ...(title ? {page_title: title} : {})}});
   }
   react(id, emoji) { return this.request('PUT', `/webchat/messages/${id}/reactions/${encodeURIComponent(emoji)}`); }
   unreact(id, emoji) { return this.request('DELETE', `/webchat/messages/${id}/reactions/${encodeURIComponent(emoji)}`); }

@@ -292,10 +292,10 @@ export class InboxClient extends ChatClient {
   }
 
   /** An internal note: shown at once (as a note), seen by agents only. */
-  sendNote(chatId, text) {
+  sendNote(chatId, text, replyTo = null) {
     const clientId = newClientId();
     this._notes.add(clientId);
-    return this.send(chatId, text, null, clientId);
+    return this.send(chatId, text, null, clientId, replyTo);
   }
 
   async _post(chatId, clientId) {
@@ -308,7 +308,8 @@ export class InboxClient extends ChatClient {
     note.internal = true;
     try {
       const data = await this.api.request('POST', '/webchat/send/',
-        {json: {chat_id: chatId, text: note.text, client_id: clientId, internal: true}});
+        {json: {chat_id: chatId, text: note.text, client_id: clientId, internal: true,
+          ...(note.reply_to ? {reply_to: note.reply_to} : {})}});
       this._upsertMessage(data.message);
       this._notes.delete(clientId);
       return data;

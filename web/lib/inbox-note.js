@@ -1,6 +1,8 @@
 // Internal notes in the inbox look different from replies: the shared message element gains a
 // `note` attribute (and "Note" in its accessible name) for a message with `internal: true`, and
-// an amber look (its colours, light and dark, are set by the inbox: --_note-*). Done from the inbox's bundle, so the visitors' widget carries none of it.
+// an amber look (its colours, light and dark, are set by the inbox: --_note-*). A note has no
+// Reply action: a reply quoting it would show the note to the visitor (the server refuses one).
+// Done from the inbox's bundle, so the visitors' widget carries none of it.
 
 import {css} from 'lit';
 import {WebchatMessage} from '../components/webchat-message.js';
@@ -22,4 +24,10 @@ WebchatMessage.prototype.willUpdate = function noteWillUpdate(changed) {
   const note = Boolean(this.message?.internal);
   this.toggleAttribute('note', note);
   if (note) this.setAttribute('aria-label', `Internal note. ${this.getAttribute('aria-label')}`);
+};
+
+const actions = WebchatMessage.prototype._actions;
+WebchatMessage.prototype._actions = function noteActions() {
+  const all = actions.call(this);
+  return this.message?.internal ? all.filter((a) => a.value !== 'reply') : all;
 };

@@ -1,4 +1,4 @@
-"""Reactions: one emoji of mine on a message, added or removed idempotently, members only."""
+"""Reactions: one emoji of mine on a message, added or removed idempotently, by members and agents."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def parse_emoji(raw: str) -> str:
 
 async def add(pool: asyncpg.Pool, account_id: int, message_id: int, raw: str,
               charge: Charge = NO_CHARGE) -> tuple[dict[str, Any], bool]:
-    """Add my reaction; (message, whether it is new). 404 unless a member of the message's chat."""
+    """Add my reaction; (message, whether it is new). 404 unless a member of the message's chat or an
+    agent in a visitor conversation (agents answer those without joining)."""
     value = parse_emoji(raw)
     async with charge.paid():
         row = await pool.fetchrow(q("reaction_add"), message_id, account_id, value, MAX_KINDS)
@@ -57,7 +58,8 @@ async def add(pool: asyncpg.Pool, account_id: int, message_id: int, raw: str,
 
 async def remove(pool: asyncpg.Pool, account_id: int, message_id: int, raw: str,
                  charge: Charge = NO_CHARGE) -> None:
-    """Remove my reaction (nothing to remove is fine). 404 unless a member of the message's chat."""
+    """Remove my reaction (nothing to remove is fine). 404 unless a member of the message's chat or an
+    agent in a visitor conversation."""
     value = parse_emoji(raw)
     async with charge.paid():
         found = await pool.fetchval(q("reaction_remove"), message_id, account_id, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,12 @@ AUTOMATION = ("bot", "human")
 FIRST_PAGE = (datetime.max.replace(tzinfo=UTC), 2**63 - 1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+# a conversation's page title: kept to MAX_PAGE_TITLE characters; a send with a longer one than
+# MAX_PAGE_TITLE_IN is refused (413), shorter ones are cut
+MAX_PAGE_TITLE = 200
+MAX_PAGE_TITLE_IN = 2000
+# bidi embeddings, overrides and isolates: a title must not turn the panel's text around it
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 async def sign_in(pool: asyncpg.Pool, who: Identity) -> dict[str, Any]:
@@ -190,13 +197,28 @@ async def send_note(pool: asyncpg.Pool, agent_id: int, chat_id: int, text: str, 
         return message_json(row), True
 
 
-def request_context(referer: str | None, language: str | None, user_agent: str | None) -> dict[str, str]:
-    """What the inbox shows of where a conversation started, from the first send's headers: the page
-    (as much of its URL as the browser's referrer policy sends), the first preferred language, the
-    browser. Each is cut short: they are the visitor's to write."""
+def page_title(raw: str | None) -> str:
+    """A page title as the inbox shows it: NFC, one line (controls and runs of spaces made one
+    space, bidi controls dropped), at most MAX_PAGE_TITLE characters."""
+    if not raw:
+        return ""
+    text = unicodedata.normalize("NFC", raw)
+    text = "".join("" if c in BIDI_CONTROLS else " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                   for c in text)
+    text = " ".join(text.split())
+    return text[:MAX_PAGE_TITLE]
+
+
+def request_context(referer: str | None, language: str | None, user_agent: str | None,
+                    title: str | None = None) -> dict[str, str]:
+    """What the inbox shows of where a conversation started, from the first send: the page (as much
+    of its URL as the browser's referrer policy sends, and the title the widget read), the first
+    preferred language, the browser. Each is cut short: they are the visitor's to write."""
     context = {}
     if referer and referer.startswith(("https://", "http://")):
         context["url"] = referer[:500]
+    if title := page_title(title):
+        context["title"] = title
     if language:
         first = language.split(",")[0].split(";")[0].strip()
         if first and first != "*":

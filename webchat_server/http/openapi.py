@@ -6,6 +6,7 @@ from typing import Any
 
 from ..domain.media import ALLOWED, SERVE_AS
 from ..domain.model import MESSAGE_FIELDS
+from ..domain.staff import MAX_PAGE_TITLE, MAX_PAGE_TITLE_IN
 from ..realtime.cursor import MAX_CURSOR_CHARS
 from ..realtime.events import SERVER_EVENTS
 from ..realtime.kinds import KINDS
@@ -90,7 +91,11 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
                         {"email": STR}),
         "assignee_id": _nullable(ID), "status": {"enum": ["open", "resolved"]},
         "automation": {"enum": ["bot", "human"]}, "unread_count": {"type": "integer", "minimum": 0},
-        "last_message": _nullable(_ref("Message")), "context": {"type": "object"},
+        "last_message": _nullable(_ref("Message")),
+        "context": _obj({}, {"url": STR, "title": STR, "language": STR, "user_agent": STR},
+                        description="Where the conversation started, from its first send: the page's URL (its "
+                                    "Referer), the page's title (the widget's `page_title`), the first preferred "
+                                    "language, the browser. Each is optional; a chat made by SQL has none."),
     }, description="A visitor conversation as agents see it (README 'Answer your visitors').")
     return {
         "Conversation": conversation,
@@ -182,7 +187,11 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                              "goes in the body of POST /webchat/poll/."}
     send_fields: dict[str, Schema] = {
         "text": text, "chat_id": _nullable(ID), "client_id": client_id, "reply_to": _nullable(ID),
-        "internal": {"type": "boolean", "description": "agents only: an internal note, never shown to the visitor"}}
+        "internal": {"type": "boolean", "description": "agents only: an internal note, never shown to the visitor"},
+        "page_title": {"type": "string", "maxLength": MAX_PAGE_TITLE_IN,
+                       "description": "the title of the page the visitor writes from; kept (NFC, one line, "
+                                      f"its first {MAX_PAGE_TITLE} characters) only by the send that starts a "
+                                      "conversation, as `context.title` for the agents' inbox"}}
     media_types = sorted({SERVE_AS.get(m, m) for m in ALLOWED})
     sends = {JSON: {"schema": _obj({"text": {**text, "minLength": 1, "pattern": "\\S"}},
                                    {k: v for k, v in send_fields.items() if k != "text"})},
@@ -327,7 +336,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                                            "flags are one emoji); anything else is a 400. Stored fully "
                                            "qualified: `%E2%9D%A4` and `%E2%9D%A4%EF%B8%8F` are one reaction."}],
             "put": {"operationId": "addReaction", "security": write,
-                    "summary": "Add your reaction to a message of a chat you are in (idempotent).",
+                    "summary": "Add your reaction to a message of a chat you are in, or as an agent of a visitor "
+                               "conversation (idempotent).",
                     "description": "Every member gets the message with its new `reactions` as `message_updated`. "
                                    "A message takes at most 20 different emoji (409 `too_many_reactions`); "
                                    "a deleted message takes none (409).",
@@ -359,7 +369,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "requestBody": _json_body(_obj({"chat_id": ID, "seq": SEQ})),
             "responses": _responses(200, "ReadResult", 404, *WRITE)}},
         "/webchat/typing/": {"post": {
-            "operationId": "typing", "security": write, "summary": "Tell the chat you are (not) typing.",
+            "operationId": "typing", "security": write,
+            "summary": "Tell the chat you are (not) typing (a member, or an agent in any visitor conversation).",
             "requestBody": _json_body(_obj({"chat_id": ID}, {"is_typing": BOOL})),
             "responses": _responses(200, "TypingResult", 404, *WRITE)}},
         "/webchat/media/{media_id}": {"get": {

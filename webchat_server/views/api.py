@@ -97,7 +97,7 @@ async def _read_parts(request: web.Request, max_media: int) -> tuple[dict[str, A
                 if len(data) > max_media:
                     raise TooLarge(f"media is larger than {max_media} bytes")
             upload = sniff(bytes(data), max_media)
-        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal"):
+        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal", "page_title"):
             raw = bytearray()
             while chunk := await part.read_chunk(16 * 1024):
                 raw.extend(chunk)
@@ -137,6 +137,8 @@ async def send(request: web.Request) -> web.Response:
         raise BadInput("text or media is required")
     chat_id = opt_id(body.get("chat_id"), "chat_id")
     internal = bool(opt_bool(body.get("internal"), "internal"))
+    # the title of the page a new conversation starts on (only a browser knows it), for the inbox
+    page_title = opt_text(body.get("page_title"), "page_title", staff.MAX_PAGE_TITLE_IN)
     if agent is not None and chat_id is not None:
         if internal:
             if upload is not None:
@@ -169,7 +171,7 @@ async def send(request: web.Request) -> web.Response:
         # per new chat; a chat made by SQL has none)
         await staff.remember_context(request.app[pool_key], message["chat_id"], staff.request_context(
             request.headers.get("Referer"), request.headers.get("Accept-Language"),
-            request.headers.get("User-Agent")))
+            request.headers.get("User-Agent"), page_title))
     return ok({"chat_id": message["chat_id"], "message": message, "duplicate": not created},
               status=201 if created else 200)
 

@@ -10,6 +10,7 @@ from asyncpg import Record
 from ...domain.model import chat_json
 from ..events import Event, make_event
 from ..hub import Hub
+from ..subscriber import Subscriber
 from .registry import Batch, Kind, id_rows, register
 
 
@@ -76,9 +77,35 @@ def _joined_prepare(hub: Hub, note: Joined, batch: Batch) -> None:
         batch.chat_ids.add(chat_id)
 
 
+def _inbox_reader(sub: Subscriber) -> bool:
+    """An agent's reader of every visitor conversation (not one opened on a single chat)."""
+    return sub.agent and sub.only_chat is None
+
+
 def _left_prepare(hub: Hub, note: Left, batch: Batch) -> None:
     for chat_id, account_id in note.pairs:
-        hub.publish_to(hub.leave(account_id, chat_id), removed_event(chat_id))
+        subs = [s for s in hub.by_account.get(account_id, ()) if chat_id in s.positions]
+        # an agent's inbox reader follows visitor conversations without being a member: whether it
+        # keeps this one is known once the chat's row is fetched (build)
+        kept = [s for s in subs if _inbox_reader(s)]
+        if kept:
+            batch.chat_ids.add(chat_id)
+        gone = [s for s in subs if not _inbox_reader(s)]
+        for sub in gone:
+            hub.unsubscribe(sub, chat_id)
+        hub.publish_to(gone, removed_event(chat_id))
+
+
+def _left_build(hub: Hub, note: Left, batch: Batch) -> Iterable[Event]:
+    for chat_id, account_id in note.pairs:
+        row = batch.chats.get(chat_id)
+        if row is not None and row["visitor_id"] is not None:
+            continue  # a visitor conversation: the agent still follows it, as every agent does
+        gone = [s for s in hub.by_account.get(account_id, ()) if chat_id in s.positions and _inbox_reader(s)]
+        for sub in gone:
+            hub.unsubscribe(sub, chat_id)
+        hub.publish_to(gone, removed_event(chat_id))
+    return ()
 
 
 register(Kind("c", ChatsChanged, lambda n: ChatsChanged(tuple(r[0] for r in id_rows(n, "c", 1))),
@@ -91,5 +118,5 @@ register(Kind("j", Joined, lambda n: Joined(tuple((r[0], r[1]) for r in id_rows(
               events=("chat_updated",), schema="Chat", prepare=_joined_prepare,
               example={"t": "j", "r": [[1, 2]]}))
 register(Kind("l", Left, lambda n: Left(tuple((r[0], r[1]) for r in id_rows(n, "l", 2))),
-              events=("chat_updated",), schema="Chat", prepare=_left_prepare,
+              events=("chat_updated",), schema="Chat", prepare=_left_prepare, build=_left_build,
               example={"t": "l", "r": [[1, 2]]}))
