@@ -372,8 +372,8 @@ SELECT v.* FROM webchat.message_view v WHERE v.sender_id = $1 AND v.client_id = 
 -- name: conversation_exists
 SELECT 1 FROM webchat.chats WHERE id = $1 AND visitor_id IS NOT NULL;
 
--- name: message_is_note
-SELECT true FROM webchat.messages WHERE id = $1 AND chat_id = $2 AND visibility = 'agents';
+-- name: message_visibility
+SELECT visibility FROM webchat.messages WHERE id = $1 AND chat_id = $2;
 
 -- Availability (webchat_server/domain/availability.py).
 -- name: agents_seen

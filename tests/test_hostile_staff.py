@@ -82,3 +82,20 @@ async def test_agent_sees_a_visitors_attachment_without_joining(server: ServerPr
     assert r.status == 200 and r.content_type == "image/png", await r.text()
     r = await stranger.get(url)
     assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
+
+
+async def test_agent_reply_refused_for_its_quote_leaves_the_conversation_alone(browsers: MakeApi) -> None:
+    visitor, other, agent = await browsers(), await browsers(), await browsers()
+    await as_agent(agent, "quote-agent")
+    chat_id = (await visitor.send("help please"))["chat_id"]
+    elsewhere = (await other.send("another conversation"))["message"]["id"]
+    before = await (await agent.get(f"/webchat/inbox/{chat_id}/")).json()
+    for reply_to in (elsewhere, 2**62):
+        r = await agent.post("/webchat/send/", {"chat_id": chat_id, "text": "see this", "reply_to": reply_to})
+        assert r.status == 400 and (await r.json())["error"]["code"] == "bad_request", await r.text()
+    # a refused reply claims nothing, joins nothing, and leaves the bot in charge
+    after = await (await agent.get(f"/webchat/inbox/{chat_id}/")).json()
+    assert after["conversation"]["assignee_id"] is None
+    assert after["conversation"]["automation"] == before["conversation"]["automation"] == "bot"
+    chat = (await (await visitor.get(f"/webchat/chats/{chat_id}/")).json())["chat"]
+    assert agent.id not in [m["account_id"] for m in chat["members"]]
