@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from .browser_support import IDENTITY_SECRET, ServerProcess, png
@@ -99,3 +103,19 @@ async def test_agent_reply_refused_for_its_quote_leaves_the_conversation_alone(b
     assert after["conversation"]["automation"] == before["conversation"]["automation"] == "bot"
     chat = (await (await visitor.get(f"/webchat/chats/{chat_id}/")).json())["chat"]
     assert agent.id not in [m["account_id"] for m in chat["members"]]
+
+
+async def test_agent_add_keeps_a_name_on_one_line(server: ServerProcess) -> None:
+    """The operator's typing (a pasted line break, a tab) reaches visitors beside every reply."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webchat_server", "agent", "add", "Ana\n\tLima ", "--email", "ana@shop.example",
+        env={**os.environ, "DATABASE_URL": server.database_url}, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    conn = await asyncpg.connect(server.database_url)
+    try:
+        name = await conn.fetchval("SELECT display_name FROM webchat.accounts WHERE email = 'ana@shop.example'")
+    finally:
+        await conn.close()
+    assert name == "Ana Lima"
