@@ -222,11 +222,15 @@ UPDATE webchat.chat_members m
  WHERE c.id = m.chat_id AND m.chat_id = $1 AND m.account_id = $2
 RETURNING m.last_read_seq;
 
+-- a member of the media's chat, or an agent in a visitor conversation (agents read those without
+-- joining, so the inbox shows the visitor's pictures before anyone claims the conversation)
 -- name: media_get
 SELECT md.content_type, md.bytes
-  FROM webchat.media md
-  JOIN webchat.chat_members m ON m.chat_id = md.chat_id AND m.account_id = $2
- WHERE md.id = $1 AND md.deleted_at IS NULL;
+  FROM webchat.media md JOIN webchat.chats c ON c.id = md.chat_id
+ WHERE md.id = $1 AND md.deleted_at IS NULL
+   AND (EXISTS (SELECT 1 FROM webchat.chat_members m WHERE m.chat_id = md.chat_id AND m.account_id = $2)
+        OR (c.visitor_id IS NOT NULL
+            AND EXISTS (SELECT 1 FROM webchat.accounts a WHERE a.id = $2 AND a.kind = 'agent')));
 
 -- name: typing
 SELECT webchat.typing($1, $2, $3);
@@ -368,8 +372,8 @@ SELECT v.* FROM webchat.message_view v WHERE v.sender_id = $1 AND v.client_id = 
 -- name: conversation_exists
 SELECT 1 FROM webchat.chats WHERE id = $1 AND visitor_id IS NOT NULL;
 
--- name: message_is_note
-SELECT true FROM webchat.messages WHERE id = $1 AND chat_id = $2 AND visibility = 'agents';
+-- name: message_visibility
+SELECT visibility FROM webchat.messages WHERE id = $1 AND chat_id = $2;
 
 -- Availability (webchat_server/domain/availability.py).
 -- name: agents_seen

@@ -138,3 +138,29 @@ async def test_no_email_without_an_address_and_bad_addresses_refused(mail_api: A
     assert r.status == 400  # agents are not visitors
     r = await visitor.post("/webchat/contact", {"email": None})
     assert r.status == 200 and (await r.json())["account"]["email"] is None
+
+
+async def test_an_address_no_email_can_carry_stops_only_its_own_email(
+        mail_api: Any, smtp: tuple[Inbox, int], sql: asyncpg.Connection) -> None:
+    """A site's token may carry any email claim ("a@b.co\\r\\nBcc: ..."), and an agent made by the
+    CLI any name: neither fits in a header. That conversation is not emailed; the others still are."""
+    inbox, _ = smtp
+    broken, fine = await mail_api(), await mail_api()
+    r = await broken.identify("mallory", "Mallory", email="mallory@example.org\r\nBcc: all@example.org")
+    assert r.status == 200, await r.text()
+    first = (await broken.send("first"))["chat_id"]
+    second = (await fine.send("second"))["chat_id"]
+    assert (await fine.post("/webchat/contact", {"email": "fine@example.org"})).status == 200
+    agent = await as_agent(await mail_api())
+    await agent.send("for the broken address", first)
+    await sql.execute("UPDATE webchat.offline_mail SET queued_at = queued_at - interval '1 hour' WHERE chat_id = $1",
+                      first)  # due first
+    await agent.send("for the fine address", second)
+    got = await emails(inbox, 1)
+    assert [m["To"] for m in got] == ["fine@example.org"]
+    # an agent's name with a line break (the CLI took it as given) is one line in the subject
+    await sql.execute("UPDATE webchat.accounts SET display_name = 'Ana\nBcc: all@example.org' WHERE id = $1",
+                      agent.id)
+    await agent.send("again", second)
+    got = await emails(inbox, 2)
+    assert got[1]["To"] == "fine@example.org" and "\n" not in got[1]["Subject"], got[1]["Subject"]

@@ -14,6 +14,7 @@ from .app import create_app
 from .bot import DemoBot
 from .db import database_url_key
 from .domain import staff
+from .domain.identity import display_name
 from .http import logs
 from .settings import Settings
 
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def _agent_add(settings: Settings, name: str, email: str | None, ttl: int) -> str:
-    name = name.strip()
+    # as a token's name is: one line (it goes into visitors' views and email subjects), NFC
+    name = display_name(name)
     if not name or len(name) > settings.max_name_chars:
         raise SystemExit(f"the name must be 1 to {settings.max_name_chars} characters")
     if not 60 <= ttl <= 7 * 86400:

@@ -46,8 +46,9 @@ def sniff(data: bytes, max_bytes: int) -> Upload:
 
 
 async def get(conn: Executor, account_id: int, media_id: int) -> tuple[str, bytes]:
-    """(content type, bytes) for a member of the media's chat. NotFound for strangers, unknown ids
-    and media of deleted messages (its bytes are erased by a trigger, sql/migrations/0004_media_tombstone.sql)."""
+    """(content type, bytes) for a member of the media's chat or an agent in a visitor conversation.
+    NotFound for strangers, unknown ids and media of deleted messages (its bytes are erased by a
+    trigger, sql/migrations/0004_media_tombstone.sql)."""
     row = await conn.fetchrow(q("media_get"), media_id, account_id)
     if row is None:
         raise NotFound("media")

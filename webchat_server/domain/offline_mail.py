@@ -62,7 +62,8 @@ def compose(settings: Settings, fernet: Fernet, chat_id: int, row: asyncpg.Recor
     msg = EmailMessage()
     msg["From"] = settings.smtp_from
     msg["To"] = row["email"]
-    msg["Subject"] = f"{names[0]} replied to your message" if len(replies) == 1 else \
+    # one line: an agent made by `agent add` keeps its name as typed, line breaks too
+    msg["Subject"] = f"{' '.join(names[0].split())} replied to your message" if len(replies) == 1 else \
         f"{len(replies)} replies to your message"
     msg.set_content("\n".join(lines))
     return msg
@@ -91,7 +92,13 @@ class Mailer:
         for d in due:
             chat_id = d["chat_id"]
             row = await self.pool.fetchrow(q("offline_mail_content"), chat_id, d["emailed_seq"])
-            msg = compose(self.settings, self.fernet, chat_id, row) if row is not None else None
+            try:
+                msg = compose(self.settings, self.fernet, chat_id, row) if row is not None else None
+            except ValueError as e:
+                # an address with a line break (a site's token may carry any email claim) fits in
+                # no header: this conversation is not emailed, and the others still are
+                log.warning("cannot email the visitor of conversation %s: %s", chat_id, e)
+                continue
             if row is None or msg is None:
                 continue  # read meanwhile, or the visitor's email is gone: nothing to say
             try:
@@ -114,6 +121,8 @@ class Mailer:
                     pass
             except DATABASE_DOWN:
                 log.warning("offline email: database unavailable", exc_info=True)
+            except Exception:  # a bug here must not stop email for every visitor, for good
+                log.exception("offline email round failed")
             await asyncio.sleep(every)
 
 

@@ -168,8 +168,14 @@ async def before_reply(pool: asyncpg.Pool, agent_id: int, chat_id: int, reply_to
     visitor would read the note in the quote."""
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock(conn, chat_id)
-        if reply_to is not None and await conn.fetchval(q("message_is_note"), reply_to, chat_id):
-            raise BadInput("a reply to the visitor cannot quote an internal note")
+        if reply_to is not None:
+            # checked here, before the agent joins and claims: the send refuses a quote from another
+            # chat too, but only after this transaction has committed the claim
+            visibility = await conn.fetchval(q("message_visibility"), reply_to, chat_id)
+            if visibility is None:
+                raise BadInput("reply_to is not a message of this chat")
+            if visibility == "agents":
+                raise BadInput("a reply to the visitor cannot quote an internal note")
         await conn.execute(q("member_add"), chat_id, agent_id)
         if row["assignee_id"] is None:
             await conn.execute(q("conversation_assign"), chat_id, agent_id)

@@ -375,7 +375,8 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "responses": _responses(200, "TypingResult", 404, *WRITE)}},
         "/webchat/media/{media_id}": {"get": {
             "operationId": "media", "security": cookie,
-            "summary": "An uploaded file, to members of its chat; 404 once its message is deleted.",
+            "summary": "An uploaded file, to members of its chat (and agents, in a visitor conversation); "
+                       "404 once its message is deleted.",
             "parameters": [_path_id("media_id")],
             "responses": _responses(200, None, 404, *READ,
                                     content={t: {"schema": {"type": "string", "contentMediaType": t}}

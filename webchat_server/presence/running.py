@@ -58,5 +58,7 @@ def presence_of(app: web.Application) -> PresenceOf:
 def page_said(app: web.Application, sub: Any, state: Any) -> None:
     """A page's {"type": "activity", "state": ...} frame; anything else is ignored."""
     presence = app.get(presence_key)
-    if presence is not None and state in PAGE_STATES:
+    # a str first: a list or object state is unhashable, and `in` a frozenset raised TypeError,
+    # which ended the socket with a traceback
+    if presence is not None and isinstance(state, str) and state in PAGE_STATES:
         presence.page_said(sub, state)
