@@ -525,4 +525,4 @@ SELECT id FROM webchat.accounts WHERE id = ANY($1::bigint[]) AND NOT share_read_
 -- name: media_set_audio
 UPDATE webchat.media SET voice = $2, duration_ms = $3, client_duration_ms = $4, waveform = $5
  WHERE id = $1
-RETURNING webchat.media_info(id);
+RETURNING webchat.media_info(media);

@@ -12,14 +12,14 @@ ALTER TABLE webchat.media
     ADD COLUMN waveform           smallint[] CHECK (cardinality(waveform) <= 128
                                                     AND 0 <= ALL (waveform) AND 255 >= ALL (waveform));
 
--- What a message shows of its media beyond the URL, one JSON object (null for none): the send path
--- returns it for the message it stored, the view for every other read.
-CREATE FUNCTION webchat.media_info(p_media_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+-- What a message shows of its media beyond the URL, one JSON object: the send path returns it for
+-- the row it has just updated (a function that read the table would see it as the statement began)
+-- and the view for every other read.
+CREATE FUNCTION webchat.media_info(md webchat.media) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object('content_type', md.content_type, 'size', md.size, 'voice', md.voice,
                               'duration_ms', coalesce(md.duration_ms, md.client_duration_ms),
                               'waveform', to_jsonb(md.waveform))
-      FROM webchat.media md WHERE md.id = p_media_id
 $$;
 
 -- the view of 0010_staff.sql, then media_info at its end (CREATE OR REPLACE VIEW may only append)
@@ -47,6 +47,6 @@ SELECT m.id, m.chat_id, m.seq, m.change_seq, m.text, m.sender_id,
          -- a reply made by SQL across chats must not show another chat's text
          WHERE o.id = m.reply_to_id AND o.chat_id = m.chat_id) AS quote,
        m.visibility,
-       CASE WHEN m.media_id IS NOT NULL THEN webchat.media_info(m.media_id) END AS media_info
+       (SELECT webchat.media_info(md) FROM webchat.media md WHERE md.id = m.media_id) AS media_info
   FROM webchat.messages m
   JOIN webchat.accounts a ON a.id = m.sender_id;

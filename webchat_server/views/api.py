@@ -15,7 +15,7 @@ from ..domain.limits import Charge, limits_key
 from ..domain.media import Upload, sniff
 from ..domain.model import account_json
 from ..domain.sending import send_queue_key
-from ..errors import BadInput, NotFound, TooLarge
+from ..errors import BadInput, NotFound, TooLarge, error_response
 from ..http.auth import require_account, session_account, session_claim
 from ..http.openapi import document
 from ..http.proxies import address_key
@@ -318,6 +318,8 @@ async def media(request: web.Request) -> web.Response:
         return web.Response(body=data, content_type=content_type, headers=headers)
     start, end = span
     if start >= len(data):
-        return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{len(data)}"})
+        refused = error_response(416, "range_not_satisfiable", f"the file has {len(data)} bytes")
+        refused.headers["Content-Range"] = f"bytes */{len(data)}"
+        return refused
     headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
     return web.Response(status=206, body=data[start:end + 1], content_type=content_type, headers=headers)
