@@ -115,6 +115,7 @@ export class InboxConversation extends LitElement {
       </div>
       <div class="note-bar" aria-hidden=${this.mode === 'note' ? 'false' : 'true'}>${NOTE_LABEL}</div>
       <webchat-composer .maxChars=${c.limits.max_text_chars} .maxBytes=${c.limits.max_media_bytes}
+        .maxVoiceSeconds=${c.limits.max_voice_seconds || 300}
         @webchat-send=${this._send} @webchat-typing=${() => { if (this.mode === 'reply') c.typingNow(id); }}></webchat-composer>`;
   }
 
