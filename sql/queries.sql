@@ -222,10 +222,14 @@ UPDATE webchat.chat_members m
 RETURNING m.last_read_seq;
 
 -- name: media_get
+-- members of its chat, and agents for any visitor conversation: the inbox shows an agent every
+-- conversation before the agent joins it, its pictures and voice notes included
 SELECT md.content_type, md.bytes
   FROM webchat.media md
-  JOIN webchat.chat_members m ON m.chat_id = md.chat_id AND m.account_id = $2
- WHERE md.id = $1 AND md.deleted_at IS NULL;
+ WHERE md.id = $1 AND md.deleted_at IS NULL
+   AND (EXISTS (SELECT 1 FROM webchat.chat_members m WHERE m.chat_id = md.chat_id AND m.account_id = $2)
+        OR EXISTS (SELECT 1 FROM webchat.chats c JOIN webchat.accounts a ON a.id = $2 AND a.kind = 'agent'
+                    WHERE c.id = md.chat_id AND c.visitor_id IS NOT NULL));
 
 -- name: typing
 SELECT webchat.typing($1, $2, $3);

@@ -22,6 +22,8 @@ from cryptography.fernet import Fernet
 IDENTITY_SECRET = "browser-identity-secret-of-at-least-32-bytes"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+# a microphone that plays a beep, allowed without asking: voice notes are recorded in tests
+FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 def chromium_path() -> str:

@@ -11,6 +11,7 @@ from aiohttp import FormData
 from .audio_files import mp4_aac, ogg_opus, wav, webm_head
 from .browser_support import png
 from .conftest import Api, collect, next_event
+from .test_staff import as_agent
 
 WAVE = [0, 40, 255, 128, 7]
 
@@ -160,3 +161,16 @@ async def test_media_is_served_in_byte_ranges_for_seeking(api: Api) -> None:
     for junk in ["bytes=a-b", "items=0-1", "bytes=0-1,5-6", "bytes=9-2"]:
         got = await api.client.get(url, headers={"Range": junk})
         assert got.status == 200 and await got.read() == data, junk
+
+
+async def test_agents_play_a_visitors_voice_note_before_they_join(api: Api, new_api: Any) -> None:
+    status, body = await send_voice(api, wav(1), duration_ms=1000)  # a visitor's first message
+    assert status == 201
+    url = body["message"]["media"]["url"]
+    agent = await as_agent(await new_api(), "vera", "Vera (Support)")
+    got = await agent.client.get(url)
+    assert got.status == 200 and await got.read() == wav(1)
+    # a signed-in user who is no agent is still a stranger
+    user = await new_api()
+    assert (await user.identify("someone", "Someone")).status == 200
+    assert (await user.client.get(url)).status == 404

@@ -98,6 +98,8 @@ export class WebchatVoiceNote extends LitElement {
   toggle() {
     const a = this._audio;
     if (!a) return;
+    // a file that failed to load (a network blip, not yet allowed) is fetched again on play
+    if (a.error) a.load();
     if (a.paused) a.play().catch(() => { this.paused = true; });
     else a.pause();
   }
