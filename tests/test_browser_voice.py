@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .audio_files import wav
-from .browser_support import CHROMIUM_ARGS, FAKE_MICROPHONE, chromium_path, make_bot, sql
+from .browser_support import CHROMIUM_ARGS, FAKE_MICROPHONE, bot_voice_note, chromium_path, make_bot, sql
 from .test_browser import axe_violations, bubble, start_chat
 from .test_browser_reactions import eventually
 from .test_inbox_page import sign_in_agent, visitor_page
@@ -65,17 +64,6 @@ def record(page: Page, scope: str = "webchat-app", seconds: int = 1) -> None:
 
 def voice_notes(page: Page, scope: str = "webchat-app") -> Any:
     return page.locator(f"{scope} webchat-message webchat-voice-note")
-
-
-def bot_voice_note(server: Any, chat: int, bot: int, seconds: float, waveform: list[int]) -> None:
-    """A bot's voice note made by plain SQL, as an integrator would store one (a WAV every engine plays)."""
-    data = wav(seconds)
-    media = sql(server.database_url,
-                "INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes, voice, duration_ms, waveform)"
-                " VALUES ($1, $2, 'audio/wav', $3, $4, true, $5, $6) RETURNING id",
-                chat, bot, len(data), data, int(seconds * 1000), waveform)
-    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text, media_id, media_type)"
-        " VALUES ($1, $2, '', $3, 'audio')", chat, bot, media)
 
 
 def test_record_send_and_play_a_voice_note(context: Any, server: Any) -> None:

@@ -57,7 +57,7 @@ export class WebchatComposer extends LitElement {
       border: 1px solid var(--_border); }
     .meter div { height: 100%; background: var(--_accent); transform-origin: left; transition: transform 50ms linear; }
     .recording .primary { margin-inline-start: auto; }
-    @media (max-width: 600px), (pointer: coarse) { textarea { min-height: 26px; } }
+    @media (max-width: 600px), (pointer: coarse) { textarea { min-height: 26px; } form, .recording { gap: 6px; } }
   `];
 
   constructor() {
@@ -92,7 +92,7 @@ export class WebchatComposer extends LitElement {
         <input type="file" accept="image/*,audio/*" @change=${this._pick} aria-label="Attachment">
         <button type="button" class="emoji" @click=${this._emoji} aria-label="Insert an emoji" title="Emoji"
           aria-haspopup="dialog">${emojiIcon}</button>
-        <textarea rows="1" dir="auto" placeholder="Write a message…" aria-label="Message" maxlength=${this.maxChars}
+        <textarea rows="1" dir="auto" placeholder="Message…" aria-label="Message" maxlength=${this.maxChars}
           ?disabled=${this.disabled} @keydown=${this._key} @input=${this._input}></textarea>
         <button type="button" class="mic" @click=${this.record} ?disabled=${this.disabled}
           aria-label="Record a voice note" title="Voice note">${micIcon}</button>

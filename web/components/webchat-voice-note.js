@@ -14,7 +14,7 @@ export function clock(seconds) {
   return s >= 3600 ? `${Math.floor(s / 3600)}:${mm.padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
-const BARS = 48;
+const BARS = 40;
 
 export class WebchatVoiceNote extends LitElement {
   static properties = {
@@ -27,7 +27,7 @@ export class WebchatVoiceNote extends LitElement {
   };
 
   static styles = [controlStyles, css`
-    :host { display: flex; align-items: center; gap: 8px; min-width: 0; width: 240px; max-width: 100%; padding: 2px 0; }
+    :host { display: flex; align-items: center; gap: 8px; min-width: 0; width: 260px; max-width: 100%; padding: 2px 0; }
     button.play { flex: none; width: 36px; height: 36px; padding: 0; border-radius: 50%; display: grid; place-items: center;
       background: var(--_accent); color: var(--_accent-fg); border-color: transparent; }
     .wave { flex: 1; min-width: 0; height: 32px; cursor: pointer; touch-action: none; border-radius: 4px; }
@@ -113,8 +113,9 @@ export class WebchatVoiceNote extends LitElement {
   }
 
   _ended() {
+    // it stays at the end (play starts it again from the beginning, as the element does)
     this.paused = true;
-    this.position = 0;
+    this.position = this.total;
     if (playing === this) playing = null;
   }
 
