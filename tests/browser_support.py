@@ -224,8 +224,8 @@ def bot_voice_note(server: ServerProcess, chat_id: int, bot: int, seconds: float
 
     data = wav(seconds)
     media = sql(server.database_url,
-                "INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes, voice, duration_ms, waveform)"
-                " VALUES ($1, $2, 'audio/wav', $3, $4, true, $5, $6) RETURNING id",
+                "INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes, voice, duration_ms,"
+                " waveform) VALUES ($1, $2, 'audio/wav', $3, $4, true, $5, $6) RETURNING id",
                 chat_id, bot, len(data), data, int(seconds * 1000), waveform)
     sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text, media_id, media_type)"
         " VALUES ($1, $2, '', $3, 'audio')", chat_id, bot, media)

@@ -189,7 +189,7 @@ def test_voice_note_plays_and_records(engine: Engine, session: Session, server: 
     bot = make_bot(server, chat, "Voice Bot")
     bot_voice_note(server, chat, bot, 3, [20, 90, 255, 140, 60] * 6)
     note = "all('webchat-voice-note')[0].shadowRoot"
-    wait(tab, f"const n = all('webchat-voice-note')[0]; return n && n.shadowRoot"
+    wait(tab, "const n = all('webchat-voice-note')[0]; return n && n.shadowRoot"
               " && n.shadowRoot.querySelector('.time').textContent.trim() === '0:03 / 0:03';", "the bot's voice note")
     # a real key press on the focused button: a user's gesture, which playing sound needs
     page_js(tab, f"{note}.querySelector('button.play').focus(); return true;")

@@ -145,7 +145,7 @@ async def test_voice_notes_are_for_members_only(api: Api, new_api: Any) -> None:
 
 async def test_media_is_served_in_byte_ranges_for_seeking(api: Api) -> None:
     data = wav(1)
-    status, body = await send_voice(api, data, duration_ms=1000)
+    _, body = await send_voice(api, data, duration_ms=1000)
     url = body["message"]["media"]["url"]
     whole = await api.client.get(url)
     assert whole.headers["Accept-Ranges"] == "bytes"
