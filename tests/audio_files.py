@@ -49,12 +49,13 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", 8 + len(payload)) + kind + payload
 
 
-def mp4_aac(seconds: float) -> bytes:
-    """The head of an MP4 (M4A) with one AAC sound track `seconds` long, as Safari's recorder writes."""
+def mp4_aac(seconds: float, brand: bytes = b"M4A ", handler: bytes = b"soun") -> bytes:
+    """An MP4 with one AAC sound track `seconds` long (brand M4A, or iso5 as Safari's recorder writes;
+    handler `vide` makes its track a video track)."""
     rate = 44100
     mvhd = _box(b"mvhd", struct.pack(">IIIII", 0, 0, 0, 1000, int(seconds * 1000)) + b"\x00" * 80)
     mdhd = _box(b"mdhd", struct.pack(">IIIIIHH", 0, 0, 0, rate, int(seconds * rate), 0x55C4, 0))
-    hdlr = _box(b"hdlr", struct.pack(">II", 0, 0) + b"soun" + b"\x00" * 12 + b"SoundHandler\x00")
+    hdlr = _box(b"hdlr", struct.pack(">II", 0, 0) + handler + b"\x00" * 12 + b"SoundHandler\x00")
     esds = _box(b"esds", b"\x00\x00\x00\x00\x03\x19\x00\x01\x00\x04\x11\x40\x15\x00\x00\x00\x00\x01\xf4\x00"
                          b"\x00\x01\xf4\x00\x05\x02\x12\x10\x06\x01\x02")
     mp4a = _box(b"mp4a", b"\x00" * 6 + struct.pack(">H", 1) + b"\x00" * 8
@@ -63,7 +64,7 @@ def mp4_aac(seconds: float) -> bytes:
     stbl = _box(b"stbl", stsd)
     minf = _box(b"minf", _box(b"smhd", b"\x00" * 8) + stbl)
     trak = _box(b"trak", _box(b"mdia", mdhd + hdlr + minf))
-    ftyp = _box(b"ftyp", b"M4A \x00\x00\x00\x00M4A mp42isom")
+    ftyp = _box(b"ftyp", brand + b"\x00\x00\x00\x00" + brand + b"mp42isom")
     return ftyp + _box(b"moov", mvhd + trak) + _box(b"mdat", b"\x00" * 64)
 
 

@@ -39,6 +39,8 @@ async def test_voice_notes_keep_the_containers_duration_and_the_waveform(api: Ap
     for data, content_type, client_ms, read_ms in [
         (ogg_opus(3.5), "audio/ogg", 3400, 3500),
         (mp4_aac(4.25), "audio/mp4", 4300, 4250),
+        # Safari's recorder writes brand iso5, which sniffs as video/mp4: an audio-only one is audio
+        (mp4_aac(1.5, brand=b"iso5"), "audio/mp4", 1500, 1500),
         (wav(2), "audio/wav", 2000, 2000),
         # mutagen reads no WebM: the recorder's figure is what there is
         (webm_head(), "audio/webm", 5120, 5120),
@@ -54,10 +56,10 @@ async def test_voice_notes_keep_the_containers_duration_and_the_waveform(api: Ap
     # both figures are kept
     rows = await sql.fetch("SELECT duration_ms, client_duration_ms FROM webchat.media ORDER BY id")
     assert [(r["duration_ms"], r["client_duration_ms"]) for r in rows] == [
-        (3500, 3400), (4250, 4300), (2000, 2000), (None, 5120)]
+        (3500, 3400), (4250, 4300), (1500, 1500), (2000, 2000), (None, 5120)]
     # history carries the same media
     listed = [m["media"] for m in await api.messages(chat) if m["media"]]
-    assert [m["duration_ms"] for m in listed] == [3500, 4250, 2000, 5120]
+    assert [m["duration_ms"] for m in listed] == [3500, 4250, 1500, 2000, 5120]
     assert all(m["waveform"] == WAVE for m in listed)
 
 
@@ -107,7 +109,8 @@ async def test_lying_durations_and_bad_figures_are_refused(api: Api) -> None:
 async def test_non_audio_labelled_audio_and_polyglots_are_refused(api: Api) -> None:
     html = b"<!doctype html><script>alert(1)</script>"
     for data in [html, b"OggS" + html, b"ID3\x04\x00\x00\x00\x00\x00\x00" + html, b"RIFF\x00\x00\x00\x00WAVE" + html,
-                 webm_head(codec=b"V_VP8"), b"\x00\x00\x00\x18ftypM4A " + html]:
+                 webm_head(codec=b"V_VP8"), b"\x00\x00\x00\x18ftypM4A " + html,
+                 mp4_aac(2, brand=b"iso5", handler=b"vide")]:  # a video
         got, body = await send_voice(api, data, duration_ms=1000, content_type="audio/ogg")
         assert got == 415, (data[:12], body)
         assert body["error"]["code"] == "unsupported_media_type"

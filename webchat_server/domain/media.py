@@ -25,9 +25,13 @@ ALLOWED: dict[str, str] = {
     "audio/x-flac": "audio",
     "audio/mp4": "audio",
     "audio/aac": "audio",
-    "video/webm": "audio",  # MediaRecorder's voice notes; WebM audio sniffs as video/webm
+    # MediaRecorder's voice notes: WebM audio sniffs as video/webm, and an MP4 from Safari's recorder
+    # (brand iso5/mp42, not M4A) as video/mp4; domain/voice.py refuses one that holds video
+    "video/webm": "audio",
+    "video/mp4": "audio",
 }
-SERVE_AS = {"video/webm": "audio/webm", "audio/x-wav": "audio/wav", "audio/x-flac": "audio/flac"}
+SERVE_AS = {"video/webm": "audio/webm", "video/mp4": "audio/mp4", "audio/x-wav": "audio/wav",
+            "audio/x-flac": "audio/flac"}
 
 
 @dataclass(frozen=True)

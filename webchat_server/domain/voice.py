@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,6 +31,9 @@ READERS: dict[str, tuple[Any, ...]] = {
 }
 # a WebM voice note must say it carries audio in one of these codecs (MediaRecorder writes Opus)
 WEBM_AUDIO = (b"A_OPUS", b"A_VORBIS")
+# a video track in a WebM (its CodecID) or an MP4 (the handler of a track): not audio, whatever it sniffs as
+WEBM_VIDEO = re.compile(rb"\x86[\x80-\xff]V_")
+MP4_VIDEO = re.compile(rb"hdlr.{8}vide", re.DOTALL)
 WAVEFORM_MAX = 128
 # how far the recorder's duration may be from the container's: the recorder's clock starts and
 # stops a little apart from the encoder's
@@ -53,9 +57,12 @@ def container_duration_ms(data: bytes, content_type: str) -> int | None:
     that states 0). A file that claims a type its reader cannot parse is refused (415): a text
     file or a polyglot that begins with an audio signature is not audio."""
     if content_type == "audio/webm":
-        if not any(codec in data[:65536] for codec in WEBM_AUDIO):
-            raise Unsupported("media is WebM without an Opus or Vorbis audio track")
+        head = data[:65536]
+        if not any(codec in head for codec in WEBM_AUDIO) or WEBM_VIDEO.search(head):
+            raise Unsupported("media is WebM without an Opus or Vorbis audio track, or with video")
         return None
+    if content_type == "audio/mp4" and MP4_VIDEO.search(data):
+        raise Unsupported("media is an MP4 with video; only audio is accepted")
     readers = READERS.get(content_type)
     if readers is None:
         return None
