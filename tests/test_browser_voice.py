@@ -57,7 +57,7 @@ def open_app(ctx: Any, server: Any, theme: str = "light") -> Page:
 def record(page: Page, scope: str = "webchat-app", seconds: int = 1) -> None:
     """Press the microphone button, record until the timer shows `seconds`, and send."""
     composer = page.locator(f"{scope} webchat-composer")
-    composer.get_by_role("button", name="Record a voice note").click()
+    composer.get_by_role("button", name="Record a voice message").click()
     expect(composer.get_by_role("timer")).to_have_text(re.compile(f"^0:(0[{seconds}-9]|[1-5]\\d)$"), timeout=20_000)
     composer.get_by_role("button", name="Send").and_(composer.locator(".send-voice")).click()
 
@@ -85,7 +85,7 @@ def test_record_send_and_play_a_voice_note(context: Any, server: Any) -> None:
     page.reload()
     expect(note).to_have_count(1)
     expect(note.locator(".time")).to_have_text(re.compile(r"^(0:(0[2-9]|[1-5]\d)) / \1$"))
-    play = note.get_by_role("button", name=re.compile("^Play Voice note from You"))
+    play = note.get_by_role("button", name=re.compile("^Play voice message from You"))
     play.click()
     # it plays: the position moves (a short note may already be over, so not "Pause")
     expect(note.get_by_role("slider")).not_to_have_attribute("aria-valuetext", re.compile("^0:00 of"), timeout=20_000)
@@ -101,14 +101,14 @@ def test_one_note_plays_at_a_time_and_the_scrubber_works_by_keyboard(context: An
     expect(notes).to_have_count(2)
     first, second = notes.nth(0), notes.nth(1)
     expect(first.locator(".time")).to_have_text("0:20 / 0:20")
-    first.get_by_role("button", name="Play Voice note from Echo Bot, 0:20").click()
+    first.get_by_role("button", name="Play voice message from Echo Bot, 0:20").click()
     expect(first.get_by_role("button", name=re.compile("^Pause"))).to_be_visible()
     second.get_by_role("button", name=re.compile("^Play")).click()
     expect(second.get_by_role("button", name=re.compile("^Pause"))).to_be_visible()
     expect(first.get_by_role("button", name=re.compile("^Play"))).to_be_visible()  # paused by the second
     second.get_by_role("button", name=re.compile("^Pause")).click()
     # the scrubber from the keyboard
-    slider = first.get_by_role("slider", name="Position in the voice note")
+    slider = first.get_by_role("slider", name="Position in the voice message")
     slider.focus()
     page.keyboard.press("End")
     expect(slider).to_have_attribute("aria-valuetext", "0:20 of 0:20")
@@ -132,12 +132,12 @@ def test_cancel_by_escape_sends_nothing(context: Any, server: Any) -> None:
     page = open_app(context, server)
     chat = start_chat(page, "never mind")
     composer = page.locator("webchat-composer")
-    composer.get_by_role("button", name="Record a voice note").click()
+    composer.get_by_role("button", name="Record a voice message").click()
     expect(composer.get_by_role("timer")).to_be_visible()
     expect(composer.locator(".send-voice")).to_be_focused()
     page.keyboard.press("Escape")
     expect(composer.get_by_role("timer")).to_have_count(0)
-    expect(composer.get_by_role("button", name="Record a voice note")).to_be_focused()
+    expect(composer.get_by_role("button", name="Record a voice message")).to_be_focused()
     expect(composer.get_by_role("textbox", name="Message")).to_be_visible()
     page.wait_for_timeout(300)
     assert sql(server.database_url, "SELECT count(*) FROM webchat.media WHERE chat_id = $1", chat) == 0
@@ -149,11 +149,11 @@ def test_a_refused_microphone_is_explained(browser: Any, server: Any) -> None:
     try:
         page = open_app(new_context(refusing), server)
         composer = page.locator("webchat-composer")
-        composer.get_by_role("button", name="Record a voice note").click()
+        composer.get_by_role("button", name="Record a voice message").click()
         expect(composer.get_by_role("alert")).to_have_text(
             re.compile("The microphone is blocked for this page.*allow the microphone"))
         expect(composer.get_by_role("timer")).to_have_count(0)
-        expect(composer.get_by_role("button", name="Record a voice note")).to_be_focused()
+        expect(composer.get_by_role("button", name="Record a voice message")).to_be_focused()
     finally:
         refusing.close()
 
@@ -171,7 +171,7 @@ def test_agents_record_and_play_voice_notes_in_the_inbox(context: Any, browser: 
         expect(voice_notes(visitor)).to_have_count(2)
         expect(voice_notes(agent, "inbox-conversation")).to_have_count(2)
         theirs = voice_notes(agent, "inbox-conversation").nth(0)
-        theirs.get_by_role("button", name=re.compile("^Play Voice note from")).click()
+        theirs.get_by_role("button", name=re.compile("^Play voice message from")).click()
         expect(theirs.get_by_role("button", name=re.compile("^Pause"))).to_be_visible()
         assert sql(server.database_url, "SELECT count(*) FROM webchat.media WHERE chat_id = $1 AND voice", chat) == 2
     finally:
@@ -199,7 +199,7 @@ def test_axe_and_screenshots_with_voice_notes(browser: Any, server: Any, theme: 
             name = f"voice-{'phone' if phone else 'desktop'}-{theme}"
             if os.environ.get("WEBCHAT_SCREENSHOTS") or not (DOCS / f"{name}-played.png").exists():
                 page.screenshot(path=str(DOCS / f"{name}-played.png"))
-            page.locator("webchat-composer").get_by_role("button", name="Record a voice note").click()
+            page.locator("webchat-composer").get_by_role("button", name="Record a voice message").click()
             expect(page.locator("webchat-composer").get_by_role("timer")).to_have_text(re.compile("^0:(0[2-9]|[1-5]\\d)$"))
             assert axe_violations(page) == []
             if os.environ.get("WEBCHAT_SCREENSHOTS") or not (DOCS / f"{name}-recording.png").exists():

@@ -95,15 +95,15 @@ export class WebchatComposer extends LitElement {
         <textarea rows="1" dir="auto" placeholder="Message…" aria-label="Message" maxlength=${this.maxChars}
           ?disabled=${this.disabled} @keydown=${this._key} @input=${this._input}></textarea>
         <button type="button" class="mic" @click=${this.record} ?disabled=${this.disabled}
-          aria-label="Record a voice note" title="Voice note">${micIcon}</button>
+          aria-label="Record a voice message" title="Voice message">${micIcon}</button>
         <button class="primary" type="submit" ?disabled=${this.disabled}>Send</button>
       </form>`;
   }
 
   _recording() {
     const {starting, ms = 0, level = 0} = this.voice;
-    return html`<div class="recording" role="group" aria-label="Recording a voice note" @keydown=${this._voiceKey}>
-      <button type="button" class="cancel" @click=${this._cancelVoice} aria-label="Cancel the voice note"
+    return html`<div class="recording" role="group" aria-label="Recording a voice message" @keydown=${this._voiceKey}>
+      <button type="button" class="cancel" @click=${this._cancelVoice} aria-label="Cancel the voice message"
         title="Cancel (Escape)">${deleteIcon}</button>
       <span class="dot" aria-hidden="true"></span>
       ${starting ? html`<span role="status">Starting the microphone…</span>` : html`
@@ -138,7 +138,7 @@ export class WebchatComposer extends LitElement {
       this._recorder?.cancel();
       this._recorder = null;
       this.voice = null;
-      this.error = this._refusal ? this._refusal(err) : 'Voice notes could not be loaded. Check the connection.';
+      this.error = this._refusal ? this._refusal(err) : 'Voice messages could not be loaded. Check the connection.';
       await this.updateComplete;
       this.renderRoot.querySelector('.mic')?.focus();
     }

@@ -170,7 +170,7 @@ export class WebchatMessage extends LitElement {
     if (!m) return;
     this.setAttribute('role', 'article');
     const who = this.mine ? 'You' : m.sender_name;
-    const body = m.deleted ? 'This message was deleted' : (m.text || (m.media_type === 'image' ? 'Image' : m.media?.type === 'voice' ? 'Voice note' : m.media_type ? 'Audio' : ''));
+    const body = m.deleted ? 'This message was deleted' : (m.text || (m.media_type === 'image' ? 'Image' : m.media?.type === 'voice' ? 'Voice message' : m.media_type ? 'Audio' : ''));
     this.setAttribute('aria-label', `${who}, ${time(m.timestamp)}: ${body.slice(0, 200)}`);
   }
 

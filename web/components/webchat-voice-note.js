@@ -63,15 +63,16 @@ export class WebchatVoiceNote extends LitElement {
   render() {
     const total = this.total;
     const at = Math.min(this.position, total || this.position);
-    const label = `Voice note${this.from ? ` from ${this.from}` : ''}, ${clock(total)}`;
+    const label = `voice message${this.from ? ` from ${this.from}` : ''}, ${clock(total)}`;
     return html`
-      <audio preload="metadata" src=${this.src || ''} @timeupdate=${this._time} @play=${this._played}
+      <!-- nothing is fetched until it is played: a chat with many notes costs no request each -->
+      <audio preload="none" src=${this.src || ''} @timeupdate=${this._time} @play=${this._played}
         @pause=${() => { this.paused = true; }} @ended=${this._ended} @loadedmetadata=${() => this.requestUpdate()}></audio>
       <button class="play" type="button" @click=${this.toggle} aria-label=${this.paused ? `Play ${label}` : `Pause ${label}`}>
         ${this.paused ? svg`<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="M3 1.5v11l9.5-5.5z" fill="currentColor"/></svg>`
           : svg`<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="M3 1.5h3v11H3zM8.5 1.5h3v11h-3z" fill="currentColor"/></svg>`}
       </button>
-      <div class="wave" role="slider" tabindex="0" aria-label="Position in the voice note"
+      <div class="wave" role="slider" tabindex="0" aria-label="Position in the voice message"
         aria-valuemin="0" aria-valuemax=${Math.round(total)} aria-valuenow=${Math.round(at)}
         aria-valuetext="${clock(at)} of ${clock(total)}"
         @pointerdown=${this._down} @keydown=${this._key}>${this._bars(total ? at / total : 0)}</div>

@@ -15,7 +15,7 @@ const BITS_PER_SECOND = 32000;
 export function refusal(err) {
   const name = err && err.name;
   if (name === 'NotAllowedError' || name === 'SecurityError') {
-    return 'The microphone is blocked for this page. To send a voice note, allow the microphone in your '
+    return 'The microphone is blocked for this page. To send a voice message, allow the microphone in your '
       + 'browser\'s site settings (the icon beside the address) and try again.';
   }
   if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'No microphone was found on this device.';
@@ -59,7 +59,7 @@ export class Recorder {
 
   async start() {
     if (!navigator.mediaDevices?.getUserMedia) {
-      throw unsupported('Voice notes need a secure (https) page and a browser that can use a microphone.');
+      throw unsupported('Voice messages need a secure (https) page and a browser that can use a microphone.');
     }
     if (typeof MediaRecorder === 'undefined') throw unsupported('This browser cannot record audio.');
     this.stream = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true, noiseSuppression: true}});
