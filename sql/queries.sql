@@ -531,3 +531,9 @@ UPDATE webchat.accounts a SET last_seen_at = to_timestamp(v.t)
 -- Read receipts: of these readers, the ones that do not share them (their read events stay private).
 -- name: readers_not_sharing
 SELECT id FROM webchat.accounts WHERE id = ANY($1::bigint[]) AND NOT share_read_receipts;
+
+-- what the server read from a voice note or audio file, stored in the send's own transaction
+-- name: media_set_audio
+UPDATE webchat.media SET voice = $2, duration_ms = $3, client_duration_ms = $4, waveform = $5
+ WHERE id = $1
+RETURNING webchat.media_info(media);

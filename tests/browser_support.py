@@ -22,6 +22,8 @@ from cryptography.fernet import Fernet
 IDENTITY_SECRET = "browser-identity-secret-of-at-least-32-bytes"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+# a microphone that plays a beep, allowed without asking: voice notes are recorded in tests
+FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 def chromium_path() -> str:
@@ -214,3 +216,16 @@ def avatar_names(count: int = 60) -> list[str]:
         found.setdefault(int(hue(name) // width), name)
         n += 1
     return ["Demo Bot", "Ana (Fernwood)", *(found[b] for b in sorted(found))]
+
+
+def bot_voice_note(server: ServerProcess, chat_id: int, bot: int, seconds: float, waveform: list[int]) -> None:
+    """A bot's voice note stored by plain SQL, as an integrator would (a WAV: every engine plays it)."""
+    from .audio_files import wav
+
+    data = wav(seconds)
+    media = sql(server.database_url,
+                "INSERT INTO webchat.media (chat_id, uploader_id, content_type, size, bytes, voice, duration_ms,"
+                " waveform) VALUES ($1, $2, 'audio/wav', $3, $4, true, $5, $6) RETURNING id",
+                chat_id, bot, len(data), data, int(seconds * 1000), waveform)
+    sql(server.database_url, "INSERT INTO webchat.messages (chat_id, sender_id, text, media_id, media_type)"
+        " VALUES ($1, $2, '', $3, 'audio')", chat_id, bot, media)

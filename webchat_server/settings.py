@@ -226,6 +226,8 @@ class Settings:
     # limits that protect the server; all are user-visible as 4xx errors
     max_text_chars: int = 10_000
     max_media_bytes: int = 5 * 1024 * 1024
+    # the longest voice note; the widget stops recording there (Opus at 32 kbit/s: ~1.2 MB)
+    max_voice_seconds: int = 300
     max_title_chars: int = 200
     max_name_chars: int = 100
     # kept for compatibility: the per-account send rate (a minute's worth, bursts of a quarter)
@@ -373,6 +375,7 @@ ENV: tuple[tuple[str, str, Parser], ...] = (
     ("session_max_age", "WEBCHAT_SESSION_MAX_AGE", _int),
     ("metrics_token", "WEBCHAT_METRICS_TOKEN", _str),
     ("max_media_bytes", "WEBCHAT_MAX_MEDIA_BYTES", _int),
+    ("max_voice_seconds", "WEBCHAT_MAX_VOICE_SECONDS", _at_least(1, _int)),
     ("sends_per_minute", "WEBCHAT_SENDS_PER_MINUTE", _int),
     ("poll_max_timeout", "WEBCHAT_POLL_MAX_TIMEOUT", _whole_seconds),
     ("rate_limit_scale", "WEBCHAT_RATE_LIMIT_SCALE", _float),

@@ -78,11 +78,11 @@ class Chromium:
     def __init__(self) -> None:
         from playwright.sync_api import sync_playwright
 
-        from ..browser_support import CHROMIUM_ARGS
+        from ..browser_support import CHROMIUM_ARGS, FAKE_MICROPHONE
 
         self._pw = sync_playwright().start()
         self.browser = self._pw.chromium.launch(executable_path=need(shutil.which("chromium"), "chromium"),
-                                                args=CHROMIUM_ARGS)
+                                                args=[*CHROMIUM_ARGS, *FAKE_MICROPHONE])
         self.version = f"Chromium {self.browser.version}"
 
     def session(self) -> Session:

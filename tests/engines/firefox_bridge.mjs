@@ -17,6 +17,9 @@ const browser = await puppeteer.launch({
   extraPrefsFirefox: {
     // what a user's "Allow" click would store: the notification tests need a granted permission
     'permissions.default.desktop-notification': 1,
+    // a fake microphone (a tone), allowed without asking: the voice-note test records from it
+    'media.navigator.streams.fake': true,
+    'media.navigator.permission.disabled': true,
   },
 });
 const contexts = new Map();

@@ -124,6 +124,7 @@ export class InboxConversation extends LitElement {
       </div>
       <div class="note-bar" aria-hidden=${this.mode === 'note' ? 'false' : 'true'}>${NOTE_LABEL}</div>
       <webchat-composer .maxChars=${c.limits.max_text_chars} .maxBytes=${c.limits.max_media_bytes}
+        .maxVoiceSeconds=${c.limits.max_voice_seconds || 300}
         @webchat-send=${this._send} @webchat-typing=${() => { if (this.mode === 'reply') c.typingNow(id); }}
         @webchat-emoji-open=${() => this._openEmoji({})}></webchat-composer>
       ${this._emoji && this._pickerLoaded ? html`<webchat-emoji-picker data-source=${c.api.base + EMOJI_DATA}

@@ -67,7 +67,7 @@ export class WebchatChatList extends LitElement {
     const last = chat.last_message;
     let preview = 'No messages yet';
     if (last) {
-      const body = last.deleted ? 'Message deleted' : last.text || (last.media_type ? `[${last.media_type}]` : '');
+      const body = last.deleted ? 'Message deleted' : last.text || (last.media?.type === 'voice' ? '[voice message]' : last.media_type ? `[${last.media_type}]` : '');
       preview = `${last.sender_id === c.me.id ? 'You: ' : ''}${body}`;
     }
     const current = chat.id === c.openChatId;

@@ -152,6 +152,7 @@ export class WebchatChat extends LitElement {
         @webchat-discard=${(e) => c.discard(e.detail.clientId)}></webchat-message-list>
       <div class="typing" aria-live="polite">${id ? typingText(c.typingNames(id)) : ''}</div>
       <webchat-composer .maxChars=${c.limits.max_text_chars} .maxBytes=${c.limits.max_media_bytes}
+        .maxVoiceSeconds=${c.limits.max_voice_seconds || 300}
         @webchat-send=${this._send} @webchat-typing=${() => c.typingNow(this._chatId)}
         @webchat-emoji-open=${() => this._openEmoji({})}></webchat-composer>
       ${this._emoji && this._pickerLoaded ? html`<webchat-emoji-picker data-source=${c.api.base + EMOJI_DATA}

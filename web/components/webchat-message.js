@@ -5,6 +5,7 @@
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
 import './webchat-menu.js';
+import './webchat-voice-note.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
@@ -132,6 +133,8 @@ export class WebchatMessage extends LitElement {
     .confirm .primary { background: var(--_danger); color: var(--_bg); }
     img { display: block; max-width: 100%; max-height: 280px; border-radius: 10px; margin-bottom: 4px; }
     audio { display: block; max-width: 100%; margin-bottom: 4px; }
+    /* on my own (accent-coloured) bubble the player takes the bubble's colours, inverted */
+    :host([mine]) webchat-voice-note { --_accent: var(--_bubble-mine-fg); --_accent-fg: var(--_bubble-mine); }
     textarea { font: inherit; color: inherit; background: var(--_bg); width: min(70vw, 480px); max-width: 100%;
       min-height: 60px; border-radius: 8px; padding: 6px; box-sizing: border-box; border: 1px solid var(--_control-border); }
     .quote { display: block; width: 100%; text-align: start; margin: 0 0 6px; padding: 4px 8px; font-size: 13px;
@@ -167,7 +170,7 @@ export class WebchatMessage extends LitElement {
     if (!m) return;
     this.setAttribute('role', 'article');
     const who = this.mine ? 'You' : m.sender_name;
-    const body = m.deleted ? 'This message was deleted' : (m.text || (m.media_type === 'image' ? 'Image' : m.media_type ? 'Audio' : ''));
+    const body = m.deleted ? 'This message was deleted' : (m.text || (m.media_type === 'image' ? 'Image' : m.media?.type === 'voice' ? 'Voice message' : m.media_type ? 'Audio' : ''));
     this.setAttribute('aria-label', `${who}, ${time(m.timestamp)}: ${body.slice(0, 200)}`);
   }
 
@@ -210,7 +213,9 @@ export class WebchatMessage extends LitElement {
             ${m.deleted ? 'This message was deleted' : html`
               ${m.quote ? this._quote(m.quote) : nothing}
               ${m.media_type === 'image' && m.media_url ? html`<img src=${m.media_url} alt="Image from ${who}">` : nothing}
-              ${m.media_type === 'audio' && m.media_url ? html`<audio controls preload="none" src=${m.media_url}></audio>` : nothing}
+              ${m.media?.type === 'voice' && m.media_url ? html`<webchat-voice-note src=${m.media_url} from=${who}
+                .durationMs=${m.media.duration_ms} .waveform=${m.media.waveform}></webchat-voice-note>`
+                : m.media_type === 'audio' && m.media_url ? html`<audio controls preload="none" src=${m.media_url}></audio>` : nothing}
               <span class="text" dir="auto">${linkify(m.text || '')}</span>`}
           </div>`}
           ${m.deleted ? nothing : this._reactions(m)}

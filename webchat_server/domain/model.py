@@ -52,6 +52,14 @@ MESSAGE_FIELDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("timestamp", _TIME),
     ("media_type", _null({"enum": ["image", "audio"]})),
     ("media_url", _null(_STR)),
+    # the media with what is known of it; type "voice" for a recording from the microphone button
+    # (duration_ms: the container's, or the recorder's where the container states none, as in WebM)
+    ("media", _null({"type": "object", "required": ["type", "url", "content_type", "size", "duration_ms", "waveform"],
+                     "properties": {"type": {"enum": ["image", "audio", "voice"]}, "url": _STR,
+                                    "content_type": _null(_STR), "size": _null({"type": "integer", "minimum": 0}),
+                                    "duration_ms": _null({"type": "integer", "minimum": 0}),
+                                    "waveform": _null({"type": "array", "maxItems": 128,
+                                                       "items": {"type": "integer", "minimum": 0, "maximum": 255}})}})),
     ("client_id", _null(_STR)),
     ("reply_to", _null(_ID)),
     ("edited_at", _null(_TIME)),
@@ -78,6 +86,14 @@ def reactions_json(raw: Any, viewer: int | None) -> list[dict[str, Any]]:
              "by": r["by"], "account_ids": r["account_ids"]} for r in raw or ()]
 
 
+def media_json(media_id: int, media_type: str, info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A message's `media`; rows not read from message_view (hand-made ones) carry no media_info."""
+    info = info or {}
+    return {"type": "voice" if info.get("voice") else media_type, "url": f"/webchat/media/{media_id}",
+            "content_type": info.get("content_type"), "size": info.get("size"),
+            "duration_ms": info.get("duration_ms"), "waveform": info.get("waveform")}
+
+
 def message_json(row: Row, viewer: int | None = None) -> dict[str, Any]:
     deleted = row["deleted_at"] is not None
     media_id = row["media_id"]
@@ -96,6 +112,7 @@ def message_json(row: Row, viewer: int | None = None) -> dict[str, Any]:
         "timestamp": iso(row["created_at"]),
         "media_type": None if deleted else row["media_type"],
         "media_url": f"/webchat/media/{media_id}" if media_id and not deleted else None,
+        "media": media_json(media_id, row["media_type"], row.get("media_info")) if media_id and not deleted else None,
         "client_id": row["client_id"],
         "reply_to": row["reply_to_id"],
         "edited_at": iso(row["edited_at"]),

@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..db import q
+from ..db import Conn, q
 from ..errors import DATABASE_DOWN
 from .media import Upload
 
@@ -191,9 +191,10 @@ class SendQueue:
         self.alone += 1
         for _ in range(3):
             try:
-                async with self.pool.acquire() as conn:
+                async with self.pool.acquire() as conn, conn.transaction():
                     rows = await conn.fetch(q("send_messages"), *_columns([send]), True)
-                    self._stored(rows)
+                    rows = await _with_audio(conn, send, rows)
+                self._stored(rows)
             except asyncpg.UniqueViolationError as e:
                 if e.constraint_name == "messages_chat_seq":
                     return Stored("sequence_behind")
@@ -203,6 +204,18 @@ class SendQueue:
             row = rows[0]
             return Stored(row["outcome"], row if row["id"] is not None else None)
         return Stored("conflict_row")
+
+
+async def _with_audio(conn: Conn, send: Send, rows: list[Any]) -> list[Any]:
+    """Store what was read from an audio upload in the send's own transaction, so the message is
+    never seen (answered, fanned out, replayed) without its duration and waveform."""
+    audio = send.upload.audio if send.upload is not None else None
+    if audio is None or rows[0]["outcome"] != "created":
+        return rows
+    row = rows[0]
+    info = await conn.fetchval(q("media_set_audio"), row["media_id"], audio.voice, audio.duration_ms,
+                               audio.client_duration_ms, audio.waveform)
+    return [{**dict(row), "media_info": info}]
 
 
 class SendMetrics(Collector):

@@ -108,7 +108,8 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "Message": message, "Chat": chat, "Member": member, "Presence": presence,
         "Account": account, "Error": error, "Event": event, "Health": health,
         "Me": _ok(account=_ref("Account"), csrf_token=STR, identify_enabled=BOOL, limits=_obj(
-            {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"}})),
+            {"max_text_chars": {"type": "integer"}, "max_media_bytes": {"type": "integer"},
+             "max_voice_seconds": {"type": "integer"}})),
         "Session": _ok(account=_ref("Account"), csrf_token=STR),
         "SendResult": _ok(chat_id=ID, message=_ref("Message"), duplicate=BOOL),
         "MessageResult": _ok(message=_ref("Message")),
@@ -132,6 +133,7 @@ ERRORS = {
     408: "The request body did not arrive within the body timeout (WEBCHAT_BODY_TIMEOUT).",
     409: "Conflict with the stored state (message deleted, client_id reused, inconsistent data).",
     413: "Body, text or media larger than its cap.",
+    416: "A `Range` that starts past the end of the file (`Content-Range: bytes */size` gives its size).",
     415: "Media that is neither a supported image nor audio, or a compressed request body "
          "(`Content-Encoding` other than `identity`: request bodies are read as sent, never inflated).",
     429: "Over a rate limit; `Retry-After` says how many seconds to wait.",
@@ -192,11 +194,17 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
                        "description": "the title of the page the visitor writes from; kept (NFC, one line, "
                                       f"its first {MAX_PAGE_TITLE} characters) only by the send that starts a "
                                       "conversation, as `context.title` for the agents' inbox"}}
+    voice_fields: dict[str, Schema] = {
+        "duration_ms": {"type": "integer", "minimum": 1, "description": (
+            "a voice note: its length as the recorder measured it; checked against the container's where "
+            f"the server can read it (Ogg, MP4, MP3, WAV, FLAC; not WebM), at most {settings.max_voice_seconds} s")},
+        "waveform": {"type": "string", "description": "a voice note: a JSON array of at most 128 integers 0-255, "
+                                                      "its loudness across the recording"}}
     media_types = sorted({SERVE_AS.get(m, m) for m in ALLOWED})
     sends = {JSON: {"schema": _obj({"text": {**text, "minLength": 1, "pattern": "\\S"}},
                                    {k: v for k, v in send_fields.items() if k != "text"})},
              # multipart: text, media or both
-             "multipart/form-data": {"schema": _obj({}, {**send_fields, "chat_id": ID, "reply_to": ID,
+             "multipart/form-data": {"schema": _obj({}, {**send_fields, **voice_fields, "chat_id": ID, "reply_to": ID,
                                                          "media": {"type": "string",
                                                                    "contentMediaType": "application/octet-stream"}}),
                                      "encoding": {"media": {"contentType": "application/octet-stream"}}}}
@@ -378,7 +386,9 @@ def document(settings: Settings | None = None) -> dict[str, Any]:
             "summary": "An uploaded file, to members of its chat (and agents, in a visitor conversation); "
                        "404 once its message is deleted.",
             "parameters": [_path_id("media_id")],
-            "responses": _responses(200, None, 404, *READ,
+            "responses": _responses({200: "The whole file.",
+                                     206: "The byte range asked for with `Range: bytes=first-last` (one range; "
+                                          "players seek so), with `Content-Range`."}, None, 404, 416, *READ,
                                     content={t: {"schema": {"type": "string", "contentMediaType": t}}
                                              for t in media_types})}},
         "/webchat/poll/": {

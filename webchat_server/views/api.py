@@ -9,13 +9,13 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..db import pool_key, q
-from ..domain import chats, messages, reactions, staff
+from ..domain import chats, messages, reactions, staff, voice
 from ..domain import media as media_store
 from ..domain.limits import Charge, limits_key
 from ..domain.media import Upload, sniff
 from ..domain.model import account_json
 from ..domain.sending import send_queue_key
-from ..errors import BadInput, NotFound, TooLarge
+from ..errors import BadInput, NotFound, TooLarge, error_response
 from ..http.auth import require_account, session_account, session_claim
 from ..http.openapi import document
 from ..http.proxies import address_key
@@ -52,7 +52,8 @@ async def me(request: web.Request) -> web.Response:
         "account": account_json(account),
         "csrf_token": session["csrf"],
         "identify_enabled": bool(settings.identity_secret),
-        "limits": {"max_text_chars": settings.max_text_chars, "max_media_bytes": settings.max_media_bytes},
+        "limits": {"max_text_chars": settings.max_text_chars, "max_media_bytes": settings.max_media_bytes,
+                   "max_voice_seconds": settings.max_voice_seconds},
     })
 
 
@@ -97,7 +98,7 @@ async def _read_parts(request: web.Request, max_media: int) -> tuple[dict[str, A
                 if len(data) > max_media:
                     raise TooLarge(f"media is larger than {max_media} bytes")
             upload = sniff(bytes(data), max_media)
-        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal", "page_title"):
+        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal", "page_title", "duration_ms", "waveform"):
             raw = bytearray()
             while chunk := await part.read_chunk(16 * 1024):
                 raw.extend(chunk)
@@ -130,6 +131,8 @@ async def send(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > settings.max_media_bytes + 256 * 1024:
             raise TooLarge(f"media is larger than {settings.max_media_bytes} bytes")
         body, upload = await _read_send_form(request, settings.max_media_bytes)
+        if upload is not None:
+            upload = voice.examine(upload, body, settings.max_voice_seconds)
     else:
         body, upload = await json_body(request), None
     text = opt_text(body.get("text"), "text", settings.max_text_chars) or ""
@@ -305,12 +308,20 @@ async def media(request: web.Request) -> web.Response:
     account = await require_account(request)
     media_id = req_id(request.match_info["media_id"], "media_id")
     content_type, data = await media_store.get(request.app[pool_key], account["id"], media_id)
-    return web.Response(
-        body=data,
-        content_type=content_type,
-        headers={
-            "Cache-Control": "private, max-age=86400",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+    headers = {
+        "Cache-Control": "private, max-age=86400",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        # players seek in a recording by asking for byte ranges (Safari plays audio only so)
+        "Accept-Ranges": "bytes",
+    }
+    span = media_store.byte_range(request.headers.get("Range"), len(data))
+    if span is None:
+        return web.Response(body=data, content_type=content_type, headers=headers)
+    start, end = span
+    if start >= len(data):
+        refused = error_response(416, "range_not_satisfiable", f"the file has {len(data)} bytes")
+        refused.headers["Content-Range"] = f"bytes */{len(data)}"
+        return refused
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return web.Response(status=206, body=data[start:end + 1], content_type=content_type, headers=headers)
