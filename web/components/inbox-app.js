@@ -12,7 +12,6 @@ import {askPermission, notificationPermission} from '../lib/notify.js';
 import {audioContext} from '../lib/chime.js';
 import {themeStyles, controlStyles} from '../lib/theme.js';
 import '../lib/inbox-note.js';
-import '../lib/inbox-quote.js';
 import './inbox-list.js';
 import './inbox-conversation.js';
 import './inbox-context.js';

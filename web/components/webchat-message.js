@@ -140,7 +140,8 @@ export class WebchatMessage extends LitElement {
     .quote { display: block; width: 100%; text-align: start; margin: 0 0 6px; padding: 4px 8px; font-size: 13px;
       border: none; border-inline-start: 3px solid currentColor; border-radius: 6px; background: rgb(0 0 0 / 0.07);
       color: inherit; line-height: 1.3; }
-    :host([mine]) .quote { background: rgb(255 255 255 / 0.16); }
+    /* darkened, not lightened: the quote keeps its white text at 4.5:1 on the accent in both themes */
+    :host([mine]) .quote { background: rgb(0 0 0 / 0.2); }
     .quote .qname { display: block; font-weight: 600; font-size: 12px; }
     .quote .qtext { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
       white-space: pre-wrap; overflow-wrap: anywhere; }

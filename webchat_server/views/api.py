@@ -98,7 +98,8 @@ async def _read_parts(request: web.Request, max_media: int) -> tuple[dict[str, A
                 if len(data) > max_media:
                     raise TooLarge(f"media is larger than {max_media} bytes")
             upload = sniff(bytes(data), max_media)
-        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal", "page_title", "duration_ms", "waveform"):
+        elif part.name in ("text", "chat_id", "client_id", "reply_to", "internal", "page_title",
+                           "duration_ms", "waveform"):
             raw = bytearray()
             while chunk := await part.read_chunk(16 * 1024):
                 raw.extend(chunk)
