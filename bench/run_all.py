@@ -26,6 +26,8 @@ SCENARIOS = [
     # the send path through the API (issue 17): latency at 2 and 50 msg/s, highest loss-free rate,
     # write commits/s with and without group commit, deliveries per server CPU-second
     ["bench.send"],
+    # where a lone send's time goes: HTTP, the send function in Postgres, the commit
+    ["bench.send_breakdown"],
     # reactions to one message fanned out to 100 sockets (issue 15)
     ["bench.reactions", "--subscribers", "100", "--reactions", "200", "--rate", "20"],
     # a visitor's sends while four neighbours behind the same address upload 5 MiB files (issue 18 #9)
