@@ -17,6 +17,7 @@ import pytest
 
 from .browser_support import avatar_names, bot_says, bot_voice_note, free_port, make_bot, png, shop_site, sql
 from .engines.drivers import ENGINES, Engine, Session, Tab, launch
+from .party import Party
 from .ws_proxy import WsProxy
 
 pytestmark = pytest.mark.browser
@@ -239,6 +240,78 @@ def test_typing_indicator_shows_and_clears(engine: Engine, session: Session, ser
     sql(server.database_url, "SELECT webchat.typing($1, $2, true)", chat, bot)
     wait(tab, f"return {typing} === 'Typist is typing…';", "typing shown again")
     wait(tab, f"return {typing} === '';", "typing expired", timeout=10)
+
+
+# README: a presence change reaches chat partners within about 11 s; waited for generously, never timed
+PRESENCE_WAIT = 60.0
+STATE = "const m = bubbles({text})[0]; const s = m && m.shadowRoot.querySelector('.state');"
+HEADER = "const p = all('webchat-chat')[0].shadowRoot.querySelector('header .presence');"
+
+
+def wait_state(tab: Tab, text: str, state: str) -> None:
+    wait(tab, STATE.format(text=json.dumps(text))
+         + f" return Boolean(s) && s.textContent.trim() === {json.dumps(state)};", f"{state!r} under {text!r}", 30)
+
+
+def state(tab: Tab, text: str) -> str:
+    return str(page_js(tab, STATE.format(text=json.dumps(text)) + " return s ? s.textContent.trim() : '';"))
+
+
+def wait_header(tab: Tab, name: str, status: str, words: str) -> None:
+    """The chat header names the other side ("Name: " for screen readers) with its status in words."""
+    wait(tab, HEADER + f" return Boolean(p) && p.classList.contains({json.dumps(status)})"
+              f" && p.textContent.trim().startsWith({json.dumps(name + ': ' + words)});",
+         f"{name}: {words}", timeout=PRESENCE_WAIT)
+
+
+def reload(tab: Tab, base: str, text: str) -> None:
+    tab.goto(base + "/")
+    wait_status(tab, "live")
+    wait_count(tab, text, timeout=30)
+
+
+def test_seen_and_the_other_side_online_then_last_seen(engine: Engine, session: Session, server: Any) -> None:
+    """Read receipts and presence in a one-to-one chat, seen by the visitor's page. The other side is
+    a second guest on the HTTP API with a WebSocket of its own (tests/party.py): a bot by SQL has no
+    connection, so it could never be online.
+
+    It fails on code without either feature: without receipts no `read` event and no read position in
+    the chat's members, so "✓✓ Seen" never appears (live or after the reload); without presence the
+    header never names the other side "online", nor "last seen" once it has gone; without the switch
+    `PATCH /webchat/me` is refused, or the other members still get its position and the reload shows
+    "Seen". Nothing here is timed: each wait is several times what README states."""
+    tab = open_demo(session, server.base)
+    first = f"did you read this, {engine.name}?"
+    chat = start_chat(tab, first)
+    with Party(server.base) as other:
+        sql(server.database_url, "INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)",
+            chat, other.id)
+        other.connect()
+        wait_header(tab, other.name, "online", "online")
+        wait_state(tab, first, "✓ Sent")
+        other.read(chat, 1)
+        wait_state(tab, first, "✓✓ Seen")  # live: the `read` event
+        reload(tab, server.base, first)
+        wait_state(tab, first, "✓✓ Seen")  # after a reload: the position comes with the chat's members
+        wait_header(tab, other.name, "online", "online")
+        other.disconnect()
+        wait_header(tab, other.name, "offline", "last seen ")
+        # the other side stops sharing how far it has read, then reads my next message
+        other.share_read_receipts(False)
+        second = f"and this one, {engine.name}?"
+        send(tab, second)
+        seq = int(wait(tab, f"const m = bubbles({json.dumps(second)})[0]; return m && m.message.seq;",
+                       f"{second!r} stored", timeout=30))
+        other.read(chat, seq)
+        # a message sent after the read is a barrier: a `read` event, had one gone out, came before it
+        other.say(chat, f"no receipts from me, {engine.name}")
+        wait_count(tab, f"no receipts from me, {engine.name}", timeout=30)
+        assert state(tab, second) == "✓ Sent"
+        reload(tab, server.base, second)
+        wait_count(tab, f"no receipts from me, {engine.name}", timeout=30)
+        assert state(tab, second) == "✓ Sent"
+        assert page_js(tab, "return all('webchat-message').filter((m) => m.shadowRoot.querySelector('.state.seen'))"
+                            ".length;") == 0
 
 
 def test_websocket_blocked_then_dropped(engine: Engine, session: Session, server: Any, proxy: WsProxy) -> None:
