@@ -7,8 +7,8 @@
 import {LitElement, html, css, nothing} from 'lit';
 import {controlStyles} from '../lib/theme.js';
 import {ClientController} from '../lib/controller.js';
-import {typingText, EMOJI_DATA} from './webchat-chat.js';
-import {deepActive} from './webchat-menu.js';
+import {typingText} from './webchat-chat.js';
+import {emojiPanel, openEmoji} from '../lib/emoji-panel.js';
 import {handler} from './inbox-list.js';
 import {NOTE_LABEL} from '../lib/inbox-note.js';
 import './webchat-message-list.js';
@@ -127,44 +127,10 @@ export class InboxConversation extends LitElement {
         .maxVoiceSeconds=${c.limits.max_voice_seconds || 300}
         @webchat-send=${this._send} @webchat-typing=${() => { if (this.mode === 'reply') c.typingNow(id); }}
         @webchat-emoji-open=${() => this._openEmoji({})}></webchat-composer>
-      ${this._emoji && this._pickerLoaded ? html`<webchat-emoji-picker data-source=${c.api.base + EMOJI_DATA}
-        ?dark=${getComputedStyle(this).colorScheme === 'dark'}
-        label=${this._emoji.message ? 'React with an emoji' : 'Insert an emoji'}
-        @webchat-emoji-pick=${this._emojiPicked} @webchat-emoji-close=${() => this._closeEmoji()}></webchat-emoji-picker>`
-        : nothing}`;
+      ${emojiPanel(this)}`;
   }
 
-  /** The full picker, as the widget opens it; its code is a chunk of its own, imported on first open. */
-  async _openEmoji(target) {
-    target.returnTo ||= deepActive();
-    if (!this._pickerLoaded) {
-      await import('./webchat-emoji-picker.js');
-      this._pickerLoaded = true;
-    }
-    this._emoji = target;
-    await this.updateComplete;
-    this.renderRoot.querySelector('webchat-emoji-picker')?.focus();
-  }
-
-  _closeEmoji(restore = true) {
-    const back = this._emoji && this._emoji.returnTo;
-    this._emoji = null;
-    if (restore && back && back.isConnected) back.focus();
-  }
-
-  _emojiPicked(e) {
-    const {emoji} = e.detail;
-    const target = this._emoji;
-    if (!target) return;
-    if (target.message) {
-      // the newest copy of the message: reactions may have changed while the picker was open
-      const m = this.client.messageList(target.message.chat_id).find((x) => x.id === target.message.id) || target.message;
-      this.client.toggleReaction(m, emoji);
-      this._closeEmoji();
-    } else {
-      this.renderRoot.querySelector('webchat-composer')?.insert(emoji);
-    }
-  }
+  _openEmoji(target) { return openEmoji(this, target); }
 
   /** Reply to a message: its quote above the composer. A reply in note mode is a note that quotes it. */
   async _reply(e) {

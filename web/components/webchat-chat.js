@@ -18,10 +18,7 @@ import './webchat-message-list.js';
 import './webchat-composer.js';
 import './webchat-status.js';
 import './webchat-banner.js';
-import {deepActive} from './webchat-menu.js';
-
-/** The emoji picker's data, as the build puts it under the chat server's /web/. */
-export const EMOJI_DATA = '/web/dist/emoji-data-en.json';
+import {emojiPanel, openEmoji} from '../lib/emoji-panel.js';
 
 export function typingText(names) {
   if (names.length === 0) return '';
@@ -155,50 +152,10 @@ export class WebchatChat extends LitElement {
         .maxVoiceSeconds=${c.limits.max_voice_seconds || 300}
         @webchat-send=${this._send} @webchat-typing=${() => c.typingNow(this._chatId)}
         @webchat-emoji-open=${() => this._openEmoji({})}></webchat-composer>
-      ${this._emoji && this._pickerLoaded ? html`<webchat-emoji-picker data-source=${c.api.base + EMOJI_DATA}
-        ?dark=${this._dark()}
-        label=${this._emoji.message ? 'React with an emoji' : 'Insert an emoji'}
-        @webchat-emoji-pick=${this._emojiPicked} @webchat-emoji-close=${() => this._closeEmoji()}></webchat-emoji-picker>`
-        : nothing}`;
+      ${emojiPanel(this)}`;
   }
 
-  /** The full picker; its code is imported on first open (a chunk of its own, not in the launcher's first bytes). */
-  async _openEmoji(target) {
-    target.returnTo ||= deepActive();
-    if (!this._pickerLoaded) {
-      await import('./webchat-emoji-picker.js');
-      this._pickerLoaded = true;
-    }
-    this._emoji = target;
-    await this.updateComplete;
-    this.renderRoot.querySelector('webchat-emoji-picker')?.focus();
-  }
-
-  _closeEmoji(restore = true) {
-    const back = this._emoji && this._emoji.returnTo;
-    this._emoji = null;
-    if (restore && back && back.isConnected) back.focus();
-  }
-
-  _emojiPicked(e) {
-    const {emoji} = e.detail;
-    const target = this._emoji;
-    if (!target) return;
-    if (target.message) {
-      // the newest copy of the message: reactions may have changed while the picker was open
-      const m = this.client.messageList(target.message.chat_id).find((x) => x.id === target.message.id) || target.message;
-      this.client.toggleReaction(m, emoji);
-      this._closeEmoji();
-    } else {
-      // the composer's picker stays open for another; its caret is where the emoji went
-      this.renderRoot.querySelector('webchat-composer')?.insert(emoji);
-    }
-  }
-
-  /** The picker follows the conversation's theme (an attribute, or the system's when auto). */
-  _dark() {
-    return getComputedStyle(this).colorScheme === 'dark';
-  }
+  _openEmoji(target) { return openEmoji(this, target); }
 
   async _reply(e) {
     const composer = this.renderRoot.querySelector('webchat-composer');
