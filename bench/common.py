@@ -176,3 +176,20 @@ def emit(name: str, summary: dict[str, Any]) -> None:
     summary = {"bench": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **summary}
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
+
+
+def ws_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The whole (unmasked, server-sent) WebSocket frames at the front of buf as (opcode, payload),
+    and the bytes left over for the next read."""
+    frames = []
+    while len(buf) >= 2:
+        n, at = buf[1] & 0x7F, 2
+        if n == 126:
+            n, at = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            n, at = int.from_bytes(buf[2:10], "big"), 10
+        if len(buf) < at + n:
+            break
+        frames.append((buf[0] & 0x0F, buf[at:at + n]))
+        buf = buf[at + n:]
+    return frames, buf

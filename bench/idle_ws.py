@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet
 
 from webchat_server.http.auth import COOKIE_NAME
 
-from .common import Bench, emit
+from .common import Bench, emit, ws_frames
 
 
 def cookie(fernet: Fernet, account_id: int) -> str:
@@ -89,15 +89,8 @@ async def scenario(n: int, per_source: int) -> dict[str, object]:
                 closed += 1
                 return
             buf += chunk
-            while len(buf) >= 2:
-                n, at = buf[1] & 0x7F, 2
-                if n == 126:
-                    n, at = int.from_bytes(buf[2:4], "big"), 4
-                elif n == 127:
-                    n, at = int.from_bytes(buf[2:10], "big"), 10
-                if len(buf) < at + n:
-                    break
-                opcode, payload, buf = buf[0] & 0x0F, buf[at:at + n], buf[at + n:]
+            frames, buf = ws_frames(buf)
+            for opcode, payload in frames:
                 if opcode == 9:
                     await loop.sock_sendall(sock, bytes((0x8A, 0x80 | len(payload), 0, 0, 0, 0)) + payload
                                             if payload else pong)

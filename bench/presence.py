@@ -25,7 +25,7 @@ import aiohttp
 import asyncpg
 from cryptography.fernet import Fernet
 
-from .common import Bench, emit
+from .common import Bench, emit, ws_frames
 from .idle_ws import cookie, open_socket
 
 PONG = bytes((0x8A, 0x80, 0, 0, 0, 0))
@@ -55,15 +55,8 @@ class Clients:
             if not chunk:
                 return
             buf += chunk
-            while len(buf) >= 2:
-                n, at = buf[1] & 0x7F, 2
-                if n == 126:
-                    n, at = int.from_bytes(buf[2:4], "big"), 4
-                elif n == 127:
-                    n, at = int.from_bytes(buf[2:10], "big"), 10
-                if len(buf) < at + n:
-                    break
-                opcode, payload, buf = buf[0] & 0x0F, buf[at:at + n], buf[at + n:]
+            frames, buf = ws_frames(buf)
+            for opcode, payload in frames:
                 if opcode == 9:
                     await loop.sock_sendall(sock, bytes((0x8A, 0x80 | len(payload), 0, 0, 0, 0)) + payload
                                             if payload else PONG)
