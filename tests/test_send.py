@@ -378,3 +378,84 @@ async def test_the_fan_out_uses_the_rows_a_send_wrote_but_not_for_a_later_change
                             Updated((MessageRow(chat, row["id"], change_seq, api.id),))])
     assert delivery.queries == 1
     assert [e.obj["message"]["text"] for e in waiter.answer()][-2:] == ["edited", "edited"]
+
+
+SEND_ONE = "SELECT idx, outcome, (message).* FROM webchat.send_one($1, $2, $3, $4, $5, $6, $7, $8)"
+SEND_MESSAGES = ("SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+                 " $10, $11, $12)")
+
+
+async def _judged(conn: asyncpg.Connection, general: bool, sender: int, chat: int, text: str = "t",
+                  client_id: str | None = None, reply_to: int | None = None, limited: float | None = None,
+                  session: str | None = None) -> tuple[str, str | None, str | None]:
+    """One send through one of the two functions, rolled back: (outcome, stored text, chat title)."""
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        if general:
+            rows = await conn.fetch(SEND_MESSAGES, [sender], [chat], [text], [client_id], [reply_to], ["from text"],
+                                    [limited], [None], [None], [None], [session], False)
+        else:
+            rows = await conn.fetch(SEND_ONE, sender, chat, text, client_id, reply_to, "from text", limited, session)
+        title = await conn.fetchval("SELECT title FROM webchat.chats WHERE id = $1", chat)
+        return rows[0]["outcome"], rows[0]["text"], title
+    finally:
+        await tx.rollback()
+
+
+async def test_the_lone_send_function_judges_every_case_as_the_general_one(
+        sql: asyncpg.Connection, database_url: str) -> None:
+    """webchat.send_one (the common case) and webchat.send_messages (batches, new chats, uploads) give
+    the same outcome, the same stored message and the same title for every kind of send."""
+    async def account() -> int:
+        return int(await sql.fetchval("INSERT INTO webchat.accounts (kind) VALUES ('guest') RETURNING id"))
+
+    async def chat(title: str, *members: int) -> int:
+        c = int(await sql.fetchval("INSERT INTO webchat.chats (title) VALUES ($1) RETURNING id", title))
+        for m in members:
+            await sql.execute("INSERT INTO webchat.chat_members (chat_id, account_id) VALUES ($1, $2)", c, m)
+        return c
+
+    me, other, merged = await account(), await account(), await account()
+    mine, theirs, fresh = await chat("mine", me, merged), await chat("theirs", other), await chat("New chat", me)
+    await sql.execute("INSERT INTO webchat.messages (chat_id, sender_id, text, client_id)"
+                      " VALUES ($1, $2, 'kept', 'k1')", mine, me)
+    elsewhere = await sql.fetchval("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, 'x')"
+                                   " RETURNING id", theirs, other)
+    here = await sql.fetchval("INSERT INTO webchat.messages (chat_id, sender_id, text) VALUES ($1, $2, 'y')"
+                              " RETURNING id", mine, me)
+    await sql.execute("INSERT INTO webchat.revoked_sessions (sid, expires_at) VALUES ('gone', now() + interval '1 h')")
+    await sql.execute("UPDATE webchat.accounts SET merged_into = $1 WHERE id = $2", me, merged)
+    cases: dict[str, tuple[dict[str, Any], str]] = {
+        "plain": ({"sender": me, "chat": mine}, "created"),
+        "with a client_id": ({"sender": me, "chat": mine, "client_id": "new"}, "created"),
+        "a retry": ({"sender": me, "chat": mine, "client_id": "k1"}, "duplicate"),
+        "a retry, rate-limited": ({"sender": me, "chat": mine, "client_id": "k1", "limited": 3.0}, "duplicate"),
+        "its client_id used in another chat": ({"sender": me, "chat": fresh, "client_id": "k1"}, "conflict"),
+        "rate-limited": ({"sender": me, "chat": mine, "limited": 3.0}, "rate_limited"),
+        "not a member": ({"sender": me, "chat": theirs}, "not_found"),
+        "a reply into another chat": ({"sender": me, "chat": mine, "reply_to": elsewhere}, "bad_reply"),
+        "a reply": ({"sender": me, "chat": mine, "reply_to": here}, "created"),
+        "signed out": ({"sender": me, "chat": mine, "session": "gone"}, "no_session"),
+        "a live session": ({"sender": me, "chat": mine, "session": "live"}, "created"),
+        "merged into a user": ({"sender": merged, "chat": mine, "session": "live"}, "no_session"),
+        "the first message of a New chat": ({"sender": me, "chat": fresh}, "created"),
+    }
+    for name, (send, outcome) in cases.items():
+        general = await _judged(sql, True, **send)
+        lone = await _judged(sql, False, **send)
+        assert general == lone and general[0] == outcome, (name, general, lone)
+    assert (await _judged(sql, False, me, fresh, "hello"))[2] == "from text"
+    # held by another transaction: the same client_id being stored, or the chat row
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(1466130276, hashtext($1))", f"{me}:k2")
+            assert (await _judged(sql, False, me, mine, client_id="k2"))[0] == "busy"
+            assert (await _judged(sql, True, me, mine, client_id="k2"))[0] == "busy"
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM webchat.chats WHERE id = $1 FOR NO KEY UPDATE", mine)
+            assert (await _judged(sql, False, me, mine))[0] == "busy"
+            assert (await _judged(sql, True, me, mine))[0] == "busy"
+    finally:
+        await holder.close()

@@ -148,7 +148,14 @@ class SendQueue:
         sends = [s for s, _ in batch]
         try:
             async with self.pool.acquire() as conn:
-                rows = await conn.fetch(q("send_messages"), *_columns(sends), False)
+                if len(sends) == 1 and sends[0].chat_id is not None:
+                    # the common case (one send at low load, into a chat that exists) in a
+                    # function of fewer steps: a third less Postgres time than the general one
+                    s = sends[0]
+                    rows = await conn.fetch(q("send_one"), s.account_id, s.chat_id, s.text, s.client_id,
+                                            s.reply_to, s.title, s.limited, s.session)
+                else:
+                    rows = await conn.fetch(q("send_messages"), *_columns(sends), False)
                 self._stored(rows)
         except DATABASE_DOWN as e:
             for _, fut in batch:
