@@ -71,7 +71,7 @@ async def gc_pauses(bench: Bench) -> dict[str, tuple[float, float]]:
 
 async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql",
                    procs: int = 2, workers: int = 1, record_sends: bool = False,
-                   flame: str | None = None) -> list[dict[str, Any]]:
+                   flame: str | None = None, client: str = "raw") -> list[dict[str, Any]]:
     bench = Bench(workers)
     await bench.start()
     owner = await Guest(bench.base).start()
@@ -83,7 +83,7 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
     for k in range(procs):
         parent, child = mp.Pipe()
         share = subs // procs + (1 if k < subs % procs else 0)
-        proc = mp.get_context("spawn").Process(target=subscribers.run, args=(child, bench.base, share))
+        proc = mp.get_context("spawn").Process(target=subscribers.run, args=(child, bench.base, share, client))
         proc.start()
         children.append((parent, proc))
     for parent, _ in children:
@@ -117,6 +117,7 @@ async def scenario(subs: int, phases: list[tuple[float, float]], via: str = "sql
         report = {
             "subscribers": subs,
             "client_processes": procs,
+            "client": client,
             "expected_per_subscriber": written,
             "delivered": sum(got),
             "delivered_fraction": round(sum(got) / max(1, written * subs), 5),
@@ -160,13 +161,15 @@ def main() -> None:
     parser.add_argument("--name", default=None)
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the subscribers")
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers N)")
+    parser.add_argument("--client", choices=["raw", "aiohttp"], default="raw",
+                        help="subscribers' sockets: lean hand-read frames on uvloop, or aiohttp's client")
     parser.add_argument("--flame", help="write a py-spy flame graph of the server during each phase here "
                                         "(.svg, or .txt: collapsed stacks)")
     args = parser.parse_args()
     rates = args.rate or [50]
     phases = [(r, args.seconds) for r in rates]
     results = asyncio.run(scenario(args.subscribers, phases, args.via, args.client_procs, args.workers,
-                                   flame=args.flame))
+                                   flame=args.flame, client=args.client))
     name = args.name or f"fanout_{args.subscribers}subs_{args.via}" + (f"_{args.workers}w" if args.workers > 1 else "")
     emit(name, {"phases": results})
 
