@@ -170,7 +170,7 @@ SELECT m.chat_id, c.last_seq
 -- name: send_messages
 SELECT idx, outcome, (message).* FROM webchat.send_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
--- One send into an existing chat, the common case (sql/migrations/0016_send_one.sql).
+-- One send into an existing chat, the common case (sql/migrations/0016_fewer_send_steps.sql).
 -- name: send_one
 SELECT idx, outcome, (message).* FROM webchat.send_one($1, $2, $3, $4, $5, $6, $7, $8);
 

@@ -66,3 +66,33 @@ BEGIN
     END IF;
     RETURN QUERY SELECT 1, verdict, v FROM (SELECT) one LEFT JOIN webchat.message_view v ON v.id = mid;
 END $$;
+
+-- Every insert into messages, by the API or by SQL, paid for two triggers that rarely do anything:
+-- reopening a resolved conversation was an UPDATE of the chat row of its own (and a second run of
+-- chats_after_update), and the check that a reply does not quote a note ran for every message.
+-- The reopen is now part of the UPDATE that takes the chat's next seq; the check runs for replies.
+CREATE OR REPLACE FUNCTION webchat.message_before_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE webchat.chats
+       SET last_seq = last_seq + 1,
+           updated_at = now(),
+           last_message_id = NEW.id,
+           -- a resolved conversation the visitor writes in again is open again
+           status = CASE WHEN status = 'resolved' AND visitor_id = NEW.sender_id THEN 'open' ELSE status END
+     WHERE id = NEW.chat_id
+    RETURNING last_seq INTO NEW.seq;
+    IF NEW.seq IS NULL THEN
+        RAISE EXCEPTION 'chat % does not exist', NEW.chat_id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    NEW.change_seq := NEW.seq;
+    NEW.created_at := now();
+    RETURN NEW;
+END $$;
+
+DROP TRIGGER messages_reopen ON webchat.messages;
+DROP FUNCTION webchat.message_reopen();
+
+DROP TRIGGER messages_reply_not_to_note ON webchat.messages;
+CREATE TRIGGER messages_reply_not_to_note BEFORE INSERT OR UPDATE OF reply_to_id, visibility ON webchat.messages
+    FOR EACH ROW WHEN (NEW.reply_to_id IS NOT NULL) EXECUTE FUNCTION webchat.message_reply_not_to_note();
