@@ -28,6 +28,8 @@ SCENARIOS = [
     ["bench.send"],
     # where a lone send's time goes: HTTP, the send function in Postgres, the commit
     ["bench.send_breakdown"],
+    # what the machine allows with no chat server: a trivial process relaying a line to 100 sockets
+    ["bench.floor"],
     # reactions to one message fanned out to 100 sockets (issue 15)
     ["bench.reactions", "--subscribers", "100", "--reactions", "200", "--rate", "20"],
     # a visitor's sends while four neighbours behind the same address upload 5 MiB files (issue 18 #9)
