@@ -47,21 +47,21 @@ def brief(phase: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def latency(seconds_slow: float, seconds_fast: float) -> dict[str, Any]:
+async def latency(seconds_slow: float, seconds_fast: float, client: str) -> dict[str, Any]:
     """API send -> 100 sockets at 2 and at 50 msg/s, with the send-time histogram at 2 msg/s."""
     before = load()
     phases = await fanout.scenario(100, [(2, seconds_slow), (50, seconds_fast)], via="api",
-                                   record_sends=True)
+                                   record_sends=True, client=client)
     slow, fast = phases
     return {"load_before": before, "load_after": load(), "at_2": brief(slow), "at_50": brief(fast),
             "send_histogram_ms_at_2": histogram(slow["send_ms"]),
             "send_histogram_ms_at_50": histogram(fast["send_ms"])}
 
 
-async def max_rate(rates: list[float], seconds: float) -> dict[str, Any]:
+async def max_rate(rates: list[float], seconds: float, client: str) -> dict[str, Any]:
     """Steps up to 1,000 msg/s through the API: the highest with nothing lost and p99 <= 1 s."""
     before = load()
-    phases = await fanout.scenario(100, [(r, seconds) for r in rates], via="api")
+    phases = await fanout.scenario(100, [(r, seconds) for r in rates], via="api", client=client)
     steps = [brief(p) for p in phases]
     ok = [s["rate"] for s in steps if s["delivered_fraction"] >= 1.0 and s["duplicates"] == 0
           and s["p99_ms"] is not None and s["p99_ms"] <= 1000 and s["achieved"] >= 0.95 * s["rate"]]
@@ -117,11 +117,11 @@ async def commits(senders: list[int], seconds: float) -> list[dict[str, Any]]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     gc.collect()
     gc.freeze()  # the load generator's own collections would count as send latency
-    result: dict[str, Any] = {"code": args.label}
+    result: dict[str, Any] = {"code": args.label, "client": args.client}
     if "latency" in args.parts:
-        result["latency"] = await latency(args.slow_seconds, args.fast_seconds)
+        result["latency"] = await latency(args.slow_seconds, args.fast_seconds, args.client)
     if "max_rate" in args.parts:
-        result["max_rate"] = await max_rate(args.rate, args.step_seconds)
+        result["max_rate"] = await max_rate(args.rate, args.step_seconds, args.client)
     if "commits" in args.parts:
         result["commits"] = await commits(args.senders, args.commit_seconds)
     return result
@@ -138,6 +138,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, action="append", help="concurrent API senders (repeatable)")
     parser.add_argument("--commit-seconds", type=float, default=5)
     parser.add_argument("--label", default="", help="a name for the code measured (before/after)")
+    parser.add_argument("--client", choices=["raw", "aiohttp"], default="raw",
+                        help="the subscribers' sockets (see bench.fanout --client)")
     parser.add_argument("--name", default="send_path")
     args = parser.parse_args()
     args.rate = args.rate or [200, 400, 600, 800, 1000]
