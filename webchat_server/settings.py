@@ -239,7 +239,7 @@ class Settings:
     # a process leases up to this many seconds' worth of a bucket's tokens at a time (never more than
     # a quarter of its burst), so most writes take their tokens without a database round trip; 0 =
     # take exactly what each write costs, one short statement per write (domain/limits.py)
-    rate_lease_seconds: float = 1.0
+    rate_lease_seconds: float = 5.0
     # IPv6 clients count per /64 (address_key) and also against these wider prefixes, each allowed
     # this many times an address's limit, so one holder of a /48 cannot rotate through 65,536 /64s
     ipv6_prefix_limits: tuple[tuple[int, float], ...] = ((56, 4.0), (48, 16.0))

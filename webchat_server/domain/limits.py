@@ -31,9 +31,11 @@ WHAT = {
 }
 PRUNE_EVERY = 300.0
 # how often unused leased tokens are looked at, and how long a lease may sit unused before its
-# tokens go back to Postgres for other processes
+# tokens go back to Postgres for other processes. Long enough that a person chatting (a message
+# every few seconds) pays from the lease rather than with a round trip per message; the tokens
+# a process holds are at most a quarter of a bucket's burst
 RETURN_EVERY = 0.5
-LEASE_IDLE = 1.0
+LEASE_IDLE = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,8 @@ class Limits:
     their limits, and no bucket row is ever locked while a write runs: one client's slow write
     cannot stall a stranger who shares its address. A lease is at most `lease_seconds` of a
     bucket's refill (and a quarter of its burst); tokens a process leased and did not use go back
-    after LEASE_IDLE, so the limits hold across processes within about a second of refill.
+    after LEASE_IDLE, so across processes a limit may refuse up to that quarter early for that long,
+    never allow more than the bucket holds.
     """
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
