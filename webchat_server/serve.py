@@ -67,11 +67,6 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     # and socket of the process. Objects made later are collected as usual.
     gc.collect()
     gc.freeze()
-    # Collections of young objects every 7,000 net allocations instead of 700: a full collection
-    # (which also walks every open socket's objects: 4-9 ms with 100 sockets here, about once a
-    # minute at 2 messages a second) comes ten times less often, and fewer short-lived objects
-    # live long enough to be promoted into it. Memory cost: at most ~7,000 young objects more.
-    gc.set_threshold(7000, 10, 10)
     pauses = GcPauses()
     gc.callbacks.append(pauses)
     app[metrics_key].registry.register(pauses.histogram)
