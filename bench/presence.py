@@ -97,6 +97,13 @@ async def scenario(accounts: int, per_chat: int, idle_seconds: float) -> dict[st
     key = Fernet.generate_key()
     bench = Bench()
     await bench.start({"WEBCHAT_SECRET_KEY": key.decode()})
+    try:
+        return await _measure(bench, key, accounts, per_chat, idle_seconds)
+    finally:
+        bench.stop()  # also when a step fails: never leave the server running
+
+
+async def _measure(bench: Bench, key: bytes, accounts: int, per_chat: int, idle_seconds: float) -> dict[str, Any]:
     conn = await asyncpg.connect(bench.database_url)
     ids: list[int] = [r["id"] for r in await conn.fetch(
         "INSERT INTO webchat.accounts (kind, display_name) SELECT 'guest', 'g' || i FROM generate_series(1, $1) i "
@@ -153,7 +160,8 @@ async def scenario(accounts: int, per_chat: int, idle_seconds: float) -> dict[st
     in_use = asyncio.create_task(clients.in_use())
     connect_burst = await window(15)  # everyone comes online: the first statuses, writes, notifies
     idle = await window(idle_seconds)
-    back = list(range(0, accounts, accounts // 1000))[:1000]  # one member in most chats
+    # up to 1,000 accounts spread over all of them: one member in most chats
+    back = list(range(0, accounts, max(1, accounts // 1000)))[:1000]
     clients.close(back)
     t0 = time.monotonic()
     await clients.open(back)
@@ -169,7 +177,6 @@ async def scenario(accounts: int, per_chat: int, idle_seconds: float) -> dict[st
     clients.close(list(clients.sockets))
     await listen.close()
     await conn.close()
-    bench.stop()
     return {
         "accounts": accounts, "chats": chats, "members_per_chat": per_chat, "connect": connect,
         "connect_burst": connect_burst, "idle": idle,
