@@ -33,8 +33,9 @@ async def send(
 ) -> tuple[dict[str, Any], bool]:
     """Store a message; returns (message, created). A repeated client_id returns the first one
     (and pays no rate limit: a retry is not a new message). One database round trip: the rate
-    limit is paid from this process's lease, and webchat.send_messages decides the rest (the
-    session too, when `session` is given: the id the cookie names, not yet checked)."""
+    limit is paid from this process's lease, and the send function (webchat.send_one, or
+    webchat.send_messages for a batch) decides the rest (the session too, when `session` is given:
+    the id the cookie names, not yet checked)."""
     refused = await charge.take()
     stored: Stored | None = None
     try:
