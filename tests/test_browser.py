@@ -893,6 +893,34 @@ def test_day_separators_grouping_avatars_and_dir(context: Any, server: Any) -> N
     expect(message(page, "from yesterday")).to_have_attribute("aria-label", __import__("re").compile(r"^You, "))
 
 
+def test_phone_back_while_the_first_send_is_on_its_way_stays_on_the_list(browser: Any, server: Any) -> None:
+    """A first message is shown at once, before the send that makes its conversation is answered;
+    going back to the list then, the conversation's id arriving later does not pull the visitor back."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    try:
+        page = open_app(ctx, server)
+        held: list[Any] = []
+        page.route("**/webchat/send/", lambda r: held.append(r))
+        send(page, "my first words")
+        expect(bubble(page, "my first words")).to_have_count(1)
+        page.get_by_role("button", name="Back to chats").click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "list")
+        deadline = time.monotonic() + 10
+        while not held:
+            assert time.monotonic() < deadline
+            page.wait_for_timeout(50)
+        held[0].continue_()
+        page.wait_for_function("() => document.querySelector('webchat-app').client.openChatId")
+        expect(page.locator("webchat-chat-list")).to_contain_text("my first words")
+        expect(page.locator("webchat-app")).to_have_attribute("view", "list")
+        # opening it from the list shows it, as any chat
+        page.locator("webchat-chat-list").get_by_text("my first words").first.click()
+        expect(page.locator("webchat-app")).to_have_attribute("view", "chat")
+    finally:
+        ctx.close()
+
+
 def test_delivery_state_sending_sent_seen(context: Any, server: Any) -> None:
     page = open_app(context, server)
     chat = start_chat(page, "hello there")

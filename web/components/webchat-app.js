@@ -84,7 +84,10 @@ export class WebchatApp extends LitElement {
     // (from the list, a notification, or the one remembered from the last visit)
     const c = this.client;
     const open = c.openChatId;
-    if (open !== this._lastOpen && open) this.view = 'chat';
+    // ...except the first conversation's own id arriving after its visitor went back to the list
+    // (the send that makes it was still on its way): they chose the list, it keeps it
+    if (open !== this._lastOpen && open && !(this._lastOpen == null && this._leftFirst)) this.view = 'chat';
+    if (open) this._leftFirst = false;
     this._lastOpen = open;
     // no chat open: the list, unless there is nothing in it (a first visit): then a new conversation
     if (this.narrow && !open && !this._chose) this.view = c.chats.chats.size ? 'list' : 'chat';
@@ -100,6 +103,7 @@ export class WebchatApp extends LitElement {
   async _back() {
     this.view = 'list';
     this._chose = !this.client.openChatId; // back from a first conversation: stay on the (empty) list
+    this._leftFirst = !this.client.openChatId;
     await this.updateComplete;
     this.renderRoot.querySelector('webchat-chat-list')?.focusCurrent();
   }
