@@ -178,6 +178,14 @@ def emit(name: str, summary: dict[str, Any]) -> None:
     print(json.dumps(summary))
 
 
+def upgrade_request(host: str, cookie: str) -> bytes:
+    """A WebSocket upgrade of /ws/webchat/ by hand (raw-socket clients: benches, floods), with the
+    session cookie header's value."""
+    return (f"GET /ws/webchat/ HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Cookie: {cookie}\r\n\r\n").encode()
+
+
 def ws_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     """The whole (unmasked, server-sent) WebSocket frames at the front of buf as (opcode, payload),
     and the bytes left over for the next read."""

@@ -18,7 +18,7 @@ import aiohttp
 import asyncpg
 import uvloop
 
-from .common import Bench, Guest, emit, join_all, percentiles, raise_fd_limit
+from .common import Bench, Guest, emit, join_all, percentiles, raise_fd_limit, upgrade_request
 
 SEQ = re.compile(r'"seq":(\d+)')
 SENT = re.compile(r'"text":"(\d+):')
@@ -45,9 +45,7 @@ async def flood(base: str, attempts: int, concurrency: int, hold: float) -> dict
             cookies.append("; ".join(f"{k}={v.value}" for k, v in r.cookies.items()))
     await connector.close()
     # raw upgrade requests: an attacker does not pay for a client library, so neither does this one
-    requests = [(f"GET /ws/webchat/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 f"Sec-WebSocket-Version: 13\r\nCookie: {c}\r\n\r\n").encode() for c in cookies or [""]]
+    requests = [upgrade_request(f"{host}:{port}", c) for c in cookies or [""]]
     held: list[asyncio.StreamWriter] = []
     statuses: dict[str, int] = {}
     gate = asyncio.Semaphore(concurrency)

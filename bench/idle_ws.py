@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet
 
 from webchat_server.http.auth import COOKIE_NAME
 
-from .common import Bench, emit, ws_frames
+from .common import Bench, emit, upgrade_request, ws_frames
 
 
 def cookie(fernet: Fernet, account_id: int) -> str:
@@ -37,10 +37,7 @@ async def open_socket(port: int, source: str, cookie_header: str) -> socket.sock
     sock.setblocking(False)
     sock.bind((source, 0))
     await loop.sock_connect(sock, ("127.0.0.1", port))
-    await loop.sock_sendall(sock, (
-        f"GET /ws/webchat/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-        f"Cookie: {cookie_header}\r\n\r\n").encode())
+    await loop.sock_sendall(sock, upgrade_request(f"127.0.0.1:{port}", cookie_header))
     got = b""
     # the 101 response and then the `connection` frame
     while b'"connection"' not in got:

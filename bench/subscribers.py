@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from .common import Guest, close_guests, guests, raise_fd_limit, ws_frames
+from .common import Guest, close_guests, guests, raise_fd_limit, upgrade_request, ws_frames
 
 SEQ = re.compile(r'"seq":(\d+)')
 SENT = re.compile(r'"text":"(\d+):')
@@ -64,10 +64,8 @@ class RawSocket(asyncio.Protocol):
     (on 2 cores the clients' CPU is taken from the server and Postgres)."""
 
     def __init__(self, g: Guest, idx: int, c: Counter, ready: asyncio.Event, counts: list[int], n: int) -> None:
-        self.request = (
-            f"GET /ws/webchat/ HTTP/1.1\r\nHost: {g.base.removeprefix('http://')}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Cookie: {'; '.join(f'{m.key}={m.value}' for m in g.session.cookie_jar)}\r\n\r\n").encode()
+        self.request = upgrade_request(g.base.removeprefix("http://"),
+                                       "; ".join(f"{m.key}={m.value}" for m in g.session.cookie_jar))
         self.seen = c.received.setdefault(idx, set())
         self.args = (c, ready, counts, n)
         self.buf = b""
