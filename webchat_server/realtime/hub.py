@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from weakref import WeakSet
 
@@ -106,8 +106,14 @@ class Hub:
                 added.append(sub)
         return added
 
-    def leave(self, account_id: int, chat_id: int) -> list[Subscriber]:
-        gone = [s for s in tuple(self.by_account.get(account_id, ())) if chat_id in s.positions]
+    def readers(self, account_id: int, chat_id: int) -> list[Subscriber]:
+        """The account's subscribers that follow the chat."""
+        return [s for s in self.by_account.get(account_id, ()) if chat_id in s.positions]
+
+    def leave(self, account_id: int, chat_id: int,
+              which: Callable[[Subscriber], bool] | None = None) -> list[Subscriber]:
+        """Unsubscribe the account's readers of the chat (those `which` picks); returns them."""
+        gone = [s for s in self.readers(account_id, chat_id) if which is None or which(s)]
         for sub in gone:
             self.unsubscribe(sub, chat_id)
         return gone

@@ -84,27 +84,18 @@ def _inbox_reader(sub: Subscriber) -> bool:
 
 def _left_prepare(hub: Hub, note: Left, batch: Batch) -> None:
     for chat_id, account_id in note.pairs:
-        subs = [s for s in hub.by_account.get(account_id, ()) if chat_id in s.positions]
+        hub.publish_to(hub.leave(account_id, chat_id, lambda s: not _inbox_reader(s)), removed_event(chat_id))
         # an agent's inbox reader follows visitor conversations without being a member: whether it
         # keeps this one is known once the chat's row is fetched (build)
-        kept = [s for s in subs if _inbox_reader(s)]
-        if kept:
+        if any(_inbox_reader(s) for s in hub.readers(account_id, chat_id)):
             batch.chat_ids.add(chat_id)
-        gone = [s for s in subs if not _inbox_reader(s)]
-        for sub in gone:
-            hub.unsubscribe(sub, chat_id)
-        hub.publish_to(gone, removed_event(chat_id))
 
 
 def _left_build(hub: Hub, note: Left, batch: Batch) -> Iterable[Event]:
     for chat_id, account_id in note.pairs:
         row = batch.chats.get(chat_id)
-        if row is not None and row["visitor_id"] is not None:
-            continue  # a visitor conversation: the agent still follows it, as every agent does
-        gone = [s for s in hub.by_account.get(account_id, ()) if chat_id in s.positions and _inbox_reader(s)]
-        for sub in gone:
-            hub.unsubscribe(sub, chat_id)
-        hub.publish_to(gone, removed_event(chat_id))
+        if row is None or row["visitor_id"] is None:  # a visitor conversation stays followed by every agent
+            hub.publish_to(hub.leave(account_id, chat_id, _inbox_reader), removed_event(chat_id))
     return ()
 
 
