@@ -12,7 +12,7 @@ import asyncpg
 
 from ..db import Conn, q
 from ..errors import BadInput, Conflict, NotFound
-from .identity import Identity, Refused
+from .identity import Identity, Refused, display_name
 from .model import chat_json, iso, message_json
 
 STATUSES = ("open", "resolved")
@@ -208,11 +208,9 @@ def page_title(raw: str | None) -> str:
     space, bidi controls dropped), at most MAX_PAGE_TITLE characters."""
     if not raw:
         return ""
-    text = unicodedata.normalize("NFC", raw)
     text = "".join("" if c in BIDI_CONTROLS else " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
-                   for c in text)
-    text = " ".join(text.split())
-    return text[:MAX_PAGE_TITLE]
+                   for c in raw)
+    return display_name(text)[:MAX_PAGE_TITLE]
 
 
 def request_context(referer: str | None, language: str | None, user_agent: str | None,
