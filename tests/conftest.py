@@ -296,11 +296,21 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
+def _desktop_context(browser: Any) -> Iterator[Any]:
     # Playwright's string predicates (wait_for_function) run through eval, which our pages' CSP
     # forbids; test_page_runs_under_its_content_security_policy covers the policy itself
     ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
     ctx.set_default_timeout(10_000)
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    yield from _desktop_context(browser)
+
+
+@pytest.fixture
+def visitor_ctx(browser: Any) -> Iterator[Any]:
+    """A second browser beside `context` (its own cookies): a visitor while `context` is an agent."""
+    yield from _desktop_context(browser)

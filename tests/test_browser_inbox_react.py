@@ -43,14 +43,6 @@ def menu_items(page: Page, text: str) -> list[str]:
     return names
 
 
-@pytest.fixture
-def visitor_ctx(browser: Any) -> Any:
-    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
-
-
 def test_an_agent_reacts_replies_with_a_quote_and_types_without_joining(
         context: Any, visitor_ctx: Any, server: Any) -> None:
     agent = sign_in_agent(context, server)

@@ -77,14 +77,6 @@ def write(page: Page, text: str) -> None:
     box.press("Enter")
 
 
-@pytest.fixture
-def visitor_ctx(browser: Any) -> Any:
-    ctx = browser.new_context(viewport={"width": 1100, "height": 700}, bypass_csp=True)
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
-
-
 def test_visitor_writes_agent_claims_replies_and_notes_stay_with_agents(context: Any, visitor_ctx: Any,
                                                                         server: Any, tmp_path: Path) -> None:
     agent = sign_in_agent(context, server)
